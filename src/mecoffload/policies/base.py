@@ -1,0 +1,67 @@
+"""Policy protocol and registry.
+
+A policy maps a batch of observations (one pending task per env) to actions
+(0 = local, e = edge server e). Make one with ``make_policy("name[:arg]", params)``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..sim.dynamics import Obs
+from ..sim.params import Params
+
+
+class Policy(Protocol):
+    name: str
+
+    def reset(self, batch: int) -> None:
+        """Called at the start of every evaluation batch."""
+
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        """Return int actions of shape (B,); entries for invalid obs are ignored."""
+
+
+class PolicyError(ValueError):
+    """Unknown policy or bad policy argument; message is one line for the user."""
+
+
+_REGISTRY: dict[str, tuple[Callable[[Params, str | None], Policy], str]] = {}
+
+
+def register(name: str, help: str):
+    def deco(factory):
+        _REGISTRY[name] = (factory, help)
+        return factory
+
+    return deco
+
+
+def _load_all() -> None:
+    from . import heuristics, lacs, minmax, oracle  # noqa: F401
+
+
+def available() -> dict[str, str]:
+    """name -> one-line description of every registered policy."""
+    _load_all()
+    return {k: v[1] for k, v in sorted(_REGISTRY.items())}
+
+
+def make_policy(spec: str, params: Params) -> Policy:
+    """Build a policy from ``name`` or ``name:argument`` (e.g. a checkpoint path)."""
+    _load_all()
+    name, _, arg = spec.partition(":")
+    if name not in _REGISTRY:
+        raise PolicyError(f"unknown policy '{name}' (allowed: {', '.join(sorted(_REGISTRY))})")
+    pol = _REGISTRY[name][0](params, arg or None)
+    pol.name = spec
+    return pol
+
+
+def allowed_mask(obs: Obs, p: Params) -> np.ndarray:
+    """(B, E+1) bool: actions the scenario allows."""
+    m = np.ones((obs.rate.shape[0], obs.rate.shape[1] + 1), bool)
+    m[:, 0] = p.allow_local
+    return m

@@ -1,0 +1,60 @@
+"""Simple heuristics: random (seed 000 "uniform"), local, nearest (seed 000 "distance"),
+least-loaded and round-robin."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..sim.dynamics import Obs
+from ..sim.params import Params
+from .base import allowed_mask, register
+
+
+class _Stateless:
+    name = ""
+
+    def __init__(self, p: Params, arg: str | None = None):
+        self.p = p
+
+    def reset(self, batch: int) -> None:
+        pass
+
+
+@register("random", "uniform over the allowed locations 0..E (seed 000 'uniform', seed 001 'Random')")
+class RandomPolicy(_Stateless):
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        m = allowed_mask(obs, self.p)
+        u = rng.random(m.shape)
+        return np.argmax(np.where(m, u, -1.0), axis=1)
+
+
+@register("local", "always execute on the device (edge server 1 when local execution is forbidden)")
+class LocalPolicy(_Stateless):
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        return np.full(obs.bits.shape[0], 0 if self.p.allow_local else 1)
+
+
+@register("nearest", "offload to the closest edge server (seed 000 'distance')")
+class NearestPolicy(_Stateless):
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        return np.argmin(obs.dist, axis=1) + 1
+
+
+@register("least-loaded", "offload to the server whose backlog clears soonest (L_e·γ/F_e); ties: fastest")
+class LeastLoadedPolicy(_Stateless):
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        delay = obs.backlog_bits * self.p.gamma / obs.f_edge
+        return np.argmin(delay - 1e-15 * obs.f_edge, axis=1) + 1
+
+
+@register("round-robin", "cycle over the edge servers 1..E, one counter per environment")
+class RoundRobinPolicy(_Stateless):
+    def reset(self, batch: int) -> None:
+        self.counter = np.zeros(batch, np.int64)
+
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        if not hasattr(self, "counter") or self.counter.shape[0] != obs.bits.shape[0]:
+            self.reset(obs.bits.shape[0])
+        a = self.counter % obs.n_servers + 1
+        self.counter = self.counter + obs.valid
+        return a

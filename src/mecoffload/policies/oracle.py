@@ -1,0 +1,30 @@
+"""One-step oracle of seed 001 eq 15: argmin over locations of the estimated J (eq 11)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..sim.cost import estimated_costs, generalized_cost, mask_local
+from ..sim.dynamics import Obs
+from ..sim.params import Params
+from .base import register
+
+
+def oracle_costs(obs: Obs, p: Params) -> np.ndarray:
+    """(B, E+1) generalized cost J (s) of every location; forbidden ones are +inf."""
+    c = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
+    return mask_local(generalized_cost(c, p), p)
+
+
+@register("oracle", "eq 15: the location with the least estimated generalized cost J")
+class OraclePolicy:
+    name = "oracle"
+
+    def __init__(self, p: Params, arg: str | None = None):
+        self.p = p
+
+    def reset(self, batch: int) -> None:
+        pass
+
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        return np.argmin(oracle_costs(obs, self.p), axis=1)
