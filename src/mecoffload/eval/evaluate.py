@@ -55,8 +55,8 @@ def run_policy(
         for k in range(arr.width):
             obs = observe(state, arr, k, p)
             a = np.asarray(pol.act(obs, rng), dtype=np.int64)
-            _check_actions(a, obs.valid, p, pol.name)
-            acc.decision(obs.valid, a, oracle_costs(obs, p))
+            _check_actions(a, len(obs), p, pol.name)
+            acc.decision(obs.env, a, oracle_costs(obs, p))
             decide(state, obs, a, p)
         acc.slot_delay(state)
         acc.outcome(serve(state, p))
@@ -71,9 +71,10 @@ def run_policy(
     return PolicyRun(pol.name, acc.summary(state), acc.latencies(), acc.max_delay_series())
 
 
-def _check_actions(a: np.ndarray, valid: np.ndarray, p: Params, name: str) -> None:
-    av = a[valid]
-    if av.size and (av.min() < (0 if p.allow_local else 1) or av.max() > p.n_servers):
+def _check_actions(a: np.ndarray, n: int, p: Params, name: str) -> None:
+    if a.shape != (n,):
+        raise PolicyError(f"policy '{name}' returned {a.shape} actions for {n} tasks")
+    if n and (a.min() < (0 if p.allow_local else 1) or a.max() > p.n_servers):
         raise PolicyError(f"policy '{name}' returned an action outside the allowed range")
 
 

@@ -38,13 +38,12 @@ class Accumulator:
         self.max_delay: list[np.ndarray] = []  # per slot, (B,)
         self.slots_served = 0
 
-    def decision(self, valid: np.ndarray, action: np.ndarray, j_all: np.ndarray) -> None:
-        """Record one decision per valid env; j_all: (B, E+1) generalized costs (s)."""
-        b = np.flatnonzero(valid)
-        a = action[b]
-        j = j_all[b, a]
+    def decision(self, env: np.ndarray, a: np.ndarray, j_all: np.ndarray) -> None:
+        """Record one decision per row (envs distinct); j_all: (n, E+1) generalized costs (s)."""
+        b = env
+        j = j_all[np.arange(len(a)), a]
         self.j_sum[b] += j
-        self.oracle_sum[b] += j_all[b].min(1)
+        self.oracle_sum[b] += j_all.min(1)
         self.n_dec[b] += 1
         self.n_late[b] += j > self.p.tau_s + 1e-12
         self.actions[b, a] += 1

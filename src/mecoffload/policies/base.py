@@ -21,7 +21,7 @@ class Policy(Protocol):
         """Called at the start of every evaluation batch."""
 
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
-        """Return int actions of shape (B,); entries for invalid obs are ignored."""
+        """Return int actions of shape (n,), one per row of ``obs``."""
 
 
 class PolicyError(ValueError):

@@ -53,8 +53,8 @@ class RoundRobinPolicy(_Stateless):
         self.counter = np.zeros(batch, np.int64)
 
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
-        if not hasattr(self, "counter") or self.counter.shape[0] != obs.bits.shape[0]:
-            self.reset(obs.bits.shape[0])
-        a = self.counter % obs.n_servers + 1
-        self.counter = self.counter + obs.valid
+        if not hasattr(self, "counter") or self.counter.shape[0] <= obs.env.max(initial=0):
+            self.reset(int(obs.env.max(initial=0)) + 1)
+        a = self.counter[obs.env] % obs.n_servers + 1
+        self.counter[obs.env] += 1
         return a

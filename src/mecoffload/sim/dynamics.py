@@ -41,7 +41,8 @@ class SimState:
     f_edge: np.ndarray  # (B,E) Hz
     dist: np.ndarray  # (B,U,E) m
     snr_mean: np.ndarray  # (B,U,E) linear mean SNR after path loss
-    rate: np.ndarray  # (B,U,E) bit/s in the current slot
+    bandwidth_hz: np.ndarray  # () channel bandwidth B (Hz)
+    fade_u: np.ndarray  # (B,U,E) float32 uniform draw of this slot; |h|² = -ln(1-u) (Rayleigh)
     lq_cyc: np.ndarray  # (B,U,QL) remaining cycles, FIFO order, 0 when empty
     lq_arr: np.ndarray  # (B,U,QL) arrival slot
     lq_n: np.ndarray  # (B,U)
@@ -50,7 +51,7 @@ class SimState:
     uq_dest: np.ndarray  # (B,U,QU) destination server 0..E-1
     uq_arr: np.ndarray  # (B,U,QU)
     uq_n: np.ndarray  # (B,U)
-    eq_cyc: np.ndarray  # (B,E,QE) remaining cycles at the server, +inf when empty (unordered)
+    eq_cyc: np.ndarray  # (B,E,QE) remaining cycles at the server; tasks at [0, eq_n), 0 beyond
     eq_arr: np.ndarray  # (B,E,QE)
     eq_n: np.ndarray  # (B,E)
     n_active: np.ndarray  # (B,E) N_e: tasks sent to e and not finished (uploading or in service)
@@ -64,6 +65,11 @@ class SimState:
     @property
     def batch(self) -> int:
         return self.t.shape[0]
+
+    @property
+    def rate(self) -> np.ndarray:
+        """(B,U,E) uplink rates of the current slot (bit/s), eq 1."""
+        return rates_of(self, self.fade_u, self.snr_mean)
 
     def copy(self) -> "SimState":
         return SimState(**{f.name: getattr(self, f.name).copy() for f in dataclasses.fields(self)})
@@ -88,22 +94,29 @@ class Arrivals:
 
 @dataclass
 class Obs:
-    """What a policy sees for one pending task per env (batch-first)."""
+    """What a policy sees: one row per pending task (batch-first, n rows).
 
-    bits: np.ndarray  # (B,) task size D (bit)
-    user: np.ndarray  # (B,) source user
-    local_wait_s: np.ndarray  # (B,) T^{wait,loc} (s)
-    rate: np.ndarray  # (B,E) uplink rate of this user to each server (bit/s)
-    f_edge: np.ndarray  # (B,E) F_e (Hz)
-    n_active: np.ndarray  # (B,E) N_e
-    backlog_bits: np.ndarray  # (B,E) L_e (bit)
-    hist: np.ndarray  # (B,E,H) recent L_e (bit)
-    dist: np.ndarray  # (B,E) user-server distance (m)
-    valid: np.ndarray  # (B,) bool: env has a pending task
+    Rows are the envs that have a task pending at this decision step (``env`` gives each
+    row's environment), so policies always act on every row they are given.
+    """
+
+    env: np.ndarray  # (n,) environment index of each pending task
+    bits: np.ndarray  # (n,) task size D (bit)
+    user: np.ndarray  # (n,) source user
+    local_wait_s: np.ndarray  # (n,) T^{wait,loc} (s)
+    rate: np.ndarray  # (n,E) uplink rate of this user to each server (bit/s)
+    f_edge: np.ndarray  # (n,E) F_e (Hz)
+    n_active: np.ndarray  # (n,E) N_e
+    backlog_bits: np.ndarray  # (n,E) L_e (bit)
+    hist: np.ndarray  # (n,E,H) recent L_e (bit), newest last
+    dist: np.ndarray  # (n,E) user-server distance (m)
 
     @property
     def n_servers(self) -> int:
         return self.rate.shape[1]
+
+    def __len__(self) -> int:
+        return self.bits.shape[0]
 
     def take(self, idx: np.ndarray) -> "Obs":
         return Obs(**{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)})
@@ -156,7 +169,8 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         f_edge=f_edge,
         dist=dist,
         snr_mean=snr_mean,
-        rate=uplink_rate(snr_mean, np.ones_like(snr_mean), p.bandwidth_hz),
+        bandwidth_hz=np.array(p.bandwidth_hz),
+        fade_u=np.full((B, U, E), 1 - np.exp(-1.0), np.float32),
         lq_cyc=z((B, U, QL)),
         lq_arr=z((B, U, QL), np.int64),
         lq_n=z((B, U), np.int64),
@@ -165,7 +179,7 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         uq_dest=z((B, U, QU), np.int64),
         uq_arr=z((B, U, QU), np.int64),
         uq_n=z((B, U), np.int64),
-        eq_cyc=np.full((B, E, QE), np.inf),
+        eq_cyc=z((B, E, QE)),
         eq_arr=z((B, E, QE), np.int64),
         eq_n=z((B, E), np.int64),
         n_active=z((B, E)),
@@ -192,8 +206,8 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
             counts = (exo.random((B, U)) < p.rate).astype(np.int64)
     else:
         counts = np.zeros((B, U), np.int64)
-    gain = exo.exponential(1.0, state.snr_mean.shape) if p.rayleigh else np.ones_like(state.snr_mean)
-    state.rate = uplink_rate(state.snr_mean, gain, p.bandwidth_hz)
+    if p.rayleigh:
+        state.fade_u = exo.random(state.snr_mean.shape, dtype=np.float32)
     total = counts.sum(1)
     width = int(total.max()) if B else 0
     bits = exo.uniform(p.size_lo_bit, p.size_hi_bit, (B, width))
@@ -207,21 +221,27 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
 # --------------------------------------------------------------------------- decisions
 
 
+def rates_of(state: SimState, fade_u: np.ndarray, snr_mean: np.ndarray) -> np.ndarray:
+    """Eq 1 for the given (gathered) fading uniforms and mean SNRs, bit/s."""
+    gain = -np.log1p(-fade_u.astype(np.float64))
+    return uplink_rate(snr_mean, gain, state.bandwidth_hz)
+
+
 def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
-    """Observation of the k-th arrival of each env (envs with fewer arrivals: valid=False)."""
-    b = np.arange(state.batch)
-    u = arr.user[:, k]
+    """Observation of the k-th arrival of every env that has one."""
+    b = np.flatnonzero(arr.valid[:, k])
+    u = arr.user[b, k]
     return Obs(
-        bits=arr.bits[:, k],
+        env=b,
+        bits=arr.bits[b, k],
         user=u,
         local_wait_s=state.local_wait_cyc[b, u] / p.f_loc,
-        rate=state.rate[b, u],
-        f_edge=state.f_edge,
-        n_active=state.n_active.copy(),
-        backlog_bits=state.backlog_bits.copy(),
-        hist=state.hist,
+        rate=rates_of(state, state.fade_u[b, u], state.snr_mean[b, u]),
+        f_edge=state.f_edge[b],
+        n_active=state.n_active[b],
+        backlog_bits=state.backlog_bits[b],
+        hist=state.hist[b],
         dist=state.dist[b, u],
-        valid=arr.valid[:, k],
     )
 
 
@@ -251,32 +271,30 @@ def _ensure_edge(state: SimState, need: int) -> None:
     q = state.eq_cyc.shape[-1]
     if need > q:
         q2 = max(need, 2 * q)
-        state.eq_cyc, state.eq_arr = _grow(state.eq_cyc, q2, np.inf), _grow(state.eq_arr, q2, 0)
+        state.eq_cyc, state.eq_arr = _grow(state.eq_cyc, q2, 0.0), _grow(state.eq_arr, q2, 0)
 
 
 def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params) -> SimState:
-    """Apply one decision per env with a valid pending task (action 0 = local, e = server e)."""
+    """Apply one decision per row of ``obs`` (action 0 = local, e = edge server e)."""
     action = np.asarray(action)
-    valid = obs.valid
-    to_local = valid & (action == 0)
-    to_edge = valid & (action > 0)
+    to_local = action == 0
     if to_local.any():
-        bi = np.flatnonzero(to_local)
-        ui = obs.user[bi]
+        r = np.flatnonzero(to_local)
+        bi, ui = obs.env[r], obs.user[r]
         pos = state.lq_n[bi, ui]
         _ensure_local(state, int(pos.max()) + 1)
-        cyc = obs.bits[bi] * p.gamma
+        cyc = obs.bits[r] * p.gamma
         state.lq_cyc[bi, ui, pos] = cyc
         state.lq_arr[bi, ui, pos] = state.t[bi]
         state.lq_n[bi, ui] += 1
         state.local_wait_cyc[bi, ui] += cyc
-    if to_edge.any():
-        bi = np.flatnonzero(to_edge)
-        ui = obs.user[bi]
-        e = action[bi] - 1
+    if not to_local.all():
+        r = np.flatnonzero(~to_local)
+        bi, ui = obs.env[r], obs.user[r]
+        e = action[r] - 1
         pos = state.uq_n[bi, ui]
         _ensure_uplink(state, int(pos.max()) + 1)
-        d = obs.bits[bi]
+        d = obs.bits[r]
         state.uq_bits[bi, ui, pos] = d
         state.uq_size[bi, ui, pos] = d
         state.uq_dest[bi, ui, pos] = e
@@ -284,7 +302,7 @@ def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params) -> SimState
         state.uq_n[bi, ui] += 1
         state.n_active[bi, e] += 1
         state.backlog_bits[bi, e] += d
-    state.arrived += valid
+    state.arrived[obs.env] += 1
     return state
 
 
@@ -311,112 +329,153 @@ def _fifo(work: np.ndarray, n: np.ndarray, capacity) -> tuple[np.ndarray, ...]:
     cap = np.asarray(capacity)[..., None] if np.ndim(capacity) else capacity
     done = occupied & (cum <= cap * (1 + 1e-12))
     remaining = np.where(occupied, np.minimum(w, np.maximum(cum - cap, 0.0)), 0.0)
-    used = np.minimum(cum[..., -1], capacity) if q else np.zeros(n.shape)
+    used = np.minimum(cum[..., -1], capacity)
     return done, cum, remaining, used
 
 
+def _busy_rows(n_flat: np.ndarray) -> tuple[np.ndarray, int]:
+    rows = np.flatnonzero(n_flat)
+    return rows, (int(n_flat[rows].max()) if rows.size else 0)
+
+
 def serve(state: SimState, p: Params) -> SlotOutcome:
-    """Run one slot of service for every env, drop expired tasks, advance ``t``."""
+    """Run one slot of service for every env, drop expired tasks, advance ``t``.
+
+    Only queues that hold tasks are touched (rows are (env, user) or (env, server) pairs),
+    and only up to the longest such queue, so the cost follows the number of tasks.
+    """
     B, U = state.lq_n.shape
     E = state.f_edge.shape[1]
     dt, t = p.slot_s, state.t
     lat_env, lat_loc, lat_s = [], [], []
-    completed = np.zeros(B, np.int64)
-    dropped = np.zeros((B, 3), np.int64)
+    completed = np.zeros(B)
+    dropped = np.zeros((B, 3))
+    energy = np.zeros(B)
+    work_edge = np.zeros(B * E)
     expire_age = p.tau_slots - 1  # a task arriving in slot a must finish by the end of slot a+τ-1
 
-    # -- local FIFO compute queues
-    cap = p.f_loc * dt
-    done, cum, rem, used = _fifo(state.lq_cyc, state.lq_n, cap)
-    if done.any():
-        bi, ui, qi = np.nonzero(done)
-        lat_env.append(bi)
-        lat_loc.append(np.zeros_like(bi))
-        lat_s.append((t[bi] - state.lq_arr[bi, ui, qi]) * dt + cum[bi, ui, qi] / p.f_loc)
-    k_done = done.sum(-1)
-    energy = p.kappa * p.f_loc**2 * used.sum(1)
-    completed += k_done.sum(1)
-    occupied = np.arange(rem.shape[-1]) < state.lq_n[..., None]
-    expired = occupied & ~done & ((t[:, None, None] - state.lq_arr) >= expire_age)
-    k_exp = expired.sum(-1)
-    dropped[:, LOCAL] = k_exp.sum(1)
-    k = k_done + k_exp
-    state.lq_cyc = _shift_left(rem, k, 0.0)
-    state.lq_arr = _shift_left(state.lq_arr, k, 0)
-    state.lq_n = state.lq_n - k
+    # -- local FIFO compute queues, rows = (env, user)
+    n_flat = state.lq_n.reshape(-1)
+    rows, w = _busy_rows(n_flat)
+    if rows.size:
+        cyc_f, arr_f = state.lq_cyc.reshape(B * U, -1), state.lq_arr.reshape(B * U, -1)
+        env = rows // U
+        n, arr = n_flat[rows], arr_f[rows, :w]
+        done, cum, rem, used = _fifo(cyc_f[rows, :w], n, p.f_loc * dt)
+        ri, qi = np.nonzero(done)
+        if ri.size:
+            lat_env.append(env[ri])
+            lat_loc.append(np.zeros_like(ri))
+            lat_s.append((t[env[ri]] - arr[ri, qi]) * dt + cum[ri, qi] / p.f_loc)
+        energy += np.bincount(env, weights=p.kappa * p.f_loc**2 * used, minlength=B)
+        k_done = done.sum(-1)
+        occ = np.arange(w) < n[:, None]
+        k_exp = (occ & ~done & ((t[env][:, None] - arr) >= expire_age)).sum(-1)
+        completed += np.bincount(env, weights=k_done, minlength=B)
+        dropped[:, LOCAL] += np.bincount(env, weights=k_exp, minlength=B)
+        k = k_done + k_exp
+        cyc_f[rows, :w] = _shift_left(rem, k, 0.0)
+        arr_f[rows, :w] = _shift_left(arr, k, 0)
+        n_flat[rows] = n - k
 
-    # -- uplink FIFO queues (time units: each entry needs bits / rate seconds)
-    r_dest = np.take_along_axis(state.rate, state.uq_dest, axis=-1)
-    up_done, cum_t, rem_t, air = _fifo(state.uq_bits / r_dest, state.uq_n, dt)
-    energy = energy + p.tx_power_w * air.sum(1)
-    rem_bits = rem_t * r_dest
-    occupied = np.arange(rem_bits.shape[-1]) < state.uq_n[..., None]
-    expired = occupied & ~up_done & ((t[:, None, None] - state.uq_arr) >= expire_age)
-    ub, uu, uqi = np.nonzero(up_done)
-    new_dest = state.uq_dest[ub, uu, uqi]
-    new_cyc = state.uq_size[ub, uu, uqi] * p.gamma
-    new_arr = state.uq_arr[ub, uu, uqi]
-    k_exp = expired.sum(-1)
-    dropped[:, UPLINK] = k_exp.sum(1)
-    k = up_done.sum(-1) + k_exp
-    state.uq_bits = _shift_left(rem_bits, k, 0.0)
-    state.uq_size = _shift_left(state.uq_size, k, 0.0)
-    state.uq_dest = _shift_left(state.uq_dest, k, 0)
-    state.uq_arr = _shift_left(state.uq_arr, k, 0)
-    state.uq_n = state.uq_n - k
+    # -- uplink FIFO queues, rows = (env, user); work in seconds = bits / rate
+    n_flat = state.uq_n.reshape(-1)
+    rows, w = _busy_rows(n_flat)
+    new_env = np.zeros(0, np.int64)
+    if rows.size:
+        bits_f, size_f = state.uq_bits.reshape(B * U, -1), state.uq_size.reshape(B * U, -1)
+        dest_f, arr_f = state.uq_dest.reshape(B * U, -1), state.uq_arr.reshape(B * U, -1)
+        env = rows // U
+        n, bits, size, dest, arr = n_flat[rows], bits_f[rows, :w], size_f[rows, :w], dest_f[rows, :w], arr_f[rows, :w]
+        r_dest = rates_of(
+            state,
+            np.take_along_axis(state.fade_u.reshape(B * U, E)[rows], dest, axis=-1),
+            np.take_along_axis(state.snr_mean.reshape(B * U, E)[rows], dest, axis=-1),
+        )
+        done, cum_t, rem_t, air = _fifo(bits / r_dest, n, dt)
+        energy += np.bincount(env, weights=p.tx_power_w * air, minlength=B)
+        ri, qi = np.nonzero(done)
+        new_env, new_dest = env[ri], dest[ri, qi]
+        new_cyc, new_arr = size[ri, qi] * p.gamma, arr[ri, qi]
+        occ = np.arange(w) < n[:, None]
+        k_exp = (occ & ~done & ((t[env][:, None] - arr) >= expire_age)).sum(-1)
+        dropped[:, UPLINK] += np.bincount(env, weights=k_exp, minlength=B)
+        k = done.sum(-1) + k_exp
+        bits_f[rows, :w] = _shift_left(rem_t * r_dest, k, 0.0)
+        size_f[rows, :w] = _shift_left(size, k, 0.0)
+        dest_f[rows, :w] = _shift_left(dest, k, 0)
+        arr_f[rows, :w] = _shift_left(arr, k, 0)
+        n_flat[rows] = n - k
 
-    # -- edge servers: exact processor sharing within the slot
-    order = np.argsort(state.eq_cyc, axis=-1, kind="stable")
-    r = np.take_along_axis(state.eq_cyc, order, axis=-1)
-    arr_t = np.take_along_axis(state.eq_arr, order, axis=-1)
-    qe = r.shape[-1]
-    n = state.eq_n
-    idx = np.arange(qe)
-    occ = idx < n[..., None]
-    r0 = np.where(occ, r, 0.0)
-    cs = np.cumsum(r0, axis=-1)
-    # work done by the time the k-th smallest task finishes: every task got min(r_j, r_k)
-    s_fin = cs + (n[..., None] - 1 - idx) * r0
-    capf = (state.f_edge * dt)[..., None]
-    e_done = occ & (s_fin <= capf * (1 + 1e-12))
-    nd = e_done.sum(-1)
-    w_done = (r0 * e_done).sum(-1)
-    n_surv = n - nd
-    theta = np.where(n_surv > 0, (capf[..., 0] - w_done) / np.maximum(n_surv, 1), 0.0)
-    r_new = np.where(occ & ~e_done, np.maximum(r - theta[..., None], 1e-9), np.inf)
-    work_edge = np.where(n_surv > 0, capf[..., 0], w_done)
-    if e_done.any():
-        bi, ei, qi = np.nonzero(e_done)
-        lat_env.append(bi)
-        lat_loc.append(ei + 1)
-        lat_s.append((t[bi] - arr_t[bi, ei, qi]) * dt + s_fin[bi, ei, qi] / state.f_edge[bi, ei])
-    completed += nd.sum(1)
-    state.eq_cyc = _shift_left(r_new, nd, np.inf)
-    state.eq_arr = _shift_left(arr_t, nd, 0)
-    state.eq_n = n_surv
+    # -- edge servers: exact processor sharing within the slot, rows = (env, server)
+    n_flat = state.eq_n.reshape(-1)
+    rows, w = _busy_rows(n_flat)
+    if rows.size:
+        cyc_f, arr_f = state.eq_cyc.reshape(B * E, -1), state.eq_arr.reshape(B * E, -1)
+        env, srv = rows // E, rows % E
+        n = n_flat[rows]
+        idx = np.arange(w)
+        occ = idx < n[:, None]
+        order = np.argsort(np.where(occ, cyc_f[rows, :w], np.inf), axis=-1)
+        r0 = np.where(occ, np.take_along_axis(cyc_f[rows, :w], order, axis=-1), 0.0)
+        arr = np.take_along_axis(arr_f[rows, :w], order, axis=-1)
+        # work done by the time the k-th smallest task finishes: every task got min(r_j, r_k)
+        s_fin = np.cumsum(r0, axis=-1) + (n[:, None] - 1 - idx) * r0
+        f = state.f_edge.reshape(-1)[rows]
+        cap = f * dt
+        done = occ & (s_fin <= cap[:, None] * (1 + 1e-12))
+        nd = done.sum(-1)
+        w_done = (r0 * done).sum(-1)
+        n_surv = n - nd
+        theta = np.where(n_surv > 0, (cap - w_done) / np.maximum(n_surv, 1), 0.0)
+        r_new = np.where(occ & ~done, np.maximum(r0 - theta[:, None], 1e-9), 0.0)
+        work_edge[rows] = np.where(n_surv > 0, cap, w_done)
+        ri, qi = np.nonzero(done)
+        if ri.size:
+            lat_env.append(env[ri])
+            lat_loc.append(srv[ri] + 1)
+            lat_s.append((t[env[ri]] - arr[ri, qi]) * dt + s_fin[ri, qi] / f[ri])
+        completed += np.bincount(env, weights=nd, minlength=B)
+        cyc_f[rows, :w] = _shift_left(r_new, nd, 0.0)
+        arr_f[rows, :w] = _shift_left(arr, nd, 0)
+        n_flat[rows] = n_surv
 
     # -- finished uploads join their server at the slot boundary
-    if ub.size:
-        g = ub * E + new_dest
+    if new_env.size:
+        g = new_env * E + new_dest
         srt = np.argsort(g, kind="stable")
         gs = g[srt]
         rank = np.arange(gs.size) - np.searchsorted(gs, gs, side="left")
-        bsrt, esrt = ub[srt], new_dest[srt]
-        pos = state.eq_n[bsrt, esrt] + rank
+        pos = n_flat[gs] + rank
         _ensure_edge(state, int(pos.max()) + 1)
-        state.eq_cyc[bsrt, esrt, pos] = new_cyc[srt]
-        state.eq_arr[bsrt, esrt, pos] = new_arr[srt]
-        state.eq_n = state.eq_n + np.bincount(g, minlength=B * E).reshape(B, E)
+        cyc_f, arr_f = state.eq_cyc.reshape(B * E, -1), state.eq_arr.reshape(B * E, -1)
+        cyc_f[gs, pos] = new_cyc[srt]
+        arr_f[gs, pos] = new_arr[srt]
+        n_flat = state.eq_n.reshape(-1)
+        n_flat += np.bincount(g, minlength=B * E)
 
-    # -- drop expired tasks at the servers
-    e_exp = np.isfinite(state.eq_cyc) & ((t[:, None, None] - state.eq_arr) >= expire_age)
-    if e_exp.any():
-        cnt = e_exp.sum(-1)
-        state.eq_cyc = np.where(e_exp, np.inf, state.eq_cyc)
-        state.eq_n = state.eq_n - cnt
-        dropped[:, EDGE] = cnt.sum(1)
+    # -- drop expired tasks at the servers (and keep each server's tasks contiguous)
+    rows, w = _busy_rows(n_flat)
+    if rows.size:
+        cyc_f, arr_f = state.eq_cyc.reshape(B * E, -1), state.eq_arr.reshape(B * E, -1)
+        env = rows // E
+        n, arr = n_flat[rows], arr_f[rows, :w]
+        occ = np.arange(w) < n[:, None]
+        exp = occ & ((t[env][:, None] - arr) >= expire_age)
+        cnt = exp.sum(-1)
+        hit = cnt > 0
+        if hit.any():
+            rh, keep = rows[hit], (occ & ~exp)[hit]
+            order = np.argsort(~keep, axis=-1, kind="stable")
+            cyc_k = np.where(keep, cyc_f[rh, :w], 0.0)
+            cyc_f[rh, :w] = np.take_along_axis(cyc_k, order, axis=-1)
+            arr_f[rh, :w] = np.take_along_axis(np.where(keep, arr[hit], 0), order, axis=-1)
+            n_flat[rh] -= cnt[hit]
+            dropped[:, EDGE] += np.bincount(env[hit], weights=cnt[hit], minlength=B)
 
     _refresh_estimates(state, p)
+    completed = completed.astype(np.int64)
+    dropped = dropped.astype(np.int64)
     state.completed += completed
     state.dropped += dropped
     state.t = t + 1
@@ -425,21 +484,23 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
     else:
         le = ll = np.zeros(0, np.int64)
         ls = np.zeros(0)
-    return SlotOutcome(le, ll, ls, completed, dropped, work_edge, energy)
+    return SlotOutcome(le, ll, ls, completed, dropped, work_edge.reshape(B, E), energy)
 
 
 def _refresh_estimates(state: SimState, p: Params) -> None:
     """Recompute N_e, L_e, local waits from the realized queues; push L_e into the history."""
     B, U, QU = state.uq_bits.shape
     E = state.f_edge.shape[1]
-    occupied = np.arange(QU) < state.uq_n[..., None]
-    gidx = (np.arange(B)[:, None, None] * E + state.uq_dest)[occupied]
-    up_count = np.bincount(gidx, minlength=B * E).reshape(B, E)
-    up_bits = np.bincount(gidx, weights=state.uq_size[occupied], minlength=B * E).reshape(B, E)
-    finite = np.isfinite(state.eq_cyc)
-    srv_bits = np.where(finite, state.eq_cyc, 0.0).sum(-1) / p.gamma
+    rows, w = _busy_rows(state.uq_n.reshape(-1))
+    if rows.size:
+        occ = np.arange(w) < state.uq_n.reshape(-1)[rows][:, None]
+        gidx = ((rows // U)[:, None] * E + state.uq_dest.reshape(B * U, -1)[rows, :w])[occ]
+        up_count = np.bincount(gidx, minlength=B * E).reshape(B, E)
+        up_bits = np.bincount(gidx, weights=state.uq_size.reshape(B * U, -1)[rows, :w][occ], minlength=B * E).reshape(B, E)
+    else:
+        up_count, up_bits = 0, 0.0
     state.n_active = (state.eq_n + up_count).astype(np.float64)
-    state.backlog_bits = srv_bits + up_bits
+    state.backlog_bits = state.eq_cyc.sum(-1) / p.gamma + up_bits
     state.local_wait_cyc = state.lq_cyc.sum(-1)
     state.hist[..., :-1] = state.hist[..., 1:]
     state.hist[..., -1] = state.backlog_bits
