@@ -146,7 +146,34 @@ def validate_scenario(data: dict) -> Scenario:
         got = err.get("input")
         got_s = json.dumps(got) if isinstance(got, (int, float, str, list, bool)) else "…"
         msg = err["msg"].removeprefix("Value error, ")
-        raise ScenarioError(f"invalid scenario field '{loc or 'scenario'}' = {got_s}: {msg}") from None
+        bounds = _bounds(err["loc"])
+        raise ScenarioError(f"invalid scenario field '{loc or 'scenario'}' = {got_s}: {msg}{bounds}") from None
+
+
+def _bounds(loc: tuple) -> str:
+    """' (allowed: lo <= field <= hi)' from the pydantic Field constraints, if any."""
+    model: Any = Scenario
+    info = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            break
+        info = fields[part]
+        model = info.annotation
+    else:
+        if info is None:
+            return ""
+        lo = hi = None
+        for m in info.metadata:
+            lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else (getattr(m, "gt", None) if lo is None else lo)
+            hi = getattr(m, "le", None) if getattr(m, "le", None) is not None else (getattr(m, "lt", None) if hi is None else hi)
+        strict_lo = any(getattr(m, "gt", None) is not None for m in info.metadata)
+        name = ".".join(str(p) for p in loc)
+        if lo is not None and hi is not None:
+            return f" (allowed: {lo} {'<' if strict_lo else '<='} {name} <= {hi})"
+        if info.description:
+            return f" ({info.description})"
+    return ""
 
 
 def preset_names() -> list[str]:

@@ -2,7 +2,9 @@
 maximum server delay and device energy, accumulated over a batch of episodes.
 
 Estimated metrics use the decision-time generalized cost J (eq 11) of the chosen location;
-realized metrics use what the queue simulation actually did.
+realized metrics use what the queue simulation actually did. LBI (eq 33) is computed per
+episode (one topology each) and averaged. Per-server counts and utilisations are reported
+with servers ranked by capacity within each episode (offload_1 / util_1 = fastest server).
 """
 
 from __future__ import annotations
@@ -69,7 +71,11 @@ class Accumulator:
         completed = int(state.completed.sum())
         dropped = state.dropped.sum(0)
         ended = completed + int(dropped.sum())
-        offl = self.actions.sum(0)
+        # servers ranked by capacity within each episode: S1 = fastest, so pooled counts mean something
+        rank = np.argsort(-state.f_edge, axis=1, kind="stable")
+        ranked = np.concatenate([self.actions[:, :1], np.take_along_axis(self.actions[:, 1:], rank, axis=1)], axis=1)
+        offl = ranked.sum(0)
+        lbi = np.mean([jain_index(a) for a in self.actions[:, 1:]]) if self.B else 0.0
         cap = state.f_edge * p.slot_s * max(self.slots_served, 1)
         util = (self.work / cap).mean(0)
         per_ep_al = self.j_sum / np.maximum(self.n_dec, 1) / p.slot_s
@@ -83,7 +89,7 @@ class Accumulator:
             "TDR_pct": 100.0 * float(self.n_late.sum()) / n,
             "PR_pct": 100.0 * oracle_s / al_s if al_s > 0 else 0.0,
             "oracle_cost_slots": oracle_s / p.slot_s,
-            "LBI_pct": 100.0 * jain_index(offl[1:]),
+            "LBI_pct": 100.0 * float(lbi),
             "local_pct": 100.0 * float(offl[0]) / n,
             "realized_mean_s": float(lat.mean()) if lat.size else float("nan"),
             "realized_p50_s": float(np.percentile(lat, 50)) if lat.size else float("nan"),
@@ -99,10 +105,11 @@ class Accumulator:
             "avg_max_server_delay_s": float(md.mean()),
             "energy_per_task_j": float(self.energy.sum()) / n,
         }
+        util_ranked = np.take_along_axis(self.work / cap, rank, axis=1).mean(0)
         for e in range(len(offl)):
             out[f"offload_{e}"] = int(offl[e])
-        for e in range(len(util)):
-            out[f"util_{e + 1}_pct"] = 100.0 * float(util[e])
+        for e in range(len(util_ranked)):
+            out[f"util_{e + 1}_pct"] = 100.0 * float(util_ranked[e])
         return out
 
     def latencies(self) -> np.ndarray:

@@ -1,0 +1,30 @@
+# mecoffload — `make run` sets everything up and runs the main job; `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: setup run test bench calibrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install mecoffload with the dev extra
+
+run: setup  ## main job: every policy on the default scenario -> runs/evaluate-comllm-<time>/
+	$(VENV)/bin/mecoffload evaluate --scenario comllm --episodes 20 --seed 0
+
+test: setup  ## the test suite (what CI runs)
+	$(PY) -m pytest -q
+
+bench: setup  ## speed figures quoted in README
+	$(PY) benchmarks/bench_sim.py
+
+calibrate: setup  ## check the comllm preset against seed 001 Table II
+	$(PY) benchmarks/calibrate.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
