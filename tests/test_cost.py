@@ -142,8 +142,8 @@ def test_rates_of_rayleigh_gain_transform():
     u = np.array([[[0.0, 1 - np.exp(-1.0), 1 - np.exp(-2.0)]]])
     snr = np.array([[[3.0, 3.0, 3.0]]])
     r = rates_of(state, u, snr)
-    # |h|^2 = -ln(1-u): 0, 1, 2
-    np.testing.assert_allclose(r[0, 0], [1.0, 1e6 * np.log2(1 + 3.0), 1e6 * np.log2(1 + 6.0)], rtol=1e-12)
+    # |h|^2 = -ln(1-u): 0, 1, 2 (up to the float32 grid of the uniform draw, ~3e-8)
+    np.testing.assert_allclose(r[0, 0], [1.0, 1e6 * np.log2(1 + 3.0), 1e6 * np.log2(1 + 6.0)], rtol=1e-6)
 
 
 def test_state_rate_matches_eq1_with_mean_snr():
@@ -151,7 +151,7 @@ def test_state_rate_matches_eq1_with_mean_snr():
     state, _ = reset(p, 2, 5)
     gain = -np.log1p(-state.fade_u.astype(np.float64))
     np.testing.assert_allclose(gain, 1.0, rtol=1e-6)  # no fading: |h|^2 = 1 (float32 draw)
-    np.testing.assert_allclose(state.rate, p.bandwidth_hz * np.log2(1 + state.snr_mean * gain), rtol=1e-12)
+    np.testing.assert_allclose(state.rate, p.bandwidth_hz * np.log2(1 + state.snr_mean * gain), rtol=1e-6)
     # mean SNR path loss: snr_ref (max(d,1)/d0)^-α
     np.testing.assert_allclose(
         state.snr_mean, p.snr_ref * (np.maximum(state.dist, 1.0) / p.ref_distance_m) ** (-p.path_loss_exp), rtol=1e-12

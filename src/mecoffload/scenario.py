@@ -12,7 +12,7 @@ import tomllib
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ScenarioError(ValueError):
@@ -42,12 +42,13 @@ class EdgeSection(_Section):
     cpu_ghz: tuple[float, float] = Field((20.0, 48.0), description="F_e ~ U[lo, hi] GHz, drawn per episode")
     placement: Literal["random", "grid"] = Field("random", description="server positions: uniform random or a regular grid")
 
-    @model_validator(mode="after")
-    def _range(self) -> "EdgeSection":
-        lo, hi = self.cpu_ghz
+    @field_validator("cpu_ghz")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
         if not (0 < lo <= hi <= 10_000):
-            raise ValueError(f"cpu_ghz must satisfy 0 < lo <= hi <= 10000 (got [{lo}, {hi}])")
-        return self
+            raise ValueError(f"need [lo, hi] with 0 < lo <= hi <= 10000 GHz (got [{lo}, {hi}])")
+        return v
 
 
 class ChannelSection(_Section):
@@ -65,13 +66,18 @@ class TaskSection(_Section):
     arrival: Literal["poisson", "bernoulli"] = Field("poisson", description="per user per slot: Poisson count or one task with probability rate")
     rate: float = Field(0.3, gt=0, le=20, description="λ_p: mean tasks per user per slot (probability for bernoulli)")
 
+    @field_validator("size_mbit")
+    @classmethod
+    def _size(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not (0 < lo <= hi <= 100_000):
+            raise ValueError(f"need [lo, hi] with 0 < lo <= hi <= 100000 Mbit (got [{lo}, {hi}])")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> "TaskSection":
-        lo, hi = self.size_mbit
-        if not (0 < lo <= hi <= 100_000):
-            raise ValueError(f"size_mbit must satisfy 0 < lo <= hi <= 100000 (got [{lo}, {hi}])")
         if self.arrival == "bernoulli" and self.rate > 1:
-            raise ValueError(f"rate is a probability for bernoulli arrivals: 0 < rate <= 1 (got {self.rate})")
+            raise ValueError(f"task.rate is a probability for bernoulli arrivals: 0 < task.rate <= 1 (got {self.rate})")
         return self
 
 

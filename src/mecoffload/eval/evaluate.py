@@ -87,6 +87,9 @@ def evaluate(
 ) -> dict[str, PolicyRun]:
     """Evaluate several policies on identical random inputs (common random numbers)."""
     p = Params.from_scenario(scenario)
+    dup = sorted({s for s in policies if policies.count(s) > 1})
+    if dup:
+        raise PolicyError(f"policy listed more than once: {', '.join(dup)}")
     built = [make_policy(s, p) for s in policies]  # fail fast on a bad spec
     return {pol.name: run_policy(scenario, pol, episodes, seed, progress) for pol in built}
 

@@ -40,7 +40,19 @@ def register(name: str, help: str):
 
 
 def _load_all() -> None:
-    from . import heuristics, lacs, minmax, oracle  # noqa: F401
+    """Import every module of this package so that their @register decorators run.
+
+    Modules that need optional heavy dependencies (torch, transformers) must import them
+    inside the factory, not at module level, so that listing policies never needs them.
+    """
+    import importlib
+    import pkgutil
+
+    from .. import policies
+
+    for mod in pkgutil.iter_modules(policies.__path__):
+        if mod.name != "base":
+            importlib.import_module(f"{policies.__name__}.{mod.name}")
 
 
 def available() -> dict[str, str]:

@@ -207,7 +207,8 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
     else:
         counts = np.zeros((B, U), np.int64)
     if p.rayleigh:
-        state.fade_u = exo.random(state.snr_mean.shape, dtype=np.float32)
+        # u = 0 would mean |h|² = 0 exactly: lift it to the smallest positive float32 step
+        state.fade_u = np.maximum(exo.random(state.snr_mean.shape, dtype=np.float32), np.float32(2.0**-24))
     total = counts.sum(1)
     width = int(total.max()) if B else 0
     bits = exo.uniform(p.size_lo_bit, p.size_hi_bit, (B, width))

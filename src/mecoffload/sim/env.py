@@ -1,0 +1,554 @@
+"""Gymnasium environments over the vectorised MEC dynamics: one offloading decision per step.
+
+``OffloadEnv`` is a plain ``gymnasium.Env`` (flat ``Box`` observation, ``Discrete`` action), so
+off-the-shelf agents such as Stable-Baselines3 DQN train on it unmodified. ``OffloadVectorEnv``
+runs ``num_envs`` copies over one batched ``SimState`` with NumPy (no Python loop over envs).
+
+Both are thin drivers of :mod:`mecoffload.sim.dynamics`: every state change goes through
+``reset`` / ``draw_slot`` / ``observe`` / ``decide`` / ``serve``; this module only keeps, per
+environment, a pointer to the pending task of its current slot and decides when a slot is
+exhausted (then the slot is served and the next slot with at least one arrival is drawn).
+
+Envs of one batch advance through slots independently: the envs whose slot is exhausted are
+gathered into a sub-batch ``SimState`` (rows of every array), served and drawn there, and
+scattered back. The dynamics treat envs independently (every array is batch-first and all
+queue operations are row-wise), so serving a sub-batch is the same as serving those envs in
+the full batch. Units: seconds, bits, Hz unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ..policies.oracle import oracle_costs
+from ..scenario import Scenario, load_scenario
+from .cost import estimated_costs
+from .dynamics import Arrivals, Obs, SimState, decide, draw_slot, observe, reset, serve
+from .lacs import lacs_reward
+from .params import Params
+
+RewardKind = Literal["cost", "lacs"]
+
+OBS_HIGH = 10.0
+"""Every (scaled) observation feature is clipped to [0, OBS_HIGH]."""
+
+TASK_FEATURES = ("size", "local_wait", "local_compute", "deadline", "slot")
+SERVER_FEATURES = ("valid", "f_edge", "rate", "n_active", "backlog", "distance", "est_latency")
+
+_SEED_HIGH = 2**63 - 1
+
+
+# --------------------------------------------------------------------------- state rows
+
+
+def _take_rows(state: SimState, rows: np.ndarray) -> SimState:
+    """Sub-batch holding copies of the given env rows (shared scalars are shared)."""
+    return SimState(
+        **{f.name: (a[rows] if (a := getattr(state, f.name)).ndim else a) for f in dataclasses.fields(state)}
+    )
+
+
+def _pad_last(a: np.ndarray, width: int) -> np.ndarray:
+    """Zero-pad the last (queue) axis; the dynamics keep 0 beyond each queue's length."""
+    if a.shape[-1] >= width:
+        return a
+    pad = np.zeros(a.shape[:-1] + (width - a.shape[-1],), a.dtype)
+    return np.concatenate([a, pad], axis=-1)
+
+
+def _put_rows(state: SimState, rows: np.ndarray, sub: SimState) -> None:
+    """Write ``sub`` (a sub-batch, possibly with wider or narrower queues) into ``state`` rows."""
+    for f in dataclasses.fields(state):
+        a, s = getattr(state, f.name), getattr(sub, f.name)
+        if not a.ndim:
+            continue
+        if a.shape[1:] != s.shape[1:]:  # a queue grew in one of them: widen the other
+            width = max(a.shape[-1], s.shape[-1])
+            a, s = _pad_last(a, width), _pad_last(s, width)
+            setattr(state, f.name, a)
+        a[rows] = s
+
+
+class _Batch:
+    """B environments over one ``SimState``, each with its own slot and pending-task pointer.
+
+    Invariant between calls: every env has a pending task, the ``ptr``-th arrival of its
+    current slot (slots without arrivals are served and skipped).
+    """
+
+    def __init__(self, p: Params, batch: int, seed: int):
+        self.p, self.B = p, batch
+        self.state, self.exo = reset(p, batch, seed)
+        self.user = np.zeros((batch, 1), np.int64)  # arrivals of each env's current slot
+        self.bits = np.zeros((batch, 1))
+        self.count = np.zeros(batch, np.int64)
+        self.ptr = np.zeros(batch, np.int64)
+        self._next_slot(np.arange(batch), serve_first=False)
+
+    def _next_slot(self, rows: np.ndarray, serve_first: bool) -> None:
+        """For the (sorted, distinct) env ``rows``: serve the current slot (if ``serve_first``)
+        and draw the next one, repeating while an env's new slot has no arrival."""
+        p = self.p
+        while rows.size:
+            whole = rows.size == self.B
+            sub = self.state if whole else _take_rows(self.state, rows)
+            if serve_first:
+                serve(sub, p)
+            arr = draw_slot(sub, p, self.exo)
+            if not whole:
+                _put_rows(self.state, rows, sub)
+            self._store(rows, arr)
+            rows = rows[self.count[rows] == 0]
+            serve_first = True
+
+    def _store(self, rows: np.ndarray, arr: Arrivals) -> None:
+        w = arr.width
+        if w > self.user.shape[1]:
+            self.user = _pad_last(self.user, w)
+            self.bits = _pad_last(self.bits, w)
+        self.user[rows, :w] = arr.user
+        self.bits[rows, :w] = arr.bits
+        self.count[rows] = arr.valid.sum(1)
+        self.ptr[rows] = 0
+
+    def observe(self) -> Obs:
+        """Observation of every env's pending task (row i = env i)."""
+        b = np.arange(self.B)
+        k = self.ptr
+        arr = Arrivals(user=self.user[b, k][:, None], bits=self.bits[b, k][:, None], valid=np.ones((self.B, 1), bool))
+        return observe(self.state, arr, 0, self.p)
+
+    def decide(self, obs: Obs, action: np.ndarray) -> None:
+        """Decide the pending task of the envs ``obs.env`` (sorted), then advance exhausted slots."""
+        decide(self.state, obs, action, self.p)
+        b = obs.env
+        self.ptr[b] += 1
+        self._next_slot(b[self.ptr[b] >= self.count[b]], serve_first=True)
+
+    def reset_rows(self, rows: np.ndarray, seed: int) -> None:
+        """Fresh layouts (drawn from ``seed``) and empty queues for ``rows``, at slot 0."""
+        fresh, _ = reset(self.p, rows.size, seed)
+        _put_rows(self.state, rows, fresh)
+        self._next_slot(rows, serve_first=False)
+
+
+# --------------------------------------------------------------------------- features
+
+
+class _Spec:
+    """Scenario, action layout and feature scaling shared by the single and vector envs."""
+
+    def __init__(self, scenario: Scenario | str, reward: str, max_servers: int | None, overrides):
+        if isinstance(scenario, str):
+            sc = load_scenario(scenario, overrides)
+        elif isinstance(scenario, Scenario):
+            sc = scenario.with_overrides(overrides)
+        else:
+            raise TypeError(f"scenario must be a Scenario or a preset name/path, got {type(scenario).__name__}")
+        if reward not in ("cost", "lacs"):
+            raise ValueError(f"reward must be 'cost' or 'lacs' (got {reward!r})")
+        p = Params.from_scenario(sc)
+        m = p.n_servers if max_servers is None else int(max_servers)
+        if m < p.n_servers:
+            raise ValueError(f"max_servers={m} is smaller than the scenario's edge.count={p.n_servers}")
+        self.scenario, self.p0, self.reward, self.max_servers = sc, p, reward, m
+        self.H = p.history
+        self.per_server = len(SERVER_FEATURES) + self.H
+        self.dim = len(TASK_FEATURES) + m * self.per_server
+        # reference magnitudes: each scaled feature is O(1) in normal operation
+        self.size_ref = p.size_hi_bit  # bit: the largest task
+        self.time_ref = p.tau_s  # s: the deadline τ_max
+        self.freq_ref = p.f_edge_hi  # Hz: the fastest possible server
+        self.rate_ref = p.bandwidth_hz * np.log2(1.0 + p.snr_ref)  # bit/s at d0 with |h|² = 1
+        self.count_ref = max(1.0, p.n_users * p.rate)  # tasks: mean arrivals per slot
+        self.dist_ref = p.area_m  # m: side of the area
+        self.fallback = 0 if p.allow_local else 1
+
+    def params(self, n_servers: int) -> Params:
+        return self.p0 if n_servers == self.p0.n_servers else dataclasses.replace(self.p0, n_servers=n_servers)
+
+    def n_servers_from(self, options: dict[str, Any] | None) -> int:
+        options = options or {}
+        unknown = set(options) - {"n_servers"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)} (allowed: 'n_servers')")
+        e = options.get("n_servers", self.p0.n_servers)
+        if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or not 1 <= e <= self.max_servers:
+            raise ValueError(
+                f"reset option n_servers must be an integer in [1, max_servers={self.max_servers}] (got {e!r})"
+            )
+        return int(e)
+
+    def feature_names(self) -> list[str]:
+        srv = [*SERVER_FEATURES, *(f"backlog_hist_{h - self.H}" for h in range(self.H))]
+        return [*TASK_FEATURES, *(f"s{e + 1}_{n}" for e in range(self.max_servers) for n in srv)]
+
+    def mask(self, n_servers: int) -> np.ndarray:
+        """(max_servers+1,) bool: actions that exist and are allowed."""
+        m = np.zeros(self.max_servers + 1, bool)
+        m[0] = self.p0.allow_local
+        m[1 : n_servers + 1] = True
+        return m
+
+    def features(self, obs: Obs, t: np.ndarray, p: Params) -> np.ndarray:
+        """(n, dim) float32 scaled features of the n rows of ``obs``; t: their slot index."""
+        n, E = obs.rate.shape
+        T = self.time_ref
+        task = np.stack(
+            [
+                obs.bits / self.size_ref,
+                obs.local_wait_s / T,
+                obs.bits * p.gamma / p.f_loc / T,
+                np.full(n, p.tau_s / T),
+                t / p.horizon,
+            ],
+            axis=1,
+        )
+        lat = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
+        srv = np.zeros((n, self.max_servers, self.per_server))
+        cols = [
+            np.ones((n, E)),
+            obs.f_edge / self.freq_ref,
+            obs.rate / self.rate_ref,
+            obs.n_active / self.count_ref,
+            obs.backlog_bits / self.size_ref,
+            obs.dist / self.dist_ref,
+            lat[:, 1:] / T,
+        ]
+        srv[:, :E, : len(cols)] = np.stack(cols, axis=-1)
+        srv[:, :E, len(cols) :] = obs.hist / self.size_ref
+        out = np.concatenate([task, srv.reshape(n, -1)], axis=1)
+        return np.clip(out, 0.0, OBS_HIGH).astype(np.float32)
+
+    def rewards(self, obs: Obs, action: np.ndarray, p: Params, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """(reward, J of the action, oracle J), each (n,), J in slots."""
+        j = oracle_costs(obs, p) / p.slot_s
+        j_a = j[np.arange(len(action)), action]
+        r = -j_a if self.reward == "cost" else lacs_reward(obs, action, p, rng)
+        return r, j_a, j.min(1)
+
+    def estimated_j(self, obs: Obs, p: Params) -> np.ndarray:
+        """(n, max_servers+1) estimated J (eq 11) in slots; +inf for masked actions."""
+        j = np.full((len(obs), self.max_servers + 1), np.inf)
+        j[:, : obs.n_servers + 1] = oracle_costs(obs, p) / p.slot_s
+        return j
+
+
+_DOC_MDP = """
+    **Observation** (``Box(0, 10, (5 + M·(7+H),), float32)``, M = ``max_servers``, H =
+    ``sim.history_slots``; every feature is scaled to O(1) and clipped to [0, 10]).
+    Reference magnitudes: D_ref = largest task size (bit), T_ref = deadline τ_max (s),
+    F_ref = largest F_e (Hz), R_ref = B·log2(1 + SNR at d0) (bit/s), N_ref = max(1, U·λ)
+    (mean arrivals per slot), X_ref = side of the area (m).
+
+    ====================  ================================================================
+    index                 feature of the pending task
+    ====================  ================================================================
+    0                     D / D_ref (task size)
+    1                     T^{wait,loc} / T_ref (local FIFO wait, s)
+    2                     D·γ/f_loc / T_ref (local compute time, s)
+    3                     τ_max / T_ref (deadline, s; = 1 with this scaling)
+    4                     t / horizon (slot index; ≥ 1 only in the final observation)
+    5 + e·(7+H) + 0       valid flag of server e+1 (0 for padding when E < M)
+    ... + 1               F_e / F_ref (CPU, Hz)
+    ... + 2               R_e / R_ref (uplink rate of this user in this slot, eq 1, bit/s)
+    ... + 3               N_e / N_ref (tasks sent to e and not finished)
+    ... + 4               L_e / D_ref (their remaining work, bit)
+    ... + 5               d_e / X_ref (user-server distance, m)
+    ... + 6               C_e / T_ref (estimated latency on e, eqs 2-8 via ``estimated_costs``, s)
+    ... + 7 .. 7+H-1      L_e / D_ref at the end of the last H slots, oldest first (bit)
+    ====================  ================================================================
+
+    Padded servers (index ≥ E) are all zeros. ``feature_names`` lists the names. The raw
+    ``Obs`` (SI units) is in ``last_obs`` for policies that want structured input.
+
+    **Action** ``Discrete(M+1)``: 0 = execute locally, e = offload to edge server e.
+    ``action_masks()`` (sb3-contrib convention) is False for padded servers and for 0 when the
+    scenario forbids local execution. A masked action is *not* an error: it is replaced by 0
+    (local), or by 1 when local is forbidden, and ``info["invalid_action"]`` is True. Only an
+    action outside ``Discrete(M+1)`` raises ``ValueError``.
+
+    **Reward** (per decision, in slots): ``"cost"`` → −J/Δt, the estimated generalized cost of
+    the chosen location (eqs 11, 14; J from ``policies.oracle.oracle_costs``); ``"lacs"`` →
+    −(J + λ·C_impact)/Δt (eq 26, ``sim.lacs.lacs_reward``, K future tasks sampled from the
+    env's ``np_random``), never larger than the "cost" reward of the same state and action.
+
+    **Dynamics and episode end.** Reset draws a layout and starts at slot 0 with the slot's
+    arrivals. Each step decides one task (``sim.dynamics.decide``); when the slot has no more
+    pending task the slot is served and the next slot is drawn, skipping (but serving) slots
+    without arrivals, so every observation is a real pending task. ``terminated`` is always
+    False; ``truncated`` is True when the next pending task lies at a slot ≥
+    ``sim.horizon_slots``: that observation is the true next state (valid for bootstrapping)
+    but is not meant to be acted on. Queues are not drained at the end.
+
+    **Info**: ``J_slots`` (J of the executed action), ``oracle_J_slots`` (min over allowed
+    actions), ``action`` (executed action), ``slot`` (slot of the decided task),
+    ``invalid_action``, ``n_servers``.
+"""
+
+
+# --------------------------------------------------------------------------- single env
+
+
+class OffloadEnv(gym.Env[np.ndarray, np.int64]):
+    __doc__ = (
+        """MEC task offloading, one decision per step (B = 1 over ``sim.dynamics``).
+
+    Args:
+        scenario: a ``Scenario`` or a preset name / TOML path (default ``"comllm"``).
+        reward: ``"cost"`` (eq 14) or ``"lacs"`` (eq 26).
+        max_servers: M, width of the action space and of the observation (default: the
+            scenario's ``edge.count``); ``reset(options={"n_servers": E})`` picks any E ≤ M for
+            one episode (default E = ``edge.count``).
+        overrides: dotted scenario overrides, e.g. ``{"edge.count": 11}``.
+
+    **Seeding.** ``reset(seed=s)`` seeds the dynamics' exogenous stream with s exactly as
+    ``eval.evaluate.run_policy(..., episodes=1, seed=s)`` does (same layout, arrivals, sizes
+    and channels), and seeds ``np_random`` (used by the LACS reward). ``seed=None`` draws the
+    exogenous seed from ``np_random``.
+"""
+        + _DOC_MDP
+    )
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        scenario: Scenario | str = "comllm",
+        *,
+        reward: RewardKind = "cost",
+        max_servers: int | None = None,
+        overrides: dict[str, Any] | list[str] | None = None,
+    ):
+        self._spec = _Spec(scenario, reward, max_servers, overrides)
+        self.scenario = self._spec.scenario
+        self.max_servers = self._spec.max_servers
+        self.reward_kind = reward
+        self.feature_names = self._spec.feature_names()
+        self.observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
+        self.action_space = spaces.Discrete(self.max_servers + 1)
+        self._batch: _Batch | None = None
+        self._p = self._spec.p0
+        self._mask = self._spec.mask(self._p.n_servers)
+        self.last_obs: Obs | None = None
+
+    @property
+    def params(self) -> Params:
+        """SI constants of the current episode (``n_servers`` = its E)."""
+        return self._p
+
+    @property
+    def n_servers(self) -> int:
+        return self._p.n_servers
+
+    @property
+    def state(self) -> SimState:
+        """The underlying ``SimState`` (batch of 1); read it, do not modify it."""
+        self._require_reset()
+        return self._batch.state
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        e = self._spec.n_servers_from(options)
+        self._p = self._spec.params(e)
+        self._mask = self._spec.mask(e)
+        exo_seed = seed if seed is not None else int(self.np_random.integers(_SEED_HIGH))
+        self._batch = _Batch(self._p, 1, exo_seed)
+        self.last_obs = self._batch.observe()
+        return self._features(), {"slot": int(self._batch.state.t[0]), "n_servers": e}
+
+    def step(self, action):
+        self._require_reset()
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is outside the action space Discrete({self.max_servers + 1})")
+        a = int(action)
+        invalid = not self._mask[a]
+        if invalid:
+            a = self._spec.fallback
+        obs, p = self.last_obs, self._p
+        act = np.array([a])
+        r, j, j_min = self._spec.rewards(obs, act, p, self.np_random)
+        slot = int(self._batch.state.t[0])
+        self._batch.decide(obs, act)
+        self.last_obs = self._batch.observe()
+        truncated = bool(self._batch.state.t[0] >= p.horizon)
+        info = {
+            "J_slots": float(j[0]),
+            "oracle_J_slots": float(j_min[0]),
+            "action": a,
+            "slot": slot,
+            "invalid_action": invalid,
+            "n_servers": p.n_servers,
+        }
+        return self._features(), float(r[0]), False, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """(max_servers+1,) bool: True for actions that exist and are allowed."""
+        return self._mask.copy()
+
+    def estimated_costs_slots(self) -> np.ndarray:
+        """(max_servers+1,) estimated J (eq 11) of each action for the pending task, in slots;
+        +inf for masked actions. Its argmin is the one-step oracle (eq 15)."""
+        self._require_reset()
+        return self._spec.estimated_j(self.last_obs, self._p)[0]
+
+    def _features(self) -> np.ndarray:
+        return self._spec.features(self.last_obs, self._batch.state.t, self._p)[0]
+
+    def _require_reset(self) -> None:
+        if self._batch is None:
+            raise RuntimeError("call reset() before using the environment")
+
+
+# --------------------------------------------------------------------------- vector env
+
+
+class OffloadVectorEnv(VectorEnv):
+    __doc__ = (
+        """``num_envs`` independent ``OffloadEnv`` episodes over one batched ``SimState``.
+
+    Each sub-environment is the MDP of ``OffloadEnv`` (same observation, action, reward, info
+    keys and episode end). ``step(actions)`` decides the pending task of every env at once
+    (one ``decide`` call); envs whose slot is exhausted are then served and drawn as a
+    sub-batch (rows gathered from the shared state, served, scattered back), so envs move
+    through slots at their own pace and every step of every env is a real decision — no
+    no-op steps. The hot path has no Python loop over envs; the only loop is over runs of
+    consecutive empty slots, which are served and skipped for all affected envs at once.
+
+    Autoreset follows Gymnasium 1.x ``NEXT_STEP`` mode: the step after an env returns
+    ``truncated=True`` ignores that env's action, resets it (fresh layout, slot 0) and returns
+    its first observation with reward 0 and both flags False. Per-env info entries come with
+    the usual ``_key`` masks (False for envs reset in this step).
+
+    Seeding: ``reset(seed=s)`` seeds the shared exogenous stream (initial layouts of all envs
+    as ``reset(p, num_envs, s)``) and ``np_random``; autoreset layouts are drawn with seeds from
+    ``np_random``. All envs draw their slots from the shared stream, so an env's trajectory
+    is deterministic given the seed and all actions, but is not the one ``OffloadEnv(seed=s)``
+    produces. ``reset(options={"n_servers": E})`` sets E for all envs (kept by autoresets).
+
+    Args: ``num_envs`` then the keyword arguments of ``OffloadEnv``.
+"""
+        + _DOC_MDP
+    )
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int,
+        scenario: Scenario | str = "comllm",
+        *,
+        reward: RewardKind = "cost",
+        max_servers: int | None = None,
+        overrides: dict[str, Any] | list[str] | None = None,
+    ):
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
+        self.num_envs = int(num_envs)
+        self._spec = _Spec(scenario, reward, max_servers, overrides)
+        self.scenario = self._spec.scenario
+        self.max_servers = self._spec.max_servers
+        self.reward_kind = reward
+        self.feature_names = self._spec.feature_names()
+        self.single_observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
+        self.single_action_space = spaces.Discrete(self.max_servers + 1)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.max_servers + 1))
+        self._batch: _Batch | None = None
+        self._p = self._spec.p0
+        self._mask = self._spec.mask(self._p.n_servers)
+        self._autoreset = np.zeros(self.num_envs, bool)
+        self.last_obs: Obs | None = None
+
+    @property
+    def params(self) -> Params:
+        return self._p
+
+    @property
+    def state(self) -> SimState:
+        """The shared ``SimState`` (row i = env i); read it, do not modify it."""
+        self._require_reset()
+        return self._batch.state
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        e = self._spec.n_servers_from(options)
+        self._p = self._spec.params(e)
+        self._mask = self._spec.mask(e)
+        exo_seed = seed if seed is not None else int(self.np_random.integers(_SEED_HIGH))
+        self._batch = _Batch(self._p, self.num_envs, exo_seed)
+        self._autoreset[:] = False
+        self.last_obs = self._batch.observe()
+        all_ = np.ones(self.num_envs, bool)
+        info = {
+            "slot": self._batch.state.t.copy(), "_slot": all_,
+            "n_servers": np.full(self.num_envs, e), "_n_servers": all_.copy(),
+        }
+        return self._features(), info
+
+    def step(self, actions):
+        self._require_reset()
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64, copy=False)):
+            raise ValueError(
+                f"actions must be {self.num_envs} integers in [0, {self.max_servers}] (got {actions!r})"
+            )
+        n, p = self.num_envs, self._p
+        resetting = self._autoreset.copy()
+        act_rows = np.flatnonzero(~resetting)
+        rewards = np.zeros(n)
+        j = np.full(n, np.nan)
+        j_min = np.full(n, np.nan)
+        executed = np.zeros(n, np.int64)
+        invalid = np.zeros(n, bool)
+        slot = self._batch.state.t.copy()
+        if act_rows.size:
+            obs = self.last_obs.take(act_rows)
+            a = actions[act_rows].astype(np.int64)
+            bad = ~self._mask[a]
+            a = np.where(bad, self._spec.fallback, a)
+            r, ja, jm = self._spec.rewards(obs, a, p, self.np_random)
+            rewards[act_rows], j[act_rows], j_min[act_rows] = r, ja, jm
+            executed[act_rows], invalid[act_rows] = a, bad
+            self._batch.decide(obs, a)
+        if resetting.any():
+            self._batch.reset_rows(np.flatnonzero(resetting), int(self.np_random.integers(_SEED_HIGH)))
+        self.last_obs = self._batch.observe()
+        truncated = (self._batch.state.t >= p.horizon) & ~resetting
+        self._autoreset = truncated.copy()
+        m = ~resetting
+        info = {
+            "J_slots": j, "_J_slots": m,
+            "oracle_J_slots": j_min, "_oracle_J_slots": m,
+            "action": executed, "_action": m,
+            "slot": slot, "_slot": m.copy(),
+            "invalid_action": invalid, "_invalid_action": m.copy(),
+            "n_servers": np.full(n, p.n_servers), "_n_servers": np.ones(n, bool),
+        }
+        return self._features(), rewards, np.zeros(n, bool), truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """(num_envs, max_servers+1) bool: True for actions that exist and are allowed."""
+        return np.broadcast_to(self._mask, (self.num_envs, self._mask.size)).copy()
+
+    def estimated_costs_slots(self) -> np.ndarray:
+        """(num_envs, max_servers+1) estimated J (eq 11) in slots; +inf for masked actions."""
+        self._require_reset()
+        return self._spec.estimated_j(self.last_obs, self._p)
+
+    def _features(self) -> np.ndarray:
+        return self._spec.features(self.last_obs, self._batch.state.t, self._p)
+
+    def _require_reset(self) -> None:
+        if self._batch is None:
+            raise RuntimeError("call reset() before using the environment")
+
+
+__all__ = ["OffloadEnv", "OffloadVectorEnv", "OBS_HIGH", "TASK_FEATURES", "SERVER_FEATURES"]
