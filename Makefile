@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed-dev
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q torch==2.13.0  # CPU build; a bare `torch` would pull a multi-GB CUDA build
+	$(PY) -m pip install -q -e '.[rl,dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv and install mecoffload with the dev extra
+setup: $(STAMP)  ## create .venv and install mecoffload with the rl (torch) and dev extras
 
 run: setup  ## main job: every policy on the default scenario -> runs/evaluate-comllm-<time>/
 	$(VENV)/bin/mecoffload evaluate --scenario comllm --episodes 20 --seed 0

@@ -24,6 +24,7 @@ try:  # recent typer vendors click
     from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover - older typer depends on click
     from click.exceptions import ClickException, UsageError
+from .learn.checkpoint import CheckpointError
 from .scenario import ScenarioError, load_scenario, preset_names
 
 app = typer.Typer(
@@ -226,12 +227,47 @@ def sweep_cmd(
     return 0
 
 
+@app.command("train")
+def train_cmd(
+    kind: str = typer.Argument(..., help="what to train: dqn, setnet"),
+    scenario: str = SCENARIO_OPT,
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=100_000_000, help="training budget (learner-specific unit; default: the learner's)"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    overrides: Optional[list[str]] = SET_OPT,
+    out_dir: Path = typer.Option(..., "--out", "-o", help="checkpoint folder (model.safetensors + config.json + curve.png)"),
+    as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON on stdout"),
+) -> int:
+    """Train a learned policy and write its checkpoint; evaluate it with -p KIND:FOLDER."""
+    import importlib
+
+    from .learn import TRAINERS
+    from .learn.checkpoint import CheckpointError
+
+    if kind not in TRAINERS:
+        raise UserError(f"unknown learner '{kind}' (allowed: {', '.join(sorted(TRAINERS))})")
+    sc = load_scenario(scenario, overrides)
+    try:
+        module = importlib.import_module(TRAINERS[kind])
+    except ImportError as exc:
+        raise UserError(f"learner '{kind}' needs an optional dependency ({exc.name}): pip install torch==2.13.0 && pip install -e '.[rl]'") from None
+    try:
+        summary = module.train(sc, out_dir, steps, seed, progress=err.is_terminal)
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        out.print_json(json.dumps(summary))
+    err.print(f"wrote checkpoint {out_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI in-process; return the exit code."""
     try:
         rv = app(args=argv, prog_name="mecoffload", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except (ScenarioError, PolicyError, UserError) as exc:
+    except (ScenarioError, PolicyError, UserError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except UsageError as exc:

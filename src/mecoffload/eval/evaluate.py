@@ -50,8 +50,11 @@ def run_policy(
     pol.reset(episodes)
     rng = policy_seed(seed)
     acc = Accumulator(p, episodes)
+    plan = getattr(pol, "plan_slot", None)
     for _ in range(p.horizon):
         arr = draw_slot(state, p, exo)
+        if plan is not None:  # slot-level planners (e.g. the genetic algorithm) see all arrivals first
+            plan(state, arr, rng)
         for k in range(arr.width):
             obs = observe(state, arr, k, p)
             a = np.asarray(pol.act(obs, rng), dtype=np.int64)

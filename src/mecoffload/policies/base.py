@@ -24,6 +24,12 @@ class Policy(Protocol):
         """Return int actions of shape (n,), one per row of ``obs``."""
 
 
+# Optional: a policy may also define ``plan_slot(state, arrivals, rng)``. The evaluation loop
+# calls it once per slot, before the slot's tasks are decided one by one, with the state at
+# the start of the slot and all of the slot's arrivals (read-only). Used by slot-level
+# planners such as the genetic algorithm.
+
+
 class PolicyError(ValueError):
     """Unknown policy or bad policy argument; message is one line for the user."""
 
