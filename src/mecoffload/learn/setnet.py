@@ -1,0 +1,220 @@
+"""Train `setnet` the COMLLM way (seed 001 §IV-C/IV-D) on a tiny permutation-equivariant network.
+
+Stage 1, imitation (eqs 15-16): roll out the one-step oracle (with ε random actions so that the
+states are diverse) in a batch of simulated environments, label every visited state with the
+oracle action (argmin of estimated J) and minimise the cross-entropy.
+
+Stage 2, GRPO (eqs 17-19) with the LACS-shaped reward (eq 26): roll out the current policy
+(sampling) in the simulator; for every visited state draw G = 8 actions from π_old, reward each
+with −(J + λ·C_impact)/Δt (K = 3 sampled future tasks, λ = 0.3, eqs 22-25; clipped at
+``cost_cap_slots``), normalise the rewards within the group, and maximise the clipped-ratio
+objective (ε = 0.2) minus β·KL(π_θ‖π_ref), β = 0.005, where π_ref is the frozen imitation
+policy. The KL is exact: the action set is small, so it is summed over all actions.
+
+Train on E = 6 only; the network runs unchanged on any number of servers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..policies.oracle import oracle_costs
+from ..policies.setnet import build_setnet, masked_logits, set_features
+from ..scenario import Scenario
+from ..sim.dynamics import decide, draw_slot, observe, reset, serve
+from ..sim.lacs import lacs_terms
+from ..sim.params import Params
+from .checkpoint import require_torch, save_checkpoint
+
+
+@dataclass
+class SetNetConfig:
+    hidden: int = 64
+    """width of every hidden layer"""
+    envs: int = 32
+    """environments simulated in parallel for rollouts"""
+    imitation_slots: int = 400
+    """slots (of Δt each) rolled out by the behaviour policy to build the imitation set"""
+    imitation_epsilon: float = 0.3
+    """probability that the behaviour policy takes a uniformly random action instead of the oracle's"""
+    imitation_epochs: int = 6
+    """passes over the imitation set"""
+    batch_size: int = 256
+    """states per gradient step in the imitation stage"""
+    lr_imitation: float = 1e-3
+    """Adam learning rate, imitation stage"""
+    grpo_iters: int = 150
+    """GRPO updates (the `--steps` of `mecoffload train setnet`)"""
+    grpo_slots: int = 4
+    """slots rolled out with the current policy per GRPO update"""
+    group_size: int = 8
+    """G: actions sampled from π_old per state (eq 17)"""
+    clip_eps: float = 0.2
+    """ε of the clipped ratio (eq 19)"""
+    kl_beta: float = 0.005
+    """β of the KL penalty to the imitation policy (eq 19)"""
+    lr_grpo: float = 3e-4
+    """Adam learning rate, GRPO stage"""
+    grpo_epochs: int = 2
+    """optimisation passes over each GRPO batch (ratios depart from 1 after the first)"""
+    cost_cap_slots: float = 30.0
+    """rewards are −min(J + λ·C_impact, cap) in slots: beyond deadline + penalty nothing is learned"""
+
+
+def _rollouts(p: Params, envs: int, seed: int):
+    """Endless stream of (obs, commit) over batched episodes; call commit(actions) for each obs."""
+    episode = 0
+    while True:
+        state, exo = reset(p, envs, seed * 100_003 + episode)
+        for _ in range(p.horizon):
+            arr = draw_slot(state, p, exo)
+            for k in range(arr.width):
+                obs = observe(state, arr, k, p)
+                actions = yield obs
+                decide(state, obs, actions, p)
+            serve(state, p)
+        episode += 1
+
+
+def _tensors(torch, obs, p: Params):
+    task, server = set_features(obs, p)
+    return torch.from_numpy(task), torch.from_numpy(server)
+
+
+def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
+          config: SetNetConfig | None = None) -> dict:
+    """Imitation then GRPO+LACS on ``scenario``; writes the checkpoint to ``out``."""
+    torch = require_torch()
+    from rich.progress import Progress
+
+    cfg = config or SetNetConfig()
+    if steps is not None:
+        cfg.grpo_iters = steps
+    torch.manual_seed(seed)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    p = Params.from_scenario(scenario)
+    rng = np.random.Generator(np.random.PCG64([seed, 7]))
+    net = build_setnet(cfg.hidden)
+    t0 = time.perf_counter()
+    curve: dict[str, list] = {"imitation_loss": [], "imitation_acc": [], "grpo_reward": [], "grpo_kl": []}
+
+    with Progress(disable=not progress, transient=True) as bar:
+        # ---------------- stage 1: imitation of the oracle (eq 15-16)
+        task_x, server_x, labels = [], [], []
+        gen = _rollouts(p, cfg.envs, seed)
+        obs = next(gen)
+        n_target = int(cfg.imitation_slots * cfg.envs * p.n_users * p.rate)  # ≈ tasks in that many slots
+        job = bar.add_task("imitation: collecting", total=n_target)
+        while sum(len(y) for y in labels) < n_target:
+            best = np.argmin(oracle_costs(obs, p), axis=1)
+            t, s = set_features(obs, p)
+            task_x.append(t), server_x.append(s), labels.append(best)
+            explore = rng.random(len(obs)) < cfg.imitation_epsilon
+            lo = 0 if p.allow_local else 1
+            act = np.where(explore, rng.integers(lo, p.n_servers + 1, len(obs)), best)
+            bar.advance(job, len(obs))
+            obs = gen.send(act)
+        tx = torch.from_numpy(np.concatenate(task_x))
+        sx = torch.from_numpy(np.concatenate(server_x))
+        y = torch.from_numpy(np.concatenate(labels))
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_imitation)
+        n = len(y)
+        steps_per_epoch = max(1, n // cfg.batch_size)
+        job = bar.add_task("imitation: training", total=cfg.imitation_epochs * steps_per_epoch)
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(cfg.imitation_epochs):
+            perm = torch.randperm(n, generator=g)
+            for i in range(steps_per_epoch):
+                idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                logits = masked_logits(net(tx[idx], sx[idx]), p.allow_local)
+                loss = torch.nn.functional.cross_entropy(logits, y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                curve["imitation_loss"].append(loss.item())
+                curve["imitation_acc"].append(float((logits.argmax(1) == y[idx]).float().mean()))
+                bar.advance(job)
+
+        # ---------------- stage 2: GRPO with the LACS-shaped reward (eqs 17-19, 22-26)
+        ref = build_setnet(cfg.hidden)
+        ref.load_state_dict(net.state_dict())
+        ref.eval()
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_grpo)
+        gen = _rollouts(p, cfg.envs, seed + 1)
+        obs = next(gen)
+        job = bar.add_task("GRPO + LACS", total=cfg.grpo_iters)
+        for it in range(cfg.grpo_iters):
+            # collect states visited by the current policy, with rewards for every action
+            batch_t, batch_s, batch_r, batch_lp, batch_ref, batch_a = [], [], [], [], [], []
+            slots_seen = 0
+            while slots_seen < cfg.grpo_slots * cfg.envs * p.n_users * p.rate:
+                t, s = _tensors(torch, obs, p)
+                with torch.no_grad():
+                    logp_old = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
+                    logp_ref = torch.log_softmax(masked_logits(ref(t, s), p.allow_local), -1)
+                j, impact = lacs_terms(obs, p, rng)
+                cost = np.minimum((j + p.lacs_weight * impact) / p.slot_s, cfg.cost_cap_slots)
+                probs = logp_old.exp().numpy().astype(np.float64)
+                probs /= probs.sum(1, keepdims=True)
+                u = rng.random((len(obs), cfg.group_size, 1))
+                a = (u > np.cumsum(probs, 1)[:, None, :]).sum(-1)  # G samples from π_old per state (eq 17)
+                a = np.minimum(a, p.n_servers)
+                batch_t.append(t), batch_s.append(s), batch_lp.append(logp_old), batch_ref.append(logp_ref)
+                batch_r.append(torch.from_numpy(-np.take_along_axis(cost, a, 1)).float())
+                batch_a.append(torch.from_numpy(a))
+                slots_seen += len(obs)
+                obs = gen.send(a[:, 0])  # the environment follows the policy's first sample
+            t, s = torch.cat(batch_t), torch.cat(batch_s)
+            a, r = torch.cat(batch_a), torch.cat(batch_r)
+            lp_old, lp_ref = torch.cat(batch_lp), torch.cat(batch_ref)
+            adv = (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)  # eq 18
+            old_a = lp_old.gather(1, a)
+            for _ in range(cfg.grpo_epochs):
+                logp = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
+                ratio = (logp.gather(1, a) - old_a).exp()
+                surr = torch.minimum(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
+                pr = logp.exp()
+                kl = (pr * (logp - lp_ref).nan_to_num(0.0, 0.0, 0.0)).sum(-1).mean()  # exact KL(π_θ‖π_ref)
+                loss = -surr + cfg.kl_beta * kl
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            curve["grpo_reward"].append(float(r[:, 0].mean()))
+            curve["grpo_kl"].append(kl.item())
+            bar.update(job, advance=1, description=f"GRPO + LACS  reward {curve['grpo_reward'][-1]:.3f}")
+
+    wall = time.perf_counter() - t0
+    config = {"kind": "setnet", "hidden": cfg.hidden, "trained_on": scenario.name, "trained_n_servers": p.n_servers,
+              "seed": seed, "train": asdict(cfg), "wall_s": round(wall, 1), "imitation_samples": int(n)}
+    save_checkpoint(out, dict(net.state_dict()), config)
+    _plot(curve, out / "curve.png")
+    return {"kind": "setnet", "out": str(out), "wall_s": round(wall, 1), "imitation_samples": int(n),
+            "imitation_final_acc": float(np.mean(curve["imitation_acc"][-20:])),
+            "grpo_iters": cfg.grpo_iters, "grpo_final_reward_slots": float(np.mean(curve["grpo_reward"][-10:] or [0]))}
+
+
+def _plot(curve: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.5))
+    ax[0].plot(curve["imitation_loss"], lw=0.8)
+    ax[0].set_title("imitation cross-entropy")
+    ax[0].set_xlabel("gradient step")
+    ax[1].plot(curve["imitation_acc"], lw=0.8)
+    ax[1].set_title("imitation accuracy (oracle match)")
+    ax[1].set_xlabel("gradient step")
+    ax[2].plot(curve["grpo_reward"], lw=0.8)
+    ax[2].set_title("GRPO: LACS reward of visited actions (slots)")
+    ax[2].set_xlabel("GRPO update")
+    for a in ax:
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

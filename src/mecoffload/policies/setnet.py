@@ -1,0 +1,132 @@
+"""`setnet`: a permutation-equivariant set policy over edge servers (any number of servers).
+
+Architecture (``SetNet``): every server e gets the same encoder φ applied to
+[its features, the task's features]; the encodings are pooled (mean and max over servers) into
+a context c; the logit of server e is ψ([φ_e, c]) and the logit of local execution is
+χ([task features, c]). Permuting servers permutes the logits, and the same weights run on any E.
+
+Features (all dimensionless; times divided by the deadline τ, so they do not depend on Δt):
+per server: estimated latency C_e (eqs 2-7), C_e − min_a C_a, upload time D/R_e, wait + execution
+at the server, server delay L_e·γ/F_e, N_e, log(F_e / 10 GHz), load trend over the history
+window, and J_e (eq 11, capped); per task: local latency C_0, C_0 − min_a C_a, D / D_max,
+local wait, J_0 (capped).
+
+Trained by ``mecoffload train setnet`` (see ``mecoffload.learn.setnet``); evaluated greedily
+with ``-p setnet:FOLDER``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..sim.cost import estimated_costs, generalized_cost
+from ..sim.dynamics import Obs
+from ..sim.params import Params
+from .base import PolicyError, register
+
+N_SERVER_FEATURES = 9
+N_TASK_FEATURES = 5
+J_CAP = 4.0  # generalized costs above 4·τ carry no extra information
+
+
+def set_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Return (task features (n, 5), server features (n, E, 9)) as float32."""
+    tau = p.tau_s
+    c = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
+    j = generalized_cost(c, p)
+    cmin = c.min(1, keepdims=True) if p.allow_local else c[:, 1:].min(1, keepdims=True)
+    upload = obs.bits[:, None] / obs.rate
+    srv_delay = obs.backlog_bits * p.gamma / obs.f_edge
+    hist = obs.hist
+    trend = (hist[..., -1] - hist.mean(-1)) * p.gamma / obs.f_edge if hist.shape[-1] else np.zeros_like(srv_delay)
+    server = np.stack(
+        [
+            np.minimum(c[:, 1:] / tau, J_CAP),
+            np.minimum((c[:, 1:] - cmin) / tau, J_CAP),
+            np.minimum(upload / tau, J_CAP),
+            np.minimum((c[:, 1:] - upload) / tau, J_CAP),
+            np.minimum(srv_delay / tau, J_CAP),
+            obs.n_active / 5.0,
+            np.log(obs.f_edge / 1e10),
+            np.clip(trend / tau, -J_CAP, J_CAP),
+            np.minimum(j[:, 1:] / tau, J_CAP),
+        ],
+        axis=-1,
+    )
+    task = np.stack(
+        [
+            np.minimum(c[:, 0] / tau, J_CAP),
+            np.minimum((c[:, 0] - cmin[:, 0]) / tau, J_CAP),
+            obs.bits / p.size_hi_bit,
+            np.minimum(obs.local_wait_s / tau, J_CAP),
+            np.minimum(j[:, 0] / tau, J_CAP),
+        ],
+        axis=-1,
+    )
+    return task.astype(np.float32), server.astype(np.float32)
+
+
+def build_setnet(hidden: int = 64):
+    """Create the torch module (torch imported lazily)."""
+    import torch
+    from torch import nn
+
+    class SetNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            h = hidden
+            self.phi = nn.Sequential(nn.Linear(N_SERVER_FEATURES + N_TASK_FEATURES, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU())
+            self.psi = nn.Sequential(nn.Linear(3 * h, h), nn.ReLU(), nn.Linear(h, 1))
+            self.chi = nn.Sequential(nn.Linear(N_TASK_FEATURES + 2 * h, h), nn.ReLU(), nn.Linear(h, 1))
+
+        def forward(self, task: "torch.Tensor", server: "torch.Tensor") -> "torch.Tensor":
+            """task (n, Ft), server (n, E, Fs) -> logits (n, E+1); index 0 = local."""
+            n, e, _ = server.shape
+            x = torch.cat([server, task[:, None, :].expand(n, e, task.shape[1])], dim=-1)
+            h = self.phi(x)
+            ctx = torch.cat([h.mean(1), h.amax(1)], dim=-1)
+            srv = self.psi(torch.cat([h, ctx[:, None, :].expand(n, e, ctx.shape[1])], dim=-1)).squeeze(-1)
+            loc = self.chi(torch.cat([task, ctx], dim=-1))
+            return torch.cat([loc, srv], dim=-1)
+
+    return SetNet()
+
+
+def masked_logits(logits, allow_local: bool):
+    """Forbid local execution by setting its logit to -inf when the scenario says so."""
+    if allow_local:
+        return logits
+    logits = logits.clone()
+    logits[:, 0] = float("-inf")
+    return logits
+
+
+@register("setnet", "permutation-equivariant set policy (any E), imitation + GRPO with LACS: setnet:FOLDER")
+class SetNetPolicy:
+    name = "setnet"
+
+    def __init__(self, p: Params, arg: str | None = None):
+        if not arg:
+            raise PolicyError("setnet needs a checkpoint folder: setnet:PATH (train one with `mecoffload train setnet`)")
+        from ..learn.checkpoint import load_checkpoint, require_torch
+
+        torch = require_torch()
+        tensors, cfg = load_checkpoint(arg, "setnet")
+        self.net = build_setnet(cfg["hidden"])
+        self.net.load_state_dict(tensors)
+        self.net.eval()
+        self.torch, self.p = torch, p
+
+    def reset(self, batch: int) -> None:
+        pass
+
+    def logits(self, obs: Obs):
+        task, server = set_features(obs, self.p)
+        with self.torch.inference_mode():
+            out = self.net(self.torch.from_numpy(task), self.torch.from_numpy(server))
+        return masked_logits(out, self.p.allow_local)
+
+    def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        if len(obs) == 0:
+            return np.zeros(0, np.int64)
+        return self.logits(obs).argmax(1).numpy()
