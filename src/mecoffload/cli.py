@@ -38,7 +38,7 @@ out = Console(width=None if sys.stdout.isatty() else 200)
 
 SCENARIO_OPT = typer.Option("comllm", "--scenario", "-s", help="preset name (see `mecoffload scenarios`) or path to a .toml file")
 SET_OPT = typer.Option(None, "--set", help="override a scenario field, e.g. --set edge.count=11 --set task.size_mbit=[6,6]")
-POLICIES_DEFAULT = "random,local,nearest,least-loaded,round-robin,oracle,lacs,min-max-delay"
+POLICIES_DEFAULT = "all"
 
 
 class UserError(Exception):
@@ -111,7 +111,7 @@ def scenarios_cmd(show: Optional[str] = typer.Option(None, "--show", help="print
 @app.command("evaluate")
 def evaluate_cmd(
     scenario: str = SCENARIO_OPT,
-    policies: str = typer.Option(POLICIES_DEFAULT, "--policies", "-p", help="comma-separated policy specs (name or name:arg)"),
+    policies: str = typer.Option(POLICIES_DEFAULT, "--policies", "-p", help="comma-separated policy specs (name or name:arg); 'all' = every baseline + learned policies with a checkpoint in checkpoints/<kind>-<scenario>/"),
     episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=100_000, help="episodes (run in parallel as a batch)"),
     seed: int = typer.Option(0, "--seed", min=0, help="seed of layouts, arrivals, sizes and channels (shared by all policies)"),
     overrides: Optional[list[str]] = SET_OPT,
@@ -125,8 +125,10 @@ def evaluate_cmd(
     from .sim.params import Params
 
     _JSON_MODE[0] = as_json
+    from .policies.base import expand_specs
+
     sc = load_scenario(scenario, overrides)
-    names = _split(policies)
+    names = expand_specs(_split(policies), sc.name)
     p = Params.from_scenario(sc)
     for n in names:
         make_policy(n, p)  # validate before any work
@@ -195,8 +197,10 @@ def sweep_cmd(
 
     _JSON_MODE[0] = as_json
     sc = load_scenario(scenario, overrides)
+    from .policies.base import expand_specs
+
     vals = _parse_values(values)
-    names = _split(policies)
+    names = expand_specs(_split(policies), sc.name)
     path = SWEEP_ALIASES.get(param, param)
     for v in vals:  # validate every value before running anything
         v2 = [v, v] if path == "task.size_mbit" and not isinstance(v, list) else v
@@ -229,16 +233,18 @@ def sweep_cmd(
 
 @app.command("train")
 def train_cmd(
-    kind: str = typer.Argument(..., help="what to train: dqn, setnet"),
+    kind: str = typer.Argument(..., help="what to train (see `mecoffload train --help`): dqn, setnet, ..."),
     scenario: str = SCENARIO_OPT,
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=100_000_000, help="training budget (learner-specific unit; default: the learner's)"),
     seed: int = typer.Option(0, "--seed", min=0),
     overrides: Optional[list[str]] = SET_OPT,
     out_dir: Path = typer.Option(..., "--out", "-o", help="checkpoint folder (model.safetensors + config.json + curve.png)"),
+    backbone: Optional[str] = typer.Option(None, "--backbone", help="LLM learners only: smollm2-135m, gemma3-270m or a local model folder"),
     as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON on stdout"),
 ) -> int:
     """Train a learned policy and write its checkpoint; evaluate it with -p KIND:FOLDER."""
     import importlib
+    import inspect
 
     from .learn import TRAINERS
     from .learn.checkpoint import CheckpointError
@@ -250,8 +256,13 @@ def train_cmd(
         module = importlib.import_module(TRAINERS[kind])
     except ImportError as exc:
         raise UserError(f"learner '{kind}' needs an optional dependency ({exc.name}): pip install torch==2.13.0 && pip install -e '.[rl]'") from None
+    kwargs = {}
+    if backbone is not None:
+        if "backbone" not in inspect.signature(module.train).parameters:
+            raise UserError(f"--backbone applies to LLM learners only, not '{kind}'")
+        kwargs["backbone"] = backbone
     try:
-        summary = module.train(sc, out_dir, steps, seed, progress=err.is_terminal)
+        summary = module.train(sc, out_dir, steps, seed, progress=err.is_terminal, **kwargs)
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
     if as_json:
@@ -260,6 +271,56 @@ def train_cmd(
         out.print_json(json.dumps(summary))
     err.print(f"wrote checkpoint {out_dir}")
     return 0
+
+
+@app.command("experiment")
+def experiment_cmd(
+    name: str = typer.Argument(..., help="experiment: iot-devices (seed 002), comllm (seed 001 Tables II-VI)"),
+    budget: str = typer.Option("small", "--budget", help="small (minutes on a laptop CPU) or paper"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/experiment-<name>-<time>)"),
+    as_json: bool = typer.Option(False, "--json", help="print the results as one JSON document on stdout"),
+) -> int:
+    """Reproduce a paper's tables and plots in one command."""
+    import importlib
+
+    from .experiments import EXPERIMENTS
+
+    if name not in EXPERIMENTS:
+        raise UserError(f"unknown experiment '{name}' (allowed: {', '.join(sorted(EXPERIMENTS))})")
+    if budget not in ("small", "paper"):
+        raise UserError(f"--budget must be 'small' or 'paper' (got '{budget}')")
+    try:
+        module = importlib.import_module(EXPERIMENTS[name])
+    except ModuleNotFoundError as exc:
+        raise UserError(f"experiment '{name}' is not available here ({exc.name} missing)") from None
+    folder = _out_dir(out_dir, "experiment", name)
+    result = module.run(budget, folder, seed, progress=err.is_terminal)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    err.print(f"wrote {folder}")
+    return 0
+
+
+def _register_subcommands() -> None:
+    """Optional command groups living next to their subsystem (kept out of this file)."""
+    import importlib
+
+    for module, attr, name in [("mecoffload.llm.cli", "llm_app", "llm"), ("mecoffload.tiers.cli", "register", None)]:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("mecoffload"):
+                continue  # subsystem not present
+            raise
+        obj = getattr(mod, attr)
+        if name:
+            app.add_typer(obj, name=name)
+        else:
+            obj(app)  # a function that adds commands to the app
+
+
+_register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,4 +9,8 @@ returns a summary dict. ``mecoffload train <kind>`` dispatches here.
 TRAINERS = {
     "dqn": "mecoffload.learn.dqn",
     "setnet": "mecoffload.learn.setnet",
+    # LLM learners (issue: LLM offloading policies); each accepts backbone=...
+    "llm-sft": "mecoffload.llm.sft",
+    "llm-grpo": "mecoffload.llm.grpo",
+    "comllm": "mecoffload.llm.comllm",
 }

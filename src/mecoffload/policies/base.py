@@ -83,3 +83,25 @@ def allowed_mask(obs: Obs, p: Params) -> np.ndarray:
     m = np.ones((obs.rate.shape[0], obs.rate.shape[1] + 1), bool)
     m[:, 0] = p.allow_local
     return m
+
+
+BASELINE_ORDER = ["random", "local", "nearest", "least-loaded", "round-robin", "oracle", "lacs", "min-max-delay", "ga"]
+
+
+def expand_specs(specs: list[str], scenario_name: str, checkpoints: str = "checkpoints") -> list[str]:
+    """Replace ``all`` by every policy that needs no argument plus every learned policy with a
+    checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/`` (e.g. checkpoints/setnet-comllm)."""
+    from pathlib import Path
+
+    out: list[str] = []
+    for spec in specs:
+        if spec != "all":
+            out.append(spec)
+            continue
+        names = list(available())
+        out += [n for n in BASELINE_ORDER if n in names]
+        for kind in sorted(n for n in names if n not in BASELINE_ORDER):
+            folder = Path(checkpoints) / f"{kind}-{scenario_name}"
+            if (folder / "config.json").exists():
+                out.append(f"{kind}:{folder}")
+    return list(dict.fromkeys(out))
