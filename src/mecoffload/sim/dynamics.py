@@ -358,8 +358,17 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
     # -- local FIFO compute queues, rows = (env, user)
     n_flat = state.lq_n.reshape(-1)
     rows, w = _busy_rows(n_flat)
+    cyc_f, arr_f = state.lq_cyc.reshape(B * U, -1), state.lq_arr.reshape(B * U, -1)
+    if rows.size:  # fast path: the head task neither finishes nor expires -> only it progresses
+        cap = p.f_loc * dt
+        env = rows // U
+        head = ~(cyc_f[rows, 0] <= cap * (1 + 1e-12)) & ((t[env] - arr_f[rows, 0]) < expire_age)
+        rh = rows[head]
+        cyc_f[rh, 0] -= cap
+        energy += np.bincount(env[head], minlength=B) * (p.kappa * p.f_loc**2 * cap)
+        rows = rows[~head]
+        w = int(n_flat[rows].max()) if rows.size else 0
     if rows.size:
-        cyc_f, arr_f = state.lq_cyc.reshape(B * U, -1), state.lq_arr.reshape(B * U, -1)
         env = rows // U
         n, arr = n_flat[rows], arr_f[rows, :w]
         done, cum, rem, used = _fifo(cyc_f[rows, :w], n, p.f_loc * dt)
@@ -383,9 +392,19 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
     n_flat = state.uq_n.reshape(-1)
     rows, w = _busy_rows(n_flat)
     new_env = np.zeros(0, np.int64)
+    bits_f, size_f = state.uq_bits.reshape(B * U, -1), state.uq_size.reshape(B * U, -1)
+    dest_f, arr_f = state.uq_dest.reshape(B * U, -1), state.uq_arr.reshape(B * U, -1)
+    if rows.size:  # fast path: the head upload neither finishes nor expires -> only it progresses
+        env = rows // U
+        d0 = dest_f[rows, 0]
+        r0 = rates_of(state, state.fade_u.reshape(B * U, E)[rows, d0], state.snr_mean.reshape(B * U, E)[rows, d0])
+        head = ~(bits_f[rows, 0] / r0 <= dt * (1 + 1e-12)) & ((t[env] - arr_f[rows, 0]) < expire_age)
+        rh = rows[head]
+        bits_f[rh, 0] -= r0[head] * dt
+        energy += np.bincount(env[head], minlength=B) * (p.tx_power_w * dt)
+        rows = rows[~head]
+        w = int(n_flat[rows].max()) if rows.size else 0
     if rows.size:
-        bits_f, size_f = state.uq_bits.reshape(B * U, -1), state.uq_size.reshape(B * U, -1)
-        dest_f, arr_f = state.uq_dest.reshape(B * U, -1), state.uq_arr.reshape(B * U, -1)
         env = rows // U
         n, bits, size, dest, arr = n_flat[rows], bits_f[rows, :w], size_f[rows, :w], dest_f[rows, :w], arr_f[rows, :w]
         r_dest = rates_of(
