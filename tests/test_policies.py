@@ -55,7 +55,7 @@ def _real_observations(p: Params, seed: int, slots: int = 6, batch: int = 4):
 
 
 # learned policies need a checkpoint argument; they are covered in their own test files
-NEEDS_CHECKPOINT = {"dqn", "setnet"}
+NEEDS_CHECKPOINT = {"dqn", "setnet", "llm-zeroshot", "llm-sft", "llm-grpo", "comllm"}
 NAMES = sorted(n for n in available() if n not in NEEDS_CHECKPOINT)
 
 

@@ -142,6 +142,64 @@ class _Batch:
 # --------------------------------------------------------------------------- features
 
 
+def feature_dim(max_servers: int, history: int) -> int:
+    """Length of the flat observation: 5 task features + M·(7 + H) server features."""
+    return len(TASK_FEATURES) + max_servers * (len(SERVER_FEATURES) + history)
+
+
+def feature_names(max_servers: int, history: int) -> list[str]:
+    """Name of every entry of the flat observation, in order (see the layout table below)."""
+    srv = [*SERVER_FEATURES, *(f"backlog_hist_{h - history}" for h in range(history))]
+    return [*TASK_FEATURES, *(f"s{e + 1}_{n}" for e in range(max_servers) for n in srv)]
+
+
+def flat_features(obs: Obs, t: np.ndarray, p: Params, max_servers: int | None = None) -> np.ndarray:
+    """(n, 5 + M·(7+H)) float32 scaled features of the n rows of ``obs``: the env's observation.
+
+    t: (n,) slot index of each row's task. M = ``max_servers`` (default ``obs.n_servers``);
+    servers beyond ``obs.n_servers`` are zero padding. The reference magnitudes depend only on
+    scenario constants that ``n_servers`` does not change, so any ``Params`` of the scenario
+    gives the same features. Used by ``OffloadEnv`` / ``OffloadVectorEnv`` and by policies
+    that must see exactly what a learner saw (``policies.dqn``).
+    """
+    n, E = obs.rate.shape
+    M = E if max_servers is None else int(max_servers)
+    if M < E:
+        raise ValueError(f"max_servers={M} is smaller than the observation's {E} servers")
+    # reference magnitudes: each scaled feature is O(1) in normal operation
+    size_ref = p.size_hi_bit  # bit: the largest task
+    T = p.tau_s  # s: the deadline τ_max
+    freq_ref = p.f_edge_hi  # Hz: the fastest possible server
+    rate_ref = p.bandwidth_hz * np.log2(1.0 + p.snr_ref)  # bit/s at d0 with |h|² = 1
+    count_ref = max(1.0, p.n_users * p.rate)  # tasks: mean arrivals per slot
+    dist_ref = p.area_m  # m: side of the area
+    task = np.stack(
+        [
+            obs.bits / size_ref,
+            obs.local_wait_s / T,
+            obs.bits * p.gamma / p.f_loc / T,
+            np.full(n, p.tau_s / T),
+            np.asarray(t) / p.horizon,
+        ],
+        axis=1,
+    )
+    lat = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
+    srv = np.zeros((n, M, len(SERVER_FEATURES) + p.history))
+    cols = [
+        np.ones((n, E)),
+        obs.f_edge / freq_ref,
+        obs.rate / rate_ref,
+        obs.n_active / count_ref,
+        obs.backlog_bits / size_ref,
+        obs.dist / dist_ref,
+        lat[:, 1:] / T,
+    ]
+    srv[:, :E, : len(cols)] = np.stack(cols, axis=-1)
+    srv[:, :E, len(cols) :] = obs.hist / size_ref
+    out = np.concatenate([task, srv.reshape(n, -1)], axis=1)
+    return np.clip(out, 0.0, OBS_HIGH).astype(np.float32)
+
+
 class _Spec:
     """Scenario, action layout and feature scaling shared by the single and vector envs."""
 
@@ -160,15 +218,7 @@ class _Spec:
             raise ValueError(f"max_servers={m} is smaller than the scenario's edge.count={p.n_servers}")
         self.scenario, self.p0, self.reward, self.max_servers = sc, p, reward, m
         self.H = p.history
-        self.per_server = len(SERVER_FEATURES) + self.H
-        self.dim = len(TASK_FEATURES) + m * self.per_server
-        # reference magnitudes: each scaled feature is O(1) in normal operation
-        self.size_ref = p.size_hi_bit  # bit: the largest task
-        self.time_ref = p.tau_s  # s: the deadline τ_max
-        self.freq_ref = p.f_edge_hi  # Hz: the fastest possible server
-        self.rate_ref = p.bandwidth_hz * np.log2(1.0 + p.snr_ref)  # bit/s at d0 with |h|² = 1
-        self.count_ref = max(1.0, p.n_users * p.rate)  # tasks: mean arrivals per slot
-        self.dist_ref = p.area_m  # m: side of the area
+        self.dim = feature_dim(m, self.H)
         self.fallback = 0 if p.allow_local else 1
 
     def params(self, n_servers: int) -> Params:
@@ -187,8 +237,7 @@ class _Spec:
         return int(e)
 
     def feature_names(self) -> list[str]:
-        srv = [*SERVER_FEATURES, *(f"backlog_hist_{h - self.H}" for h in range(self.H))]
-        return [*TASK_FEATURES, *(f"s{e + 1}_{n}" for e in range(self.max_servers) for n in srv)]
+        return feature_names(self.max_servers, self.H)
 
     def mask(self, n_servers: int) -> np.ndarray:
         """(max_servers+1,) bool: actions that exist and are allowed."""
@@ -199,33 +248,7 @@ class _Spec:
 
     def features(self, obs: Obs, t: np.ndarray, p: Params) -> np.ndarray:
         """(n, dim) float32 scaled features of the n rows of ``obs``; t: their slot index."""
-        n, E = obs.rate.shape
-        T = self.time_ref
-        task = np.stack(
-            [
-                obs.bits / self.size_ref,
-                obs.local_wait_s / T,
-                obs.bits * p.gamma / p.f_loc / T,
-                np.full(n, p.tau_s / T),
-                t / p.horizon,
-            ],
-            axis=1,
-        )
-        lat = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
-        srv = np.zeros((n, self.max_servers, self.per_server))
-        cols = [
-            np.ones((n, E)),
-            obs.f_edge / self.freq_ref,
-            obs.rate / self.rate_ref,
-            obs.n_active / self.count_ref,
-            obs.backlog_bits / self.size_ref,
-            obs.dist / self.dist_ref,
-            lat[:, 1:] / T,
-        ]
-        srv[:, :E, : len(cols)] = np.stack(cols, axis=-1)
-        srv[:, :E, len(cols) :] = obs.hist / self.size_ref
-        out = np.concatenate([task, srv.reshape(n, -1)], axis=1)
-        return np.clip(out, 0.0, OBS_HIGH).astype(np.float32)
+        return flat_features(obs, t, p, self.max_servers)
 
     def rewards(self, obs: Obs, action: np.ndarray, p: Params, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """(reward, J of the action, oracle J), each (n,), J in slots."""
@@ -551,4 +574,7 @@ class OffloadVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before using the environment")
 
 
-__all__ = ["OffloadEnv", "OffloadVectorEnv", "OBS_HIGH", "TASK_FEATURES", "SERVER_FEATURES"]
+__all__ = [
+    "OffloadEnv", "OffloadVectorEnv", "OBS_HIGH", "TASK_FEATURES", "SERVER_FEATURES",
+    "flat_features", "feature_names", "feature_dim",
+]

@@ -1,0 +1,407 @@
+"""Double + dueling DQN on ``OffloadEnv`` (seed 001's value-based DRL baseline, Table II).
+
+The whole learner reads top to bottom in this file (CleanRL style): config, Q-network, replay
+buffer, then ``train``: collect ε-greedy experience, store it, regress Q(s, a) on the double-DQN
+target r + γ·Q_target(s', argmax_a' Q(s', a')) with the Huber loss and Adam, Polyak-average
+the target network, and finally write ``model.safetensors`` + ``config.json`` + ``curve.png``.
+
+MDP: exactly the one of :class:`mecoffload.sim.env.OffloadEnv` (one decision per step, reward
+−J/Δt of the chosen location, eq 14), except that the Q-network does not see the "slot"
+feature (t / horizon): the horizon is a simulation artefact (episodes are *truncated*, never
+terminated, and we bootstrap through truncation), so the learned policy is stationary, and at
+decision time a policy does not get the slot index from ``Obs`` anyway.
+
+Experience is collected with :class:`~mecoffload.sim.env.OffloadVectorEnv` (16 envs by
+default) rather than one ``OffloadEnv``: one batched ``decide``/``serve`` call and one batched
+forward pass serve 16 decisions, so acting costs about 4-5× less per transition (measured on
+the 2-core dev CPU, ε-greedy acting only: ≈3,400 vs ≈730 transitions/s), which leaves the
+time budget to gradient steps; 16 concurrent episodes with different layouts also make the
+replay buffer more diverse. The vector env's next-step autoreset is handled by not storing
+the (ignored) action of an env on the step that resets it.
+
+Result (``mecoffload train dqn --scenario comllm --seed 0``, default config: 150,000
+decisions, ≈1.5 min on the 2-core dev CPU; evaluated with ``-n 20 --seed 0``): estimated AL
+3.036 slots, TDR 0 %, PR 98.0 % (oracle 3.005 slots; seed 001 Table II's DQN: 3.397 slots,
+4.35 %, 87.68 %). It does better than the paper's DQN mostly because the observation already
+holds each server's estimated latency C_e (eqs 2-8), so Q only has to learn the deadline
+penalty, the local branch and the (discounted) congestion left for later tasks.
+
+The input size is fixed by the topology (5 + M·(7 + H) features, M = max servers, H = history
+slots), so a checkpoint only runs on the number of servers it was trained for; the
+``setnet`` learner is the topology-agnostic alternative.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..scenario import Scenario
+from ..sim.env import OffloadVectorEnv, feature_names
+from .checkpoint import save_checkpoint
+
+
+@dataclass
+class DQNConfig:
+    steps: int = 150_000
+    """training budget in environment transitions (task decisions), summed over all envs and
+    rounded up to a multiple of ``num_envs``; the `--steps` of `mecoffload train dqn`"""
+    num_envs: int = 16
+    """environments of the ``OffloadVectorEnv`` that collects experience (one batched step
+    = ``num_envs`` transitions)"""
+    gamma: float = 0.5
+    """discount per decision (not per slot: about 1.2 decisions are taken per slot on comllm);
+    0 would be the myopic one-step oracle's objective, larger values weigh the congestion a
+    decision leaves for the following tasks"""
+    reward_scale: float = 0.1
+    """rewards (−J in slots) are multiplied by this before learning, so Q is in units of
+    10 slots = 1 s on comllm and the Huber loss sees O(1) errors"""
+    lr: float = 5e-4
+    """Adam learning rate"""
+    batch_size: int = 128
+    """transitions per gradient step"""
+    buffer_size: int = 100_000
+    """replay buffer capacity in transitions (oldest overwritten first)"""
+    learning_starts: int = 5_000
+    """transitions collected with ε = 1 behaviour before the first gradient step (capped at
+    10 % of ``steps`` so that short runs still learn)"""
+    train_every: int = 1
+    """batched env steps (each = ``num_envs`` transitions) between gradient steps"""
+    target_tau: float = 0.01
+    """Polyak coefficient of the target-network update θ' ← τ·θ + (1−τ)·θ' (1.0 = hard copy)"""
+    target_every: int = 1
+    """gradient steps between target-network updates"""
+    eps_start: float = 1.0
+    """ε of the ε-greedy behaviour policy at step 0 (probability of a uniformly random allowed action)"""
+    eps_end: float = 0.02
+    """final ε"""
+    eps_fraction: float = 0.25
+    """fraction of ``steps`` over which ε decays linearly from ``eps_start`` to ``eps_end``"""
+    hidden: tuple[int, ...] = (128, 128)
+    """widths of the shared hidden layers (ReLU) of the Q-network"""
+    dueling: bool = True
+    """dueling head: Q(s, a) = V(s) + A(s, a) − mean_a A(s, a)"""
+    double: bool = True
+    """double DQN target: the online network picks argmax_a', the target network evaluates it"""
+    huber_delta: float = 1.0
+    """δ of the Huber (smooth L1) loss, in scaled-reward units (see ``reward_scale``)"""
+    grad_clip: float = 10.0
+    """maximum global L2 norm of the gradient"""
+    max_servers: int | None = None
+    """M, action/observation width (default: the scenario's edge.count)"""
+    drop_features: tuple[str, ...] = ("slot",)
+    """observation features the Q-network does not see (see the module docstring)"""
+    threads: int = 1
+    """torch intra-op threads during training (results are reproducible for a fixed value)"""
+    eval_episodes: int = 20
+    """episodes of the final greedy evaluation reported in the summary (0 = skip); they are
+    drawn from a seed derived from the training seed, not from the evaluation seeds"""
+
+
+# --------------------------------------------------------------------------- network
+
+
+class QNetwork(nn.Module):
+    """MLP torso + (dueling) head: (batch, in_dim) features → (batch, n_actions) Q-values."""
+
+    def __init__(self, in_dim: int, n_actions: int, hidden: tuple[int, ...], dueling: bool):
+        super().__init__()
+        layers, d = [], in_dim
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.ReLU()]
+            d = h
+        self.torso = nn.Sequential(*layers)
+        self.dueling = dueling
+        self.adv = nn.Linear(d, n_actions)
+        self.value = nn.Linear(d, 1) if dueling else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.torso(x)
+        a = self.adv(z)
+        if not self.dueling:
+            return a
+        return self.value(z) + a - a.mean(dim=1, keepdim=True)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "QNetwork":
+        """Rebuild the architecture described by a checkpoint's ``config.json``."""
+        return cls(int(cfg["input_dim"]), int(cfg["n_actions"]), tuple(cfg["hidden"]), bool(cfg["dueling"]))
+
+
+def masked_argmax(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """argmax over the allowed actions (mask: bool, broadcastable to q)."""
+    return q.masked_fill(~mask, -math.inf).argmax(dim=1)
+
+
+# --------------------------------------------------------------------------- replay buffer
+
+
+class ReplayBuffer:
+    """Ring buffer of transitions in preallocated NumPy arrays."""
+
+    def __init__(self, capacity: int, obs_dim: int):
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.action = np.zeros(capacity, np.int64)
+        self.reward = np.zeros(capacity, np.float32)
+        self.done = np.zeros(capacity, np.float32)  # true termination only (never on OffloadEnv)
+        self.capacity, self.pos, self.size = capacity, 0, 0
+
+    def add(self, obs, action, reward, next_obs, done) -> None:
+        idx = (self.pos + np.arange(len(action))) % self.capacity
+        self.obs[idx], self.next_obs[idx] = obs, next_obs
+        self.action[idx], self.reward[idx], self.done[idx] = action, reward, done
+        self.pos = int((self.pos + len(action)) % self.capacity)
+        self.size = min(self.size + len(action), self.capacity)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        i = rng.integers(0, self.size, n)
+        return tuple(torch.from_numpy(a[i]) for a in (self.obs, self.action, self.reward, self.next_obs, self.done))
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(
+    scenario: Scenario,
+    out: Path,
+    steps: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    config: DQNConfig | None = None,
+) -> dict:
+    """Train on ``scenario``; write ``out/{model.safetensors, config.json, curve.png}``; return a summary.
+
+    ``steps`` (transitions) overrides ``config.steps``. Same seed and config ⇒ same weights.
+    """
+    cfg = config or DQNConfig()
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, steps=int(steps))
+    out = Path(out)
+    t_start = time.perf_counter()
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        summary = _train(scenario, out, cfg, seed, progress, t_start)
+    finally:
+        torch.set_num_threads(threads_before)
+    return summary
+
+
+def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: bool, t_start: float) -> dict:
+    # -- seeding: independent streams for the envs, torch init, exploration and replay sampling
+    env_seed, torch_seed, explore_seed, sample_seed, eval_seed = (
+        int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence([seed, 0xD0]).spawn(5)
+    )
+    torch.manual_seed(torch_seed)
+    explore_rng = np.random.default_rng(explore_seed)
+    sample_rng = np.random.default_rng(sample_seed)
+
+    # -- environments and feature selection
+    envs = OffloadVectorEnv(cfg.num_envs, scenario, reward="cost", max_servers=cfg.max_servers)
+    p = envs.params
+    names = feature_names(envs.max_servers, p.history)
+    unknown = sorted(set(cfg.drop_features) - set(names))
+    if unknown:
+        raise ValueError(f"drop_features: unknown feature(s) {unknown}")
+    keep = np.array([i for i, n in enumerate(names) if n not in cfg.drop_features])
+    n_actions = envs.max_servers + 1
+    obs, _ = envs.reset(seed=env_seed)
+    obs = obs[:, keep]
+    mask_np = envs.action_masks()[0]  # the same for every env and step (E is fixed)
+    mask = torch.from_numpy(mask_np)
+    allowed = np.flatnonzero(mask_np)
+
+    # -- networks, optimiser, buffer
+    qnet = QNetwork(len(keep), n_actions, tuple(cfg.hidden), cfg.dueling)
+    target = QNetwork(len(keep), n_actions, tuple(cfg.hidden), cfg.dueling)
+    target.load_state_dict(qnet.state_dict())
+    for prm in target.parameters():
+        prm.requires_grad_(False)
+    opt = torch.optim.Adam(qnet.parameters(), lr=cfg.lr)
+    buf = ReplayBuffer(min(cfg.buffer_size, cfg.steps), len(keep))
+
+    n = cfg.num_envs
+    iters = max(1, math.ceil(cfg.steps / n))
+    learning_starts = min(cfg.learning_starts, cfg.steps // 10)
+    eps_steps = max(1.0, cfg.eps_fraction * cfg.steps)
+
+    # -- bookkeeping for the curve: per finished episode, per logged gradient step
+    ep_reward = np.zeros(n)  # sum of rewards (−J, slots) of the running episode
+    ep_oracle = np.zeros(n)  # sum of −(oracle J) on the same states
+    ep_len = np.zeros(n, np.int64)
+    episodes: list[tuple[int, float, float, int]] = []  # (step, mean reward, mean oracle reward, decisions)
+    losses: list[tuple[int, float]] = []  # (step, mean loss since the last log)
+    loss_acc, loss_n, grad_steps = 0.0, 0, 0
+    resetting = np.zeros(n, bool)  # envs whose next step is an autoreset (their action is ignored)
+
+    bar = _ProgressBar(cfg.steps) if progress else None
+    try:
+        for it in range(iters):
+            step = it * n
+            # ε-greedy action selection over the allowed actions
+            eps = max(cfg.eps_end, cfg.eps_start + (cfg.eps_end - cfg.eps_start) * step / eps_steps)
+            with torch.no_grad():
+                greedy = masked_argmax(qnet(torch.from_numpy(obs)), mask).numpy()
+            explore = explore_rng.random(n) < eps
+            if step < learning_starts:
+                explore[:] = True
+            actions = np.where(explore, allowed[explore_rng.integers(0, allowed.size, n)], greedy)
+
+            next_obs, reward, terminated, truncated, info = envs.step(actions)
+            next_obs = next_obs[:, keep]
+
+            # store real transitions; an env reset in this step ignored its action
+            acted = ~resetting
+            buf.add(obs[acted], actions[acted], reward[acted] * cfg.reward_scale, next_obs[acted], terminated[acted])
+            ep_reward[acted] += reward[acted]
+            ep_oracle[acted] -= info["oracle_J_slots"][acted]
+            ep_len[acted] += 1
+            for i in np.flatnonzero((truncated | terminated) & acted):
+                episodes.append((step + n, ep_reward[i] / ep_len[i], ep_oracle[i] / ep_len[i], int(ep_len[i])))
+                ep_reward[i] = ep_oracle[i] = ep_len[i] = 0
+            resetting = truncated | terminated
+            obs = next_obs
+
+            # one gradient step on the double-DQN target
+            if step + n > learning_starts and it % cfg.train_every == 0:
+                s, a, r, s2, d = buf.sample(cfg.batch_size, sample_rng)
+                with torch.no_grad():
+                    q_next_target = target(s2)
+                    a2 = masked_argmax(qnet(s2) if cfg.double else q_next_target, mask)
+                    y = r + cfg.gamma * (1.0 - d) * q_next_target.gather(1, a2[:, None]).squeeze(1)
+                q = qnet(s).gather(1, a[:, None]).squeeze(1)
+                loss = nn.functional.huber_loss(q, y, delta=cfg.huber_delta)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(qnet.parameters(), cfg.grad_clip)
+                opt.step()
+                grad_steps += 1
+                loss_acc += loss.item()
+                loss_n += 1
+                if grad_steps % cfg.target_every == 0:
+                    with torch.no_grad():
+                        for pt, po in zip(target.parameters(), qnet.parameters()):
+                            pt.lerp_(po, cfg.target_tau)
+                if loss_n == 50:
+                    losses.append((step + n, loss_acc / loss_n))
+                    loss_acc, loss_n = 0.0, 0
+
+            if bar is not None:
+                recent = [e[1] for e in episodes[-20:]]
+                bar.update(step + n, eps, float(np.mean(recent)) if recent else float("nan"))
+    finally:
+        if bar is not None:
+            bar.close()
+    if loss_n:
+        losses.append((iters * n, loss_acc / loss_n))
+    train_wall = time.perf_counter() - t_start
+
+    # -- checkpoint
+    config = {
+        "kind": "dqn",
+        "scenario": scenario.name,
+        "n_servers": int(p.n_servers),
+        "max_servers": int(envs.max_servers),
+        "history": int(p.history),
+        "n_actions": int(n_actions),
+        "obs_dim": len(names),
+        "input_dim": int(len(keep)),
+        "hidden": list(cfg.hidden),
+        "dueling": bool(cfg.dueling),
+        "features": [names[i] for i in keep],
+        "input_index": keep.tolist(),
+        "feature_layout": "mecoffload.sim.env.flat_features(obs, t, p, max_servers)[:, input_index]",
+        "q_units": f"reward_scale x reward = {cfg.reward_scale} x (-J / slot)",
+        "reward": "cost",
+        "seed": int(seed),
+        "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "scenario_config": scenario.model_dump(mode="json"),
+    }
+    save_checkpoint(out, qnet.state_dict(), config)
+
+    # -- final greedy evaluation (estimated AL / TDR / PR) on episodes no training env saw
+    summary: dict = {
+        "kind": "dqn",
+        "out": str(out),
+        "steps": int(iters * n),
+        "episodes": len(episodes),
+        "gradient_steps": grad_steps,
+        "parameters": int(sum(x.numel() for x in qnet.parameters())),
+        "train_wall_s": round(train_wall, 2),
+    }
+    tail = episodes[-max(1, len(episodes) // 10):] if episodes else []
+    if tail:
+        summary["final_mean_reward_slots"] = round(float(np.mean([e[1] for e in tail])), 4)
+        summary["final_train_pr_pct"] = round(100 * float(np.sum([e[2] * e[3] for e in tail]) / np.sum([e[1] * e[3] for e in tail])), 2)
+    if losses:
+        summary["final_loss"] = round(losses[-1][1], 6)
+    if cfg.eval_episodes > 0:
+        from ..eval.evaluate import run_policy
+        from ..policies.dqn import DQNPolicy
+
+        m = run_policy(scenario, DQNPolicy(p, str(out)), episodes=cfg.eval_episodes, seed=eval_seed).metrics
+        summary.update({f"eval_{k}": round(float(m[k]), 4) for k in ("AL_slots", "TDR_pct", "PR_pct")})
+    _plot_curve(episodes, losses, out / "curve.png", scenario.name)
+    summary["wall_s"] = round(time.perf_counter() - t_start, 2)
+    return summary
+
+
+# --------------------------------------------------------------------------- progress and curve
+
+
+class _ProgressBar:
+    """rich progress bar on stderr: transitions, ε and the mean reward of the last 20 episodes."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.prog = Progress(
+            TextColumn("dqn"), BarColumn(), MofNCompleteColumn(), TextColumn("steps ε={task.fields[eps]:.2f} "
+            "reward={task.fields[rew]:.3f} slots"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self.prog.start()
+        self.task = self.prog.add_task("dqn", total=total, eps=1.0, rew=float("nan"))
+
+    def update(self, done: int, eps: float, rew: float) -> None:
+        self.prog.update(self.task, completed=done, eps=eps, rew=rew)
+
+    def close(self) -> None:
+        self.prog.stop()
+
+
+def _plot_curve(episodes: list, losses: list, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    if episodes:
+        e = np.array(episodes, dtype=float)
+        w = max(1, len(e) // 30)
+        smooth = np.convolve(e[:, 1], np.ones(w) / w, mode="valid")
+        ax1.plot(e[:, 0], e[:, 1], ".", ms=2, alpha=0.3, color="C0")
+        ax1.plot(e[w - 1 :, 0], smooth, color="C0", label=f"DQN (ε-greedy), mean of {w} episodes")
+        ax1.plot(e[w - 1 :, 0], np.convolve(e[:, 2], np.ones(w) / w, mode="valid"), "--", color="k",
+                 label="one-step oracle on the same states")
+        ax1.legend(fontsize=8)
+    ax1.set_ylabel("episode mean reward −J (slots)")
+    ax1.set_title(f"DQN training on {title}")
+    if losses:
+        l = np.array(losses, dtype=float)
+        ax2.plot(l[:, 0], l[:, 1], color="C1")
+        ax2.set_yscale("log")
+    ax2.set_ylabel("Huber TD loss")
+    ax2.set_xlabel("environment steps (decisions)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,142 @@
+"""``mecoffload llm ...``: prepare backbones, write the state sets, fine-tune with all options, time decisions.
+
+Training with the defaults also works through ``mecoffload train llm-sft|llm-grpo|comllm --backbone NAME``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+llm_app = typer.Typer(no_args_is_help=True, help="LLM policies: prepare backbones, datasets, fine-tuning, latency.")
+
+
+def _user_error(msg: str):
+    from ..cli import UserError
+
+    return UserError(msg)
+
+
+@llm_app.command("prepare")
+def prepare_cmd(
+    backbone: str = typer.Option("smollm2-135m", "--backbone", "-b", help="smollm2-135m or gemma3-270m"),
+    force: bool = typer.Option(False, "--force", help="convert again even if cached"),
+) -> int:
+    """Convert a PyPI-shipped GGUF backbone to cached safetensors (once; offline)."""
+    from . import LLMError
+    from .model import load_backbone, prepare
+
+    try:
+        folder = prepare(backbone, force)
+        bb = load_backbone(backbone)
+    except LLMError as exc:
+        raise _user_error(str(exc)) from None
+    n = sum(p.numel() for p in bb.model.parameters())
+    print(json.dumps({"backbone": backbone, "folder": str(folder), "parameters": n, "load_s": round(bb.load_s, 2)}))
+    return 0
+
+
+@llm_app.command("data")
+def data_cmd(
+    out_dir: Path = typer.Option(..., "--out", "-o", help="folder for sft.jsonl, grpo.jsonl, test.jsonl"),
+    scenario: str = typer.Option("comllm", "--scenario", "-s"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="override a scenario field"),
+    sft: int = typer.Option(1000, "--sft", min=0), grpo: int = typer.Option(2000, "--grpo", min=0),
+    test: int = typer.Option(1000, "--test", min=0),
+) -> int:
+    """Write the SFT / GRPO / test state sets of seed 001 §V-A as JSONL (oracle labels and J included)."""
+    from ..scenario import load_scenario
+    from .datasets import write_sets
+
+    sc = load_scenario(scenario, overrides)
+    print(json.dumps(write_sets(sc, out_dir, seed, {"sft": sft, "grpo": grpo, "test": test})))
+    return 0
+
+
+@llm_app.command("finetune")
+def finetune_cmd(
+    kind: str = typer.Argument(..., help="llm-sft, llm-grpo or comllm"),
+    out_dir: Path = typer.Option(..., "--out", "-o"),
+    backbone: str = typer.Option("smollm2-135m", "--backbone", "-b"),
+    scenario: str = typer.Option("comllm", "--scenario", "-s"),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="override a scenario field"),
+    init: Optional[str] = typer.Option(None, "--init", help="start GRPO from this llm-sft checkpoint (skip SFT)"),
+    mode: str = typer.Option("text", "--mode", help="text (prompt + label tokens) or encoder (numeric encoder + head)"),
+    style: str = typer.Option("compact", "--style", help="prompt style: compact, standard or minimal"),
+    layers: Optional[int] = typer.Option(None, "--layers", min=1, help="keep only the first N decoder layers"),
+    sft_steps: Optional[int] = typer.Option(None, "--sft-steps", min=1),
+    grpo_steps: Optional[int] = typer.Option(None, "--grpo-steps", min=1),
+    batch: int = typer.Option(8, "--batch", min=1),
+    lr_sft: float = typer.Option(2e-4, "--lr-sft"),
+    lr_grpo: float = typer.Option(5e-6, "--lr-grpo"),
+    sft_states: int = typer.Option(1000, "--sft-states", min=1),
+    grpo_states: int = typer.Option(2000, "--grpo-states", min=1),
+    seed: int = typer.Option(0, "--seed", min=0),
+) -> int:
+    """Fine-tune with every knob exposed (``mecoffload train`` uses the defaults)."""
+    import importlib
+
+    from ..learn import TRAINERS
+    from ..learn.checkpoint import CheckpointError
+    from ..scenario import load_scenario
+    from .sft import LLMConfig
+
+    if kind not in ("llm-sft", "llm-grpo", "comllm"):
+        raise _user_error(f"unknown LLM learner '{kind}' (allowed: llm-sft, llm-grpo, comllm)")
+    if mode not in ("text", "encoder"):
+        raise _user_error(f"--mode must be text or encoder (got '{mode}')")
+    if style not in ("compact", "standard", "minimal"):
+        raise _user_error(f"--style must be compact, standard or minimal (got '{style}')")
+    cfg = LLMConfig(mode=mode, style=style, layers=layers, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
+                    lr_sft=lr_sft, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
+    sc = load_scenario(scenario, overrides)
+    module = importlib.import_module(TRAINERS[kind])
+    kwargs = {"config": cfg, "backbone": backbone}
+    if init:
+        if kind == "llm-sft":
+            raise _user_error("--init applies to llm-grpo and comllm")
+        kwargs["init"] = init
+    try:
+        summary = module.train(sc, out_dir, grpo_steps if kind != "llm-sft" else sft_steps, seed,
+                               progress=sys.stderr.isatty(), **kwargs)
+    except CheckpointError as exc:
+        raise _user_error(str(exc)) from None
+    print(json.dumps(summary))
+    return 0
+
+
+@llm_app.command("bench")
+def bench_cmd(
+    policy: str = typer.Option(..., "--policy", "-p", help="e.g. comllm:ckpt/comllm or llm-zeroshot:smollm2-135m"),
+    scenario: str = typer.Option("comllm", "--scenario", "-s"),
+    rows: int = typer.Option(1, "--rows", min=1, help="pending tasks per decision step"),
+    reps: int = typer.Option(10, "--reps", min=1),
+) -> int:
+    """Median wall time of one decision step (one forward pass over ``rows`` pending tasks)."""
+    import time
+
+    import numpy as np
+
+    from ..policies.base import make_policy
+    from ..scenario import load_scenario
+    from ..sim.params import Params
+    from .datasets import collect_states
+
+    sc = load_scenario(scenario)
+    p = Params.from_scenario(sc)
+    pol = make_policy(policy, p)
+    obs = collect_states(p, rows * (reps + 1), 99)
+    ts = []
+    for r in range(reps + 1):
+        sub = obs.take(np.arange(r * rows, (r + 1) * rows))
+        t = time.perf_counter()
+        pol.act(sub, np.random.default_rng(0))
+        ts.append(time.perf_counter() - t)
+    print(json.dumps({"policy": policy, "rows": rows, "median_ms": round(1000 * float(np.median(ts[1:])), 2),
+                      "first_ms": round(1000 * ts[0], 2)}))
+    return 0

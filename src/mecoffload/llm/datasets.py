@@ -1,0 +1,106 @@
+"""State sets of seed 001 §V-A from the simulator: SFT (1,000 states with oracle labels), GRPO (2,000),
+test (1,000). JSONL, one state per line, every quantity in SI units (bit, s, Hz, bit/s).
+
+States are visited by an ε-oracle behaviour policy (oracle action, a uniformly random one with
+probability ε) in a batch of simulated episodes, then drawn without replacement from a pool three
+times larger (less correlation between consecutive decisions). Each set has its own seed, so the
+three never share an episode. Every record carries the oracle label and J of every action.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..policies.oracle import oracle_costs
+from ..scenario import Scenario
+from ..sim.dynamics import Obs, decide, draw_slot, observe, reset, serve
+from ..sim.params import Params
+
+SIZES = {"sft": 1000, "grpo": 2000, "test": 1000}
+SEED_OFFSET = {"sft": 1, "grpo": 2, "test": 3}
+FIELDS = ["bits", "user", "local_wait_s", "rate", "f_edge", "n_active", "backlog_bits", "hist", "dist"]
+
+
+def collect_states(p: Params, n: int, seed: int, epsilon: float = 0.3, envs: int = 16) -> Obs:
+    """``n`` states visited by the ε-oracle in the simulator (rows of one Obs)."""
+    rng = np.random.Generator(np.random.PCG64([seed, 11]))
+    pool: list[Obs] = []
+    have, episode = 0, 0
+    lo = 0 if p.allow_local else 1
+    while have < 3 * n:
+        state, exo = reset(p, envs, seed * 1_000_003 + episode)
+        for _ in range(p.horizon):
+            arr = draw_slot(state, p, exo)
+            for k in range(arr.width):
+                obs = observe(state, arr, k, p)
+                best = np.argmin(oracle_costs(obs, p), 1)
+                act = np.where(rng.random(len(obs)) < epsilon, rng.integers(lo, p.n_servers + 1, len(obs)), best)
+                pool.append(obs)
+                have += len(obs)
+                decide(state, obs, act, p)
+            serve(state, p)
+            if have >= 3 * n:
+                break
+        episode += 1
+    allobs = concat(pool)
+    idx = np.sort(rng.choice(len(allobs), size=n, replace=False))
+    out = allobs.take(idx)
+    out.env = np.arange(n)
+    return out
+
+
+def concat(parts: list[Obs]) -> Obs:
+    return Obs(env=np.concatenate([o.env for o in parts]), **{f: np.concatenate([getattr(o, f) for o in parts]) for f in FIELDS})
+
+
+def make_sets(scenario: Scenario, seed: int = 0, sizes: dict | None = None) -> dict[str, Obs]:
+    p = Params.from_scenario(scenario)
+    sizes = {**SIZES, **(sizes or {})}
+    return {name: collect_states(p, n, seed * 10 + SEED_OFFSET[name]) for name, n in sizes.items() if n > 0}
+
+
+def save_jsonl(obs: Obs, p: Params, path: Path) -> Path:
+    j = oracle_costs(obs, p)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        for i in range(len(obs)):
+            rec = {f: getattr(obs, f)[i].tolist() for f in FIELDS}
+            rec["n_servers"] = int(obs.n_servers)
+            rec["oracle"] = int(np.argmin(j[i]))
+            rec["J_s"] = [float(x) if np.isfinite(x) else None for x in j[i]]
+            fh.write(json.dumps(rec) + "\n")
+    return path
+
+
+def load_jsonl(path: Path) -> Obs:
+    recs = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    if not recs:
+        raise ValueError(f"{path}: no states")
+    arrs = {f: np.array([r[f] for r in recs]) for f in FIELDS}
+    arrs["user"] = arrs["user"].astype(np.int64)
+    return Obs(env=np.arange(len(recs)), **arrs)
+
+
+def write_sets(scenario: Scenario, out: Path, seed: int = 0, sizes: dict | None = None) -> dict[str, str]:
+    p = Params.from_scenario(scenario)
+    return {name: str(save_jsonl(obs, p, Path(out) / f"{name}.jsonl")) for name, obs in make_sets(scenario, seed, sizes).items()}
+
+
+def static_metrics(actions: np.ndarray, obs: Obs, p: Params) -> dict:
+    """AL (slots), TDR, PR, LBI (eqs 28-33) of the given actions on a fixed state set."""
+    from ..eval.metrics import jain_index
+
+    j = oracle_costs(obs, p)
+    chosen = j[np.arange(len(actions)), actions]
+    counts = np.bincount(actions, minlength=p.n_servers + 1)
+    return {
+        "AL_slots": float(chosen.mean() / p.slot_s),
+        "TDR_pct": float(100 * (chosen > p.tau_s + 1e-12).mean()),
+        "PR_pct": float(100 * j.min(1).mean() / chosen.mean()),
+        "LBI_pct": float(100 * jain_index(counts[1:])),
+        "oracle_match_pct": float(100 * (actions == j.argmin(1)).mean()),
+        "offload": counts.tolist(),
+    }

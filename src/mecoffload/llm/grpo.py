@@ -1,0 +1,203 @@
+"""`llm-grpo`: GRPO (seed 001 §IV-D, eqs 17-19) on the exact action distribution, one-step reward −J.
+
+Per update, for a batch of states from the GRPO set:
+1. one forward pass gives log π_θ(a|s) over all E+1 actions (``scoring``); π_old is its detached
+   value (one optimisation pass per batch, so θ_old = θ at sampling time);
+2. G = 8 actions per state are drawn from π_old (eq 17) and rewarded by the simulator's cost
+   model: −J(a) (eq 14) here, −(J + λ·C_impact) (eq 26, LACS) for ``comllm``; rewards are in slots
+   and capped at ``cost_cap_slots``;
+3. advantages are normalised within each group (eq 18); the clipped-ratio objective minus
+   β·KL(π_θ‖π_ref) is maximised (eq 19). The KL is exact — summed over the E+1 actions — and
+   π_ref is the frozen SFT policy: the SFT adapter is merged into the base weights and the GRPO
+   adapter is a fresh LoRA on top, so π_ref is the same model with the adapter disabled
+   (encoder mode: plus a frozen copy of the SFT encoder/head).
+
+Without ``init`` (an SFT checkpoint folder) the SFT stage runs first. Rewards are plain callables
+``reward(obs, actions (n, G), p, rng, cap) -> (n, G)`` in ``REWARDS``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..scenario import Scenario
+from ..sim.lacs import lacs_terms
+from ..sim.params import Params
+from .sft import LLMConfig, build_policy_model, evaluate_set, make_progress, plot_curve, sft_stage, write_checkpoint
+
+
+# --------------------------------------------------------------------------- rewards (slots)
+
+
+def reward_one_step(obs, actions: np.ndarray, p: Params, rng: np.random.Generator, cap: float) -> np.ndarray:
+    """Eq 14: −J(a), slots."""
+    from ..policies.oracle import oracle_costs
+
+    return -np.minimum(np.take_along_axis(oracle_costs(obs, p), actions, 1) / p.slot_s, cap)
+
+
+def reward_lacs(obs, actions: np.ndarray, p: Params, rng: np.random.Generator, cap: float) -> np.ndarray:
+    """Eq 26: −(J(a) + λ·C_impact(a)), slots (K sampled future tasks, eqs 22-25)."""
+    j, impact = lacs_terms(obs, p, rng)
+    return -np.minimum(np.take_along_axis((j + p.lacs_weight * impact) / p.slot_s, actions, 1), cap)
+
+
+REWARDS = {"j": reward_one_step, "lacs": reward_lacs}
+
+
+# --------------------------------------------------------------------------- GRPO core (shared math)
+
+
+def sample_groups(logp_old, group: int, rng: np.random.Generator) -> np.ndarray:
+    """G actions per row from π_old (eq 17), (n, G) int64."""
+    probs = logp_old.exp().double().numpy()
+    probs /= probs.sum(1, keepdims=True)
+    u = rng.random((probs.shape[0], group, 1))
+    a = (u > np.cumsum(probs, 1)[:, None, :]).sum(-1)
+    return np.minimum(a, probs.shape[1] - 1).astype(np.int64)
+
+
+def group_advantages(r):
+    """Eq 18: (r − mean) / (std + ε) within each row's group (zero when all rewards are equal)."""
+    return (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)
+
+
+def grpo_loss(logp, logp_old, logp_ref, actions, adv, clip_eps: float, beta: float):
+    """−(eq 19): clipped-ratio surrogate over the G samples + β·exact KL(π_θ‖π_ref). Returns (loss, kl)."""
+    import torch
+
+    ratio = (logp.gather(1, actions) - logp_old.gather(1, actions)).exp()
+    surr = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv).mean()
+    pr = logp.exp()
+    kl = (pr * (logp - logp_ref)).nan_to_num(0.0, 0.0, 0.0).sum(-1).mean()
+    return -surr + beta * kl, kl
+
+
+# --------------------------------------------------------------------------- training
+
+
+def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=None, curve: dict | None = None) -> dict:
+    import torch
+
+    rng = np.random.Generator(np.random.PCG64([seed, 17]))
+    ref_encoder = copy.deepcopy(tr.encoder) if tr.encoder is not None else None
+    if ref_encoder is not None:
+        for q in ref_encoder.parameters():
+            q.requires_grad_(False)
+    lora_ps, enc_ps = tr.trainable_params()
+    groups = [{"params": lora_ps, "lr": cfg.lr_grpo}]
+    if enc_ps:
+        groups.append({"params": enc_ps, "lr": cfg.lr_grpo_encoder})
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    fn = REWARDS[reward]
+    n = len(obs)
+    per_pass = max(1, n // cfg.batch)
+    total = cfg.grpo_steps or per_pass
+    curve = curve if curve is not None else {}
+    curve.setdefault("grpo_reward", [])
+    curve.setdefault("grpo_kl", [])
+    job = bar.add_task(f"GRPO ({reward})", total=total) if bar else None
+    perm = rng.permutation(n)
+    t0 = time.perf_counter()
+    tr.model.train()
+    for step in range(total):
+        if step % per_pass == 0 and step:
+            perm = rng.permutation(n)
+        idx = perm[(step % per_pass) * cfg.batch:(step % per_pass + 1) * cfg.batch]
+        sub = obs.take(idx)
+        logp = tr.log_probs(sub, grad=True)
+        logp_old = logp.detach()
+        logp_ref = tr.ref_log_probs(sub, ref_encoder)
+        a = sample_groups(logp_old, cfg.group_size, rng)
+        r = torch.from_numpy(fn(sub, a, p, rng, cfg.cost_cap_slots)).float()
+        adv = group_advantages(r)
+        loss, kl = grpo_loss(logp, logp_old, logp_ref, torch.from_numpy(a), adv, cfg.clip_eps, cfg.kl_beta)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        expected = float((logp_old.exp() * torch.from_numpy(-np.minimum(_all_costs(sub, p, reward, rng), cfg.cost_cap_slots)).float()).sum(1).mean())
+        curve["grpo_reward"].append(expected)
+        curve["grpo_kl"].append(kl.item())
+        if bar:
+            bar.update(job, advance=1, description=f"GRPO ({reward}) reward {np.mean(curve['grpo_reward'][-10:]):.3f} "
+                                                   f"KL {kl.item():.4f}")
+    tr.model.eval()
+    return {"grpo_steps": total, "grpo_wall_s": round(time.perf_counter() - t0, 1),
+            "grpo_final_reward_slots": float(np.mean(curve["grpo_reward"][-10:])),
+            "grpo_first_reward_slots": float(np.mean(curve["grpo_reward"][:10]))}
+
+
+def _all_costs(obs, p: Params, reward: str, rng) -> np.ndarray:
+    """Cost (slots) of every action, for logging the exact expected reward E_π[r]."""
+    from ..policies.oracle import oracle_costs
+
+    if reward == "lacs":
+        j, impact = lacs_terms(obs, p, rng)
+        return (j + p.lacs_weight * impact) / p.slot_s
+    return oracle_costs(obs, p) / p.slot_s
+
+
+def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps: int | None, seed: int, progress: bool,
+                   backbone: str | None, config: LLMConfig | None = None, init: str | Path | None = None,
+                   data: dict | None = None) -> dict:
+    """SFT (or ``init``) then GRPO with ``reward``; writes a ``kind`` checkpoint."""
+    from ..learn.checkpoint import CheckpointError, load_checkpoint
+    from . import LLMError, require_llm
+    from .datasets import collect_states, save_jsonl
+    from .sft import split_tensors
+
+    try:
+        torch = require_llm()
+    except LLMError as exc:
+        raise CheckpointError(str(exc)) from None
+    p = Params.from_scenario(scenario)
+    data = data or {}
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    curve: dict = {}
+    summary: dict = {}
+    out = Path(out)
+    try:
+        with make_progress(progress) as bar:
+            if init:
+                tensors, icfg = load_checkpoint(init, "llm-sft")
+                cfg = LLMConfig.from_dict(icfg["llm"])
+                backbone = icfg["backbone"]
+                stages, enc = split_tensors(tensors)
+            else:
+                cfg = config or LLMConfig()
+                backbone = backbone or "smollm2-135m"
+                sft = build_policy_model(backbone, cfg, p)
+                sobs = data.get("sft") or collect_states(p, cfg.sft_states, seed * 10 + 1)
+                summary.update(sft_stage(sft, sobs, p, cfg, seed, bar, curve))
+                from .sft import checkpoint_tensors
+
+                stages, enc = split_tensors(checkpoint_tensors(sft, "sft"))
+                del sft
+            if steps is not None:
+                cfg.grpo_steps = steps
+            tr = build_policy_model(backbone, cfg, p, stages, enc)
+            gobs = data.get("grpo") or collect_states(p, cfg.grpo_states, seed * 10 + 2)
+            save_jsonl(gobs, p, out / "data" / "grpo.jsonl")
+            summary.update(grpo_stage(tr, gobs, p, cfg, reward, seed, bar, curve))
+    except LLMError as exc:
+        raise CheckpointError(str(exc)) from None
+    test = data.get("test") or collect_states(p, min(cfg.test_states, 200), seed * 10 + 3)
+    metrics, _ = evaluate_set(tr, test, p)
+    wall = time.perf_counter() - t0
+    write_checkpoint(out, kind, tr, "grpo", scenario, p, seed,
+                     {"reward": reward, "init": str(init) if init else None, "wall_s": round(wall, 1), "test": metrics, **summary})
+    plot_curve(curve, out / "curve.png")
+    return {"kind": kind, "out": str(out), "backbone": backbone, "mode": cfg.mode, "reward": reward,
+            "wall_s": round(wall, 1), **summary, "test_metrics": metrics}
+
+
+def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
+          backbone: str | None = None, config: LLMConfig | None = None, init: str | Path | None = None,
+          data: dict | None = None) -> dict:
+    """SFT + GRPO with the one-step reward −J (eq 14); ``steps`` = GRPO updates."""
+    return train_pipeline("llm-grpo", "j", scenario, out, steps, seed, progress, backbone, config, init, data)

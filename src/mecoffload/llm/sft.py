@@ -1,0 +1,323 @@
+"""`llm-sft`: supervised fine-tuning on oracle labels (seed 001 §IV-C, eqs 15-16), LoRA (peft).
+
+Text mode: the prompt of ``prompt`` is followed by the oracle's label token; the loss is the
+negative log-likelihood of that answer token only (eq 16 with |y| = 1; the prompt is not a
+target). Encoder mode (seed 003): cross-entropy of the action head on the oracle label, training
+the numeric encoder, the head and the LoRA adapter together.
+
+Also holds what all LLM learners share: ``LLMConfig``, building the trainable policy (backbone +
+LoRA stages already merged + a fresh LoRA + encoder), checkpoint writing, evaluation on a state set.
+Checkpoint folder: ``model.safetensors`` (``lora.<stage>.*`` adapters, applied and merged in
+order; ``encoder.*``) + ``config.json`` + ``curve.png``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..scenario import Scenario
+from ..sim.params import Params
+from .prompt import PromptConfig
+
+
+@dataclass
+class LLMConfig:
+    mode: str = "text"
+    """text (prompt + label tokens) | encoder (numeric encoder + action head)"""
+    style: str = "compact"
+    """prompt style: standard | compact (fewer tokens, the default for training on CPU)"""
+    hints: bool = True
+    """list each option's estimated latency in the prompt"""
+    history: int = 2
+    """load-history entries per server in the prompt"""
+    layers: int | None = None
+    """keep only the first N decoder layers (structural pruning; None = all)"""
+    lora_r: int = 8
+    """LoRA rank (q, k, v, o projections)"""
+    lora_alpha: int = 16
+    """LoRA alpha"""
+    encoder_width: int = 128
+    """hidden width of the numeric encoder and action head"""
+    sft_states: int = 1000
+    """SFT set size (seed 001 §V-A)"""
+    grpo_states: int = 2000
+    """GRPO set size"""
+    test_states: int = 1000
+    """test set size"""
+    sft_epochs: int = 1
+    """passes over the SFT set"""
+    sft_steps: int | None = None
+    """cap on SFT gradient steps (None = epochs × states / batch)"""
+    batch: int = 8
+    """states per gradient step (SFT and GRPO)"""
+    lr_sft: float = 2e-4
+    """AdamW learning rate of LoRA in SFT"""
+    lr_encoder: float = 1e-3
+    """AdamW learning rate of the numeric encoder and head"""
+    grpo_steps: int | None = None
+    """GRPO updates (None = one pass over the GRPO set)"""
+    group_size: int = 8
+    """G: actions sampled from π_old per state (eq 17)"""
+    clip_eps: float = 0.2
+    """ε of the clipped ratio (eq 19)"""
+    kl_beta: float = 0.005
+    """β of the exact KL(π_θ‖π_ref) to the frozen SFT policy (eq 19)"""
+    lr_grpo: float = 5e-6
+    """AdamW learning rate of LoRA in GRPO (Table I)"""
+    lr_grpo_encoder: float = 1e-4
+    """AdamW learning rate of encoder + head in GRPO"""
+    cost_cap_slots: float = 30.0
+    """rewards are −min(cost, cap) in slots"""
+    dtype: str = "float32"
+    """backbone dtype: float32 | bfloat16"""
+
+    def prompt(self, p: Params) -> PromptConfig:
+        return PromptConfig(style=self.style, hints=self.hints, history=self.history,
+                            goal="latency" if p.allow_local else "maxdelay")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LLMConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Trainable:
+    """A policy under training: peft model (fresh LoRA on top of merged earlier stages) + scorer."""
+
+    backbone: str
+    cfg: LLMConfig
+    model: object
+    scorer: object
+    encoder: object | None
+    stages: dict = field(default_factory=dict)  # name -> LoRA tensors already merged into the base
+    load_s: float = 0.0
+
+    def trainable_params(self):
+        ps = [p for p in self.model.parameters() if p.requires_grad]
+        enc = list(self.encoder.parameters()) if self.encoder is not None else []
+        return ps, enc
+
+    def log_probs(self, obs, grad: bool):
+        return self.scorer.log_probs(obs, grad=grad)
+
+    def ref_log_probs(self, obs, ref_encoder=None):
+        """π of the merged base (LoRA disabled) — the frozen reference after ``stages``."""
+        import torch
+
+        with torch.no_grad(), self.model.disable_adapter():
+            if self.encoder is None:
+                return self.scorer.log_probs(obs, grad=False)
+            enc = self.scorer.encoder
+            self.scorer.encoder = ref_encoder if ref_encoder is not None else enc
+            try:
+                return self.scorer.log_probs(obs, grad=False)
+            finally:
+                self.scorer.encoder = enc
+
+
+def build_policy_model(backbone: str, cfg: LLMConfig, p: Params, stages: dict | None = None,
+                       encoder_tensors: dict | None = None, trainable: bool = True) -> Trainable:
+    """Backbone (+ pruning) with ``stages`` merged; a fresh LoRA if ``trainable``; scorer for cfg.mode."""
+    from .encoder import EncoderScorer, build_encoder, embedding_std
+    from .model import add_lora, load_backbone, merge_lora, prune_layers
+    from .scoring import TextScorer
+
+    bb = load_backbone(backbone, cfg.dtype)
+    model = prune_layers(bb.model, cfg.layers)
+    for tensors in (stages or {}).values():
+        model = merge_lora(model, tensors, cfg.lora_r, cfg.lora_alpha)
+    if trainable:
+        model = add_lora(model, cfg.lora_r, cfg.lora_alpha)
+    encoder = None
+    if cfg.mode == "encoder":
+        import torch
+
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            encoder = build_encoder(bb.hidden_size, embedding_std(bb.model), cfg.encoder_width)
+        if encoder_tensors:
+            encoder.load_state_dict(encoder_tensors)
+        scorer = EncoderScorer(model, bb.tokenizer, p, encoder, cfg.prompt(p))
+    elif cfg.mode == "text":
+        scorer = TextScorer(model, bb.tokenizer, p, cfg.prompt(p))
+    else:
+        raise ValueError(f"mode must be text or encoder (got {cfg.mode!r})")
+    return Trainable(backbone, cfg, model, scorer, encoder, dict(stages or {}), bb.load_s)
+
+
+def checkpoint_tensors(tr: Trainable, new_stage: str | None) -> dict:
+    from .model import lora_tensors
+
+    out = {}
+    for name, tensors in tr.stages.items():
+        out.update({f"lora.{name}.{k}": v for k, v in tensors.items()})
+    if new_stage is not None:
+        out.update({f"lora.{new_stage}.{k}": v for k, v in lora_tensors(tr.model).items()})
+    if tr.encoder is not None:
+        out.update({f"encoder.{k}": v for k, v in tr.encoder.state_dict().items()})
+    return out
+
+
+def split_tensors(tensors: dict) -> tuple[dict, dict]:
+    """(stages {name: lora tensors} in stored order, encoder tensors) from a checkpoint."""
+    stages: dict[str, dict] = {}
+    enc = {}
+    for k, v in tensors.items():
+        if k.startswith("lora."):
+            _, stage, rest = k.split(".", 2)
+            stages.setdefault(stage, {})[rest] = v
+        elif k.startswith("encoder."):
+            enc[k[len("encoder."):]] = v
+    order = ["sft", "grpo"]
+    return {s: stages[s] for s in sorted(stages, key=lambda s: order.index(s) if s in order else 9)}, enc
+
+
+def write_checkpoint(out: Path, kind: str, tr: Trainable, new_stage: str | None, scenario: Scenario, p: Params,
+                     seed: int, extra: dict) -> None:
+    from ..learn.checkpoint import save_checkpoint
+
+    stages = list(tr.stages) + ([new_stage] if new_stage else [])
+    config = {"kind": kind, "backbone": tr.backbone, "mode": tr.cfg.mode, "llm": asdict(tr.cfg),
+              "prompt": tr.cfg.prompt(p).to_dict(), "lora_stages": stages, "trained_on": scenario.name,
+              "trained_n_servers": p.n_servers, "seed": seed, **extra}
+    save_checkpoint(Path(out), checkpoint_tensors(tr, new_stage), config)
+
+
+def evaluate_set(tr: Trainable, obs, p: Params, batch: int = 32) -> tuple[dict, np.ndarray]:
+    """Greedy actions on a state set and their static metrics (AL, TDR, PR, LBI)."""
+    import torch
+
+    from .datasets import static_metrics
+
+    acts = []
+    with torch.no_grad():
+        for s in range(0, len(obs), batch):
+            acts.append(tr.scorer.log_probs(obs.take(np.arange(s, min(s + batch, len(obs)))), grad=False).argmax(1).numpy())
+    a = np.concatenate(acts).astype(np.int64)
+    return static_metrics(a, obs, p), a
+
+
+def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None, curve: dict | None = None) -> dict:
+    """Train ``tr`` (fresh LoRA + encoder) on the oracle labels of ``obs``; returns summary numbers."""
+    import torch
+
+    from ..policies.oracle import oracle_costs
+
+    labels = torch.from_numpy(np.argmin(oracle_costs(obs, p), 1))
+    lora_ps, enc_ps = tr.trainable_params()
+    groups = [{"params": lora_ps, "lr": cfg.lr_sft}]
+    if enc_ps:
+        groups.append({"params": enc_ps, "lr": cfg.lr_encoder})
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    n = len(obs)
+    per_epoch = max(1, n // cfg.batch)
+    total = per_epoch * cfg.sft_epochs if cfg.sft_steps is None else cfg.sft_steps
+    g = np.random.default_rng(seed)
+    curve = curve if curve is not None else {}
+    curve.setdefault("sft_loss", [])
+    curve.setdefault("sft_acc", [])
+    job = bar.add_task("SFT", total=total) if bar else None
+    tr.model.train()
+    perm = g.permutation(n)
+    t0 = time.perf_counter()
+    for step in range(total):
+        if (step % per_epoch) == 0 and step:
+            perm = g.permutation(n)
+        idx = perm[(step % per_epoch) * cfg.batch:(step % per_epoch + 1) * cfg.batch]
+        sub = obs.take(idx)
+        y = labels[idx]
+        if tr.encoder is None:  # eq 16: NLL of the answer token over the whole vocabulary
+            sc = tr.scorer
+            logits = sc.answer_logits(sc.encode(sub), grad=True)
+            loss = torch.nn.functional.cross_entropy(logits.float(), sc.label_ids[y])
+            pred = sc.action_log_probs(logits.detach(), sub.n_servers).argmax(1)
+        else:
+            logp = tr.scorer.log_probs(sub, grad=True)
+            loss = torch.nn.functional.nll_loss(logp, y)
+            pred = logp.detach().argmax(1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        curve["sft_loss"].append(loss.item())
+        curve["sft_acc"].append(float((pred == y).float().mean()))
+        if bar:
+            bar.update(job, advance=1, description=f"SFT loss {np.mean(curve['sft_loss'][-10:]):.3f} "
+                                                   f"acc {np.mean(curve['sft_acc'][-10:]):.2f}")
+    tr.model.eval()
+    return {"sft_steps": total, "sft_wall_s": round(time.perf_counter() - t0, 1),
+            "sft_final_loss": float(np.mean(curve["sft_loss"][-10:])), "sft_final_acc": float(np.mean(curve["sft_acc"][-10:]))}
+
+
+def make_progress(progress: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=Console(stderr=True), disable=not progress, transient=True)
+
+
+def plot_curve(curve: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in ("sft_loss", "sft_acc", "grpo_reward", "grpo_kl") if curve.get(k)]
+    if not keys:
+        return
+    fig, ax = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+    for a, k in zip(ax[0], keys):
+        a.plot(curve[k], lw=0.8)
+        a.set_title(k.replace("_", " "))
+        a.set_xlabel("update")
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def resolve_config(config: LLMConfig | None, p: Params) -> LLMConfig:
+    return config or LLMConfig()
+
+
+def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
+          backbone: str | None = None, config: LLMConfig | None = None, data: dict | None = None) -> dict:
+    """SFT on ``cfg.sft_states`` oracle-labelled states; writes an ``llm-sft`` checkpoint to ``out``."""
+    from ..learn.checkpoint import CheckpointError
+    from . import LLMError, require_llm
+    from .datasets import collect_states, save_jsonl
+
+    try:
+        torch = require_llm()
+    except LLMError as exc:
+        raise CheckpointError(str(exc)) from None
+    cfg = resolve_config(config, Params.from_scenario(scenario))
+    if steps is not None:
+        cfg.sft_steps = steps
+    backbone = backbone or "smollm2-135m"
+    p = Params.from_scenario(scenario)
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    try:
+        tr = build_policy_model(backbone, cfg, p)
+    except LLMError as exc:
+        raise CheckpointError(str(exc)) from None
+    data = data or {}
+    obs = data.get("sft") or collect_states(p, cfg.sft_states, seed * 10 + 1)
+    test = data.get("test") or collect_states(p, min(cfg.test_states, 200), seed * 10 + 3)
+    out = Path(out)
+    save_jsonl(obs, p, out / "data" / "sft.jsonl")
+    curve: dict = {}
+    with make_progress(progress) as bar:
+        summary = sft_stage(tr, obs, p, cfg, seed, bar, curve)
+    metrics, _ = evaluate_set(tr, test, p)
+    wall = time.perf_counter() - t0
+    write_checkpoint(out, "llm-sft", tr, "sft", scenario, p, seed, {"wall_s": round(wall, 1), "test": metrics, **summary})
+    plot_curve(curve, out / "curve.png")
+    return {"kind": "llm-sft", "out": str(out), "backbone": backbone, "mode": cfg.mode, "wall_s": round(wall, 1),
+            **summary, "test_metrics": metrics}

@@ -1,0 +1,201 @@
+"""LLM policies on a tiny random-initialised Llama built in code (no download, fast)."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+torch = pytest.importorskip("torch")
+
+from mecoffload.llm.datasets import collect_states, load_jsonl, save_jsonl, static_metrics  # noqa: E402
+from mecoffload.llm.prompt import LABELS, PERTURBATIONS, STYLES, PromptConfig, state_text  # noqa: E402
+from mecoffload.policies.oracle import oracle_costs  # noqa: E402
+from mecoffload.scenario import load_scenario  # noqa: E402
+from mecoffload.sim.params import Params  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def p():
+    return Params.from_scenario(load_scenario("comllm"))
+
+
+@pytest.fixture(scope="module")
+def obs(p):
+    return collect_states(p, 12, 5)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from mecoffload.llm.model import load_backbone
+
+    return load_backbone("tiny")
+
+
+def test_prompt_lists_every_server_with_units(obs, p):
+    text = state_text(obs, 0, p, PromptConfig())
+    for e in range(p.n_servers):
+        assert f"{LABELS[e + 1]}: edge server {e + 1}" in text
+    assert "GHz" in text and "Mbit" in text and "Mbps" in text and "load history" in text
+    assert text.startswith("Task:")
+
+
+def test_prompt_perturbations_keep_the_information(obs, p):
+    std = state_text(obs, 0, p, PromptConfig(), np.random.default_rng(0))
+    shuf = state_text(obs, 0, p, PromptConfig(perturbation="shuffle"), np.random.default_rng(0))
+    import re
+
+    def parts(t):
+        return sorted(re.split(r", |: |\n", t))
+
+    assert parts(std) == parts(shuf) and std != shuf
+    noisy = state_text(obs, 0, p, PromptConfig(perturbation="noisy"), np.random.default_rng(0))
+    assert len(noisy.splitlines()) == len(std.splitlines()) + 2
+    units = state_text(obs, 0, p, PromptConfig(perturbation="units"))
+    assert "MHz" in units and "kbit" in units and "GHz" not in units
+    for style in STYLES:
+        assert state_text(obs, 0, p, PromptConfig(style=style)).count("\n") == p.n_servers + 1
+
+
+def test_prompt_variable_number_of_servers(p):
+    from mecoffload.sim.params import Params
+
+    p3 = Params.from_scenario(load_scenario("comllm").with_overrides({"edge.count": 3}))
+    o = collect_states(p3, 2, 1)
+    assert state_text(o, 0, p3, PromptConfig()).count("edge server") == 3
+
+
+def test_scoring_matches_full_forward_and_prefix_cache(tiny, obs, p):
+    """Exact distribution over the E+1 labels, equal to a plain forward pass without the cache."""
+    from mecoffload.llm.scoring import TextScorer
+
+    sc = TextScorer(tiny.model, tiny.tokenizer, p, PromptConfig(style="compact"))
+    sc.prefix.frozen = True
+    lp = sc.log_probs(obs, seed=0)
+    assert lp.shape == (len(obs), p.n_servers + 1)
+    assert torch.allclose(lp.exp().sum(1), torch.ones(len(obs)), atol=1e-5)
+    kv = sc.prefix._kv
+    lp2 = sc.log_probs(obs, seed=0)
+    assert sc.prefix._kv is kv  # prefix computed once and reused
+    assert torch.allclose(lp, lp2)
+    # reference: full prompt, one row at a time, no cache
+    ids = sc.encode(obs.take(np.arange(3)), seed=0)
+    for r in range(3):
+        full = torch.tensor([sc.prefix_ids[0].tolist() + ids[r]])
+        with torch.no_grad():
+            logits = tiny.model(input_ids=full).logits[0, -1]
+        ref = torch.log_softmax(logits[sc.label_ids[: p.n_servers + 1]], -1)
+        assert torch.allclose(ref, lp[r], atol=1e-4)
+
+
+def test_encoder_scorer_any_number_of_servers(tiny, p):
+    from mecoffload.llm.encoder import EncoderScorer, build_encoder, embedding_std
+
+    enc = build_encoder(tiny.hidden_size, embedding_std(tiny.model), 16)
+    for E in (3, 6, 9):
+        pE = Params.from_scenario(load_scenario("comllm").with_overrides({"edge.count": E}))
+        o = collect_states(pE, 4, 2)
+        lp = EncoderScorer(tiny.model, tiny.tokenizer, pE, enc).log_probs(o)
+        assert lp.shape == (4, E + 1)
+        assert torch.allclose(lp.exp().sum(1), torch.ones(4), atol=1e-5)
+
+
+def test_datasets_roundtrip_and_metrics(tmp_path, obs, p):
+    path = save_jsonl(obs, p, tmp_path / "s.jsonl")
+    back = load_jsonl(path)
+    assert np.allclose(back.rate, obs.rate) and np.allclose(back.hist, obs.hist)
+    best = np.argmin(oracle_costs(obs, p), 1)
+    m = static_metrics(best, obs, p)
+    assert m["PR_pct"] == pytest.approx(100.0) and m["oracle_match_pct"] == 100.0
+    import json
+
+    rec = json.loads(path.read_text().splitlines()[0])
+    assert rec["oracle"] == best[0] and len(rec["J_s"]) == p.n_servers + 1
+
+
+def test_dataset_sizes_and_seeds_differ(p):
+    from mecoffload.llm.datasets import make_sets
+
+    sets = make_sets(load_scenario("comllm"), 0, {"sft": 10, "grpo": 20, "test": 10})
+    assert {k: len(v) for k, v in sets.items()} == {"sft": 10, "grpo": 20, "test": 10}
+    assert not np.allclose(sets["sft"].bits, sets["test"].bits)
+
+
+def test_grpo_math():
+    from mecoffload.llm.grpo import group_advantages, grpo_loss, sample_groups
+
+    logp = torch.log_softmax(torch.tensor([[0.0, 1.0, 2.0], [5.0, 0.0, 0.0]]), -1)
+    a = sample_groups(logp, 8, np.random.default_rng(0))
+    assert a.shape == (2, 8) and a.min() >= 0 and a.max() <= 2
+    r = torch.tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    adv = group_advantages(r)
+    assert torch.allclose(adv[1], torch.zeros(3)) and adv[0, 2] > 0
+    theta = logp.clone().requires_grad_(True)
+    loss, kl = grpo_loss(theta, logp, logp, torch.tensor([[2, 0, 1], [0, 1, 2]]), adv, 0.2, 0.005)
+    assert abs(float(kl)) < 1e-6
+    loss.backward()
+    assert theta.grad is not None
+
+
+@pytest.mark.parametrize("mode", ["text", "encoder"])
+def test_sft_then_grpo_checkpoints_and_policy(tmp_path, mode, p):
+    from mecoffload.llm import comllm, grpo, sft
+    from mecoffload.llm.sft import LLMConfig
+    from mecoffload.policies.base import make_policy
+
+    sc = load_scenario("comllm")
+    cfg = LLMConfig(mode=mode, sft_states=16, grpo_states=16, test_states=8, batch=4)
+    s = sft.train(sc, tmp_path / "sft", 3, 0, backbone="tiny", config=cfg)
+    assert s["sft_steps"] == 3 and (tmp_path / "sft" / "model.safetensors").exists()
+    g = grpo.train(sc, tmp_path / "grpo", 2, 0, init=str(tmp_path / "sft"))
+    assert g["grpo_steps"] == 2 and g["reward"] == "j"
+    c = comllm.train(sc, tmp_path / "comllm", 2, 0, backbone="tiny",
+                     config=LLMConfig(mode=mode, sft_states=16, grpo_states=16, test_states=8, batch=4, sft_steps=2))
+    assert c["reward"] == "lacs" and "sft_steps" in c
+    pol = make_policy(f"comllm:{tmp_path / 'comllm'}", p)
+    o = collect_states(p, 5, 9)
+    a = pol.act(o, np.random.default_rng(0))
+    assert a.shape == (5,) and a.min() >= 0 and a.max() <= p.n_servers
+    # the checkpoint runs unchanged on another topology
+    p9 = Params.from_scenario(sc.with_overrides({"edge.count": 9}))
+    pol9 = make_policy(f"llm-grpo:{tmp_path / 'grpo'}", p9)
+    assert pol9.act(collect_states(p9, 3, 1), None).max() <= 9
+
+
+def test_grpo_moves_the_policy_towards_higher_reward(p):
+    """A few GRPO updates on the tiny encoder model raise the exact expected reward."""
+    from mecoffload.llm.grpo import grpo_stage
+    from mecoffload.llm.sft import LLMConfig, build_policy_model
+
+    torch.manual_seed(0)
+    cfg = LLMConfig(mode="encoder", batch=16, grpo_steps=25, lr_grpo=1e-3, lr_grpo_encoder=3e-3)
+    tr = build_policy_model("tiny", cfg, p)
+    o = collect_states(p, 16, 3)
+    curve: dict = {}
+    grpo_stage(tr, o, p, cfg, "j", 0, None, curve)
+    r = curve["grpo_reward"]
+    assert np.mean(r[-5:]) > np.mean(r[:5])
+
+
+def test_policy_guards(p):
+    from mecoffload.policies.base import PolicyError, make_policy
+
+    for name in ("llm-zeroshot", "llm-sft", "llm-grpo", "comllm"):
+        with pytest.raises(PolicyError, match=f"{name}:"):
+            make_policy(name, p)
+    with pytest.raises(PolicyError, match="no comllm checkpoint"):
+        make_policy("comllm:/nonexistent/folder", p)
+    with pytest.raises(PolicyError, match="unknown backbone"):
+        make_policy("llm-zeroshot:/nonexistent/folder", p)
+
+
+def test_zeroshot_tiny_in_closed_loop_evaluation():
+    from mecoffload.eval.evaluate import evaluate
+
+    sc = load_scenario("comllm").with_overrides({"sim.horizon_slots": 3})
+    runs = evaluate(sc, ["llm-zeroshot:tiny", "oracle"], episodes=2, seed=0)
+    m = runs["llm-zeroshot:tiny"].metrics
+    assert 0 < m["PR_pct"] <= 100.0 + 1e-9
+
+
+def test_labels_cover_perturbations():
+    assert set(PERTURBATIONS) == {"standard", "shuffle", "noisy", "units"}
