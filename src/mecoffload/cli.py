@@ -219,13 +219,13 @@ def sweep_cmd(
     table = Table(title=f"{sc.name}: sweep of {param}")
     table.add_column(param)
     table.add_column("policy")
-    for _, head, _ in TABLE_COLUMNS[:4] + TABLE_COLUMNS[5:8]:
+    for _, head, _ in TABLE_COLUMNS[:4] + TABLE_COLUMNS[5:8] + TABLE_COLUMNS[9:10]:
         table.add_column(head, justify="right")
     from .eval.report import fmt
 
     for v, per in result.items():
         for pol, m in per.items():
-            table.add_row(v, pol, *[fmt(k, m[k]) for k, _, _ in TABLE_COLUMNS[:4] + TABLE_COLUMNS[5:8]])
+            table.add_row(v, pol, *[fmt(k, m[k]) for k, _, _ in TABLE_COLUMNS[:4] + TABLE_COLUMNS[5:8] + TABLE_COLUMNS[9:10]])
     (err if as_json else out).print(table)
     err.print(f"wrote {folder}/sweep.csv, {md.name}, {plot.name}")
     return 0
