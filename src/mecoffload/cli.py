@@ -306,7 +306,11 @@ def _register_subcommands() -> None:
     """Optional command groups living next to their subsystem (kept out of this file)."""
     import importlib
 
-    for module, attr, name in [("mecoffload.llm.cli", "llm_app", "llm"), ("mecoffload.tiers.cli", "register", None)]:
+    for module, attr, name in [
+        ("mecoffload.llm.cli", "llm_app", "llm"),
+        ("mecoffload.tiers.cli", "register", None),
+        ("mecoffload.ecs.cli", "register", None),
+    ]:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
