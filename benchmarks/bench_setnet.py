@@ -21,10 +21,11 @@ def main() -> None:
     ap.add_argument("--ckpt", default="checkpoints/setnet-comllm")
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args()
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     for e in (6, 11):
         p = Params.from_scenario(load_scenario("comllm", {"edge.count": e}))
         state, exo = reset(p, 4 * args.batch, 0)
@@ -37,7 +38,7 @@ def main() -> None:
         for _ in range(args.repeats):
             pol.act(obs, rng)
         us = (time.perf_counter() - t0) / (args.repeats * args.batch) * 1e6
-        print(f"setnet  E={e:2d}  batch={args.batch}  {us:8.2f} µs/decision")
+        print(f"setnet  E={e:2d}  batch={args.batch}  threads={args.threads}  {us:8.2f} µs/decision")
 
 
 if __name__ == "__main__":
