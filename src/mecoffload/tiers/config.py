@@ -1,0 +1,230 @@
+"""Three-tier scenario: N edge datacenters (hosts -> VMs), one cloud, app types, WLAN/MAN/WAN
+links, device mobility. Validated by pydantic; presets are TOML files in ``tiers/presets/``.
+
+The model is deliberately general enough to express EdgeCloudSim scenario folders
+(applications.xml, edge_devices.xml, default_config.properties): every app has a usage
+share, a cloud-selection probability, a Poisson inter-arrival mean, active/idle periods,
+exponential upload/download/length, required cores and VM utilisation on edge/cloud; every
+edge datacenter has a location (access point), an attractiveness level, hosts and VMs.
+
+Units are in the field names: ``_s`` seconds, ``_mi`` million instructions, ``_mips``,
+``_mbps`` megabit/s, ``_kb`` kilobytes, ``_mb`` megabytes, ``_pct`` percent.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..scenario import ScenarioError, parse_assignment
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VMSpec(_M):
+    count: int = Field(1, ge=1, le=1024, description="identical VMs of this kind on the host")
+    cores: int = Field(2, ge=1, le=256, description="processing elements (cores) of the VM")
+    mips: float = Field(10_000.0, gt=0, le=1e9, description="speed of one core, MIPS (a 1-core task alone runs at this speed)")
+    ram_mb: float = Field(50_000.0, gt=0, le=1e9, description="memory available to tasks (constraint C4), MB")
+
+
+class HostSpec(_M):
+    vms: list[VMSpec] = Field(default_factory=lambda: [VMSpec()], min_length=1)
+
+
+class DatacenterSpec(_M):
+    name: str = "edge"
+    x: float = Field(0.0, description="location (m); informational")
+    y: float = Field(0.0, description="location (m); informational")
+    attractiveness: int = Field(0, ge=0, le=7, description="nomadic mobility: index into mobility.mean_dwell_s")
+    hosts: list[HostSpec] = Field(default_factory=lambda: [HostSpec()], min_length=1)
+
+
+class AppSpec(_M):
+    name: str
+    usage_pct: float = Field(..., gt=0, le=100, description="share of devices running this app (EdgeCloudSim usage_percentage)")
+    prob_cloud_selection_pct: float = Field(0.0, ge=0, le=100, description="EdgeCloudSim TWO_TIER: probability the task goes to the cloud")
+    interarrival_s: float = Field(..., gt=0, le=1e6, description="mean of the exponential inter-arrival time while active, s")
+    active_s: float = Field(1e9, gt=0, description="active period, s (tasks are generated only while active)")
+    idle_s: float = Field(0.0, ge=0, description="idle period, s")
+    delay_sensitivity: float = Field(..., ge=0, le=1, description="T_s of seed 002 (0 tolerant .. 1 sensitive)")
+    max_delay_s: float | None = Field(None, gt=0, description="deadline T_max after arrival, s; None = no deadline (EdgeCloudSim)")
+    upload_kb: float = Field(..., ge=0, description="mean input size D_up, KB")
+    download_kb: float = Field(..., ge=0, description="mean output size D_down, KB")
+    length_mi: float = Field(..., gt=0, description="mean task length L, MI (Table I lists GI = 1000 MI)")
+    required_cores: int = Field(1, ge=1, le=64, description="processing elements the task uses")
+    memory_mb: float = Field(0.0, ge=0, description="memory held on the VM while the task runs (C4), MB")
+    vm_util_edge_pct: float | None = Field(
+        None, gt=0, le=100, description="VM utilisation a task needs on an edge VM (EdgeCloudSim); None = derive from C3: 100·L/(T_max·MIPS), MIPS of one core")
+    vm_util_cloud_pct: float | None = Field(None, gt=0, le=100, description="same on a cloud VM")
+    size_dist: Literal["exponential", "fixed"] = Field("exponential", description="upload/download/length ~ Exp(mean) (EdgeCloudSim) or fixed")
+
+    @model_validator(mode="after")
+    def _check(self) -> "AppSpec":
+        derived = self.vm_util_edge_pct is None or self.vm_util_cloud_pct is None
+        if derived and self.max_delay_s is None:
+            raise ValueError(f"app '{self.name}': give vm_util_edge_pct and vm_util_cloud_pct, or max_delay_s to derive them (C3)")
+        return self
+
+
+class LinkSpec(_M):
+    """One link type. Delay of a transfer of s KB on a link instance with capacity C (Mbps):
+
+    - ``per_task``: 8e-3·s / C (seed 002 §III-B: D / BW_avail), no contention;
+    - ``shared``: 8e-3·s·(n+1) / C, n = transfers already on the instance (each gets C/(n+1));
+    - ``mm1``: (8e-3·s / C) / (1 - ρ), ρ = λ·s̄·8e-3 / C from the recent transfer rate λ and mean
+      size s̄ (an M/M/1 processor-sharing link, EdgeCloudSim's MM1 model made size-aware);
+      ρ >= 1 fails the transfer.
+    Plus ``propagation_s``. A transfer whose delay (without propagation) exceeds ``fail_delay_s`` fails (bandwidth).
+    """
+
+    model: Literal["per_task", "shared", "mm1"] = "per_task"
+    bandwidth_mbps: tuple[float, float] = Field((10.0, 100.0), description="capacity ~ U[lo, hi] Mbps, redrawn every slot per instance")
+    propagation_s: float = Field(0.0, ge=0, le=10, description="added to every transfer, s")
+    fail_delay_s: float = Field(1e9, gt=0, description="transfer delay (w/o propagation) above which it fails, s")
+    scope: Literal["per_ap", "global"] = Field("per_ap", description="one instance per access point (edge datacenter) or one in all")
+    mm1_window_s: float = Field(1.0, gt=0, le=3600, description="mm1: λ and s̄ are measured over this trailing window, s")
+
+    @model_validator(mode="after")
+    def _bw(self) -> "LinkSpec":
+        lo, hi = self.bandwidth_mbps
+        if not 0 < lo <= hi <= 1e6:
+            raise ValueError(f"need 0 < lo <= hi <= 1e6 Mbps (got [{lo}, {hi}])")
+        return self
+
+
+class NetworkSpec(_M):
+    wlan: LinkSpec = LinkSpec()
+    man: LinkSpec = LinkSpec(scope="global", propagation_s=0.005)
+    wan: LinkSpec = LinkSpec(propagation_s=0.1)
+    cloud_via_wlan: bool = Field(True, description="cloud transfers also cross the device's WLAN (False: WAN only, as EdgeCloudSim)")
+
+
+class DevicesSpec(_M):
+    count: int = Field(200, ge=1, le=100_000, description="IoT devices")
+    arrival: Literal["app", "interval"] = Field(
+        "app", description="app: per-device app (by usage share), Poisson while active (EdgeCloudSim); interval: every U[lo,hi] s, app drawn per task")
+    interval_s: tuple[float, float] = Field((0.3, 0.7), description="arrival='interval': inter-arrival ~ U[lo, hi] s (seed 002 §V-A)")
+    phase: Literal["random", "edgecloudsim"] = Field(
+        "random", description="random: each device starts at a uniform phase of its active/idle cycle (stationary at t=0); edgecloudsim: first active period starts at U[start_s, start_s + active]")
+    start_s: float = Field(10.0, ge=0, description="phase='edgecloudsim': CLIENT_ACTIVITY_START_TIME, s")
+
+
+class MobilitySpec(_M):
+    model: Literal["static", "nomadic"] = "static"
+    mean_dwell_s: list[float] = Field(default_factory=lambda: [480.0, 300.0, 120.0], description="nomadic: mean stay at a place by attractiveness level, s")
+
+
+class AdmissionSpec(_M):
+    cpu_max_pct: float = Field(100.0, gt=0, le=100, description="CPU_max: a VM accepts a task if util + required <= this (C3)")
+    reserve_on_assign: bool = Field(True, description="count a task in its VM's utilisation from assignment (True) or only while running (EdgeCloudSim)")
+    abort_on_deadline: bool = Field(True, description="abort a task when its deadline passes (it fails 'deadline')")
+
+
+class OverflowSpec(_M):
+    max_wait_s: float = Field(5.0, ge=0, le=3600, description="a deferred task fails (vm_capacity) after waiting this long or at its deadline")
+    max_tasks: int = Field(100, ge=0, le=1_000_000, description="overflow queue length per environment; tasks deferred beyond it fail (vm_capacity), most sensitive kept")
+
+
+class SimSpec(_M):
+    slot_s: float = Field(0.1, gt=0, le=10, description="decision epoch Δt, s: the orchestrator's view is refreshed every slot")
+    horizon_s: float = Field(150.0, gt=0, le=1e6, description="tasks arrive in [0, horizon), s")
+    warmup_s: float = Field(30.0, ge=0, description="metrics count tasks arriving at or after this time, s")
+    max_drain_s: float = Field(600.0, gt=0, description="after the horizon, slots run until every task ended (at most this long), s")
+
+
+class TierScenario(_M):
+    name: str = "custom"
+    description: str = ""
+    sim: SimSpec = SimSpec()
+    devices: DevicesSpec = DevicesSpec()
+    apps: list[AppSpec] = Field(..., min_length=1)
+    edge: list[DatacenterSpec] = Field(..., min_length=1)
+    cloud: list[HostSpec] = Field(default_factory=list, description="hosts of the single cloud datacenter (empty: no cloud)")
+    network: NetworkSpec = NetworkSpec()
+    mobility: MobilitySpec = MobilitySpec()
+    admission: AdmissionSpec = AdmissionSpec()
+    overflow: OverflowSpec = OverflowSpec()
+
+    @model_validator(mode="after")
+    def _check(self) -> "TierScenario":
+        if self.sim.warmup_s >= self.sim.horizon_s:
+            raise ValueError(f"sim.warmup_s ({self.sim.warmup_s}) must be < sim.horizon_s ({self.sim.horizon_s})")
+        lo, hi = self.devices.interval_s
+        if not 0 < lo <= hi:
+            raise ValueError(f"devices.interval_s: need 0 < lo <= hi (got [{lo}, {hi}])")
+        levels = max(dc.attractiveness for dc in self.edge)
+        if self.mobility.model == "nomadic" and levels >= len(self.mobility.mean_dwell_s):
+            raise ValueError(f"mobility.mean_dwell_s needs an entry for attractiveness level {levels}")
+        return self
+
+    def with_overrides(self, overrides: dict[str, Any] | list[str] | None) -> "TierScenario":
+        """Copy with dotted-path overrides (``{"devices.count": 400}`` or ``["devices.count=400"]``)."""
+        if not overrides:
+            return self
+        if isinstance(overrides, list):
+            overrides = dict(parse_assignment(s) for s in overrides)
+        data = self.model_dump()
+        for path, value in overrides.items():
+            _set_path(data, path, value)
+        return validate_tier_scenario(data)
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    """Set a dotted path; list items are addressed by index (``apps.0.max_delay_s``)."""
+    keys = path.split(".")
+    node: Any = data
+    for i, key in enumerate(keys):
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(f"unknown tier scenario field '{where}' (index 0..{len(node) - 1})")
+            key = int(key)
+        elif not isinstance(node, dict) or key not in node:
+            allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "(none)"
+            raise ScenarioError(f"unknown tier scenario field '{where}' (allowed here: {allowed})")
+        if i == len(keys) - 1:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def validate_tier_scenario(data: dict) -> TierScenario:
+    try:
+        return TierScenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        got = err.get("input")
+        got_s = json.dumps(got) if isinstance(got, (int, float, str, list, bool)) else "…"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ScenarioError(f"invalid tier scenario field '{loc or 'scenario'}' = {got_s}: {msg}") from None
+
+
+def tier_preset_names() -> list[str]:
+    files = resources.files("mecoffload.tiers").joinpath("presets")
+    return sorted(p.name.removesuffix(".toml") for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def load_tier_scenario(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> TierScenario:
+    """Load a built-in tier preset by name (``iot3tier``) or a TOML file by path, then apply overrides."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        text = path.read_text()
+    elif name_or_path in tier_preset_names():
+        text = resources.files("mecoffload.tiers").joinpath("presets", f"{name_or_path}.toml").read_text()
+    else:
+        raise ScenarioError(f"unknown tier scenario '{name_or_path}' (allowed: {', '.join(tier_preset_names())}, or a path to a .toml file)")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"tier scenario file {name_or_path}: {exc}") from None
+    data.setdefault("name", path.stem if path.suffix == ".toml" else name_or_path)
+    return validate_tier_scenario(data).with_overrides(overrides)
