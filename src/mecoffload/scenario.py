@@ -129,36 +129,50 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return path.strip(), value
 
 
-def _set_path(data: dict, path: str, value: Any) -> None:
+def set_path(data: dict, path: str, value: Any, label: str = "scenario") -> None:
+    """Set a dotted path in nested dicts/lists (list items by index: ``apps.0.max_delay_s``)."""
     keys = path.split(".")
-    node = data
+    node: Any = data
     for i, key in enumerate(keys):
-        if not isinstance(node, dict) or key not in node:
-            where = ".".join(keys[: i + 1])
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(f"unknown {label} field '{where}' (index 0..{len(node) - 1})")
+            key = int(key)
+        elif not isinstance(node, dict) or key not in node:
             allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "(none)"
-            raise ScenarioError(f"unknown scenario field '{where}' (allowed here: {allowed})")
+            raise ScenarioError(f"unknown {label} field '{where}' (allowed here: {allowed})")
         if i == len(keys) - 1:
             node[key] = value
         else:
             node = node[key]
 
 
+_set_path = set_path
+
+
 def validate_scenario(data: dict) -> Scenario:
+    return validate_model(Scenario, data)
+
+
+def validate_model(model: Any, data: dict, label: str = "scenario") -> Any:
+    """Validate ``data`` against a pydantic model; a failure becomes a one-line ScenarioError
+    naming the dotted field, the value and the allowed range."""
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         got = err.get("input")
         got_s = json.dumps(got) if isinstance(got, (int, float, str, list, bool)) else "…"
         msg = err["msg"].removeprefix("Value error, ")
-        bounds = _bounds(err["loc"])
-        raise ScenarioError(f"invalid scenario field '{loc or 'scenario'}' = {got_s}: {msg}{bounds}") from None
+        bounds = _bounds(err["loc"], model)
+        raise ScenarioError(f"invalid {label} field '{loc or label}' = {got_s}: {msg}{bounds}") from None
 
 
-def _bounds(loc: tuple) -> str:
+def _bounds(loc: tuple, model: Any = None) -> str:
     """' (allowed: lo <= field <= hi)' from the pydantic Field constraints, if any."""
-    model: Any = Scenario
+    model = Scenario if model is None else model
     info = None
     for part in loc:
         fields = getattr(model, "model_fields", None)

@@ -13,15 +13,14 @@ Units are in the field names: ``_s`` seconds, ``_mi`` million instructions, ``_m
 
 from __future__ import annotations
 
-import json
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..scenario import ScenarioError, parse_assignment
+from ..scenario import ScenarioError, parse_assignment, set_path, validate_model
 
 
 class _M(BaseModel):
@@ -179,33 +178,11 @@ class TierScenario(_M):
 
 def _set_path(data: dict, path: str, value: Any) -> None:
     """Set a dotted path; list items are addressed by index (``apps.0.max_delay_s``)."""
-    keys = path.split(".")
-    node: Any = data
-    for i, key in enumerate(keys):
-        where = ".".join(keys[: i + 1])
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise ScenarioError(f"unknown tier scenario field '{where}' (index 0..{len(node) - 1})")
-            key = int(key)
-        elif not isinstance(node, dict) or key not in node:
-            allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "(none)"
-            raise ScenarioError(f"unknown tier scenario field '{where}' (allowed here: {allowed})")
-        if i == len(keys) - 1:
-            node[key] = value
-        else:
-            node = node[key]
+    set_path(data, path, value, label="tier scenario")
 
 
 def validate_tier_scenario(data: dict) -> TierScenario:
-    try:
-        return TierScenario.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        got = err.get("input")
-        got_s = json.dumps(got) if isinstance(got, (int, float, str, list, bool)) else "…"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ScenarioError(f"invalid tier scenario field '{loc or 'scenario'}' = {got_s}: {msg}") from None
+    return validate_model(TierScenario, data, label="tier scenario")
 
 
 def tier_preset_names() -> list[str]:
