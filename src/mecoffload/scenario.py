@@ -201,22 +201,29 @@ def preset_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in files.iterdir() if p.name.endswith(".toml"))
 
 
-def load_scenario(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> Scenario:
-    """Load a built-in preset by name, or a TOML file by path, then apply overrides."""
+def load_preset(name_or_path: str, package: str, folder: str, label: str) -> dict:
+    """Read a built-in TOML preset of ``package/folder`` by name, or a TOML file by path, as a dict
+    (with ``name`` set); unknown names and bad TOML raise a one-line ScenarioError."""
     from pathlib import Path
 
     path = Path(name_or_path)
+    files = resources.files(package).joinpath(folder)
+    names = sorted(p.name.removesuffix(".toml") for p in files.iterdir() if p.name.endswith(".toml"))
     if path.suffix == ".toml" and path.exists():
         text = path.read_text()
-    elif name_or_path in preset_names():
-        text = resources.files("mecoffload").joinpath("scenarios", f"{name_or_path}.toml").read_text()
+    elif name_or_path in names:
+        text = files.joinpath(f"{name_or_path}.toml").read_text()
     else:
-        raise ScenarioError(
-            f"unknown scenario '{name_or_path}' (allowed: {', '.join(preset_names())}, or a path to a .toml file)"
-        )
+        raise ScenarioError(f"unknown {label} '{name_or_path}' (allowed: {', '.join(names)}, or a path to a .toml file)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"scenario file {name_or_path}: {exc}") from None
+        raise ScenarioError(f"{label} file {name_or_path}: {exc}") from None
     data.setdefault("name", path.stem if path.suffix == ".toml" else name_or_path)
+    return data
+
+
+def load_scenario(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> Scenario:
+    """Load a built-in preset by name, or a TOML file by path, then apply overrides."""
+    data = load_preset(name_or_path, "mecoffload", "scenarios", "scenario")
     return validate_scenario(data).with_overrides(overrides)

@@ -47,6 +47,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..sim.arrays import group_rank
+
 from .model import EcsScenario
 from .orchestrators import (
     EDGE_UTIL_THRESHOLD_PCT, K_CONC, K_SINGLE, K_SPREAD, P_HYBRID, P_NET, P_UTIL, R_FIXED, R_NEXT_DC, R_NEXT_EO,
@@ -93,15 +95,7 @@ def mm1_parameters(sc: EcsScenario) -> dict:
     return {"wlan_mean_s": wlan_mean / k, "wan_mean_s": wan_mean, "avg_in_kb": avg_in / k, "avg_out_kb": avg_out / k}
 
 
-def _group_rank(g: np.ndarray) -> np.ndarray:
-    """Rank of each element among equal keys, in array order."""
-    srt = np.argsort(g, kind="stable")
-    gs = g[srt]
-    start = np.searchsorted(gs, gs, side="left")
-    rank = np.empty(g.size, np.int64)
-    rank[srt] = np.arange(g.size) - start
-    return rank
-
+_group_rank = group_rank
 
 def _group_cumsum(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Inclusive cumulative sum of x among equal keys g, in array order. Exact per group (the

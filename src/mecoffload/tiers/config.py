@@ -13,14 +13,12 @@ Units are in the field names: ``_s`` seconds, ``_mi`` million instructions, ``_m
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..scenario import ScenarioError, parse_assignment, set_path, validate_model
+from ..scenario import ScenarioError, load_preset, parse_assignment, set_path, validate_model  # noqa: F401 (ScenarioError re-exported)
 
 
 class _M(BaseModel):
@@ -192,16 +190,5 @@ def tier_preset_names() -> list[str]:
 
 def load_tier_scenario(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> TierScenario:
     """Load a built-in tier preset by name (``iot3tier``) or a TOML file by path, then apply overrides."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
-        text = path.read_text()
-    elif name_or_path in tier_preset_names():
-        text = resources.files("mecoffload.tiers").joinpath("presets", f"{name_or_path}.toml").read_text()
-    else:
-        raise ScenarioError(f"unknown tier scenario '{name_or_path}' (allowed: {', '.join(tier_preset_names())}, or a path to a .toml file)")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"tier scenario file {name_or_path}: {exc}") from None
-    data.setdefault("name", path.stem if path.suffix == ".toml" else name_or_path)
+    data = load_preset(name_or_path, "mecoffload.tiers", "presets", "tier scenario")
     return validate_tier_scenario(data).with_overrides(overrides)

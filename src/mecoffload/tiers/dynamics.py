@@ -39,6 +39,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..sim.arrays import group_rank
+
 from .config import TierScenario
 from .network import KB_TO_MBIT, MAN, WAN, WLAN, LinkLayout, hop_delay
 from .workload import Layout, Workload, env_rngs, generate, make_envs
@@ -120,17 +122,7 @@ class TierObs:
         return TierObs(**kw)
 
 
-def _group_rank(g: np.ndarray) -> np.ndarray:
-    """Rank of each element among equal keys, in array order."""
-    if g.size == 0:
-        return np.zeros(0, np.int64)
-    srt = np.argsort(g, kind="stable")
-    gs = g[srt]
-    start = np.searchsorted(gs, gs, side="left")
-    rank = np.empty(g.size, np.int64)
-    rank[srt] = np.arange(g.size) - start
-    return rank
-
+_group_rank = group_rank
 
 def _group_cumsum(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Inclusive cumulative sum of x among equal keys g, in array order."""
