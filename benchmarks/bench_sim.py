@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 
 from mecoffload.eval.evaluate import policy_seed
 from mecoffload.policies.base import make_policy
