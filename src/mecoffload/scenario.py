@@ -112,7 +112,7 @@ class Scenario(_Section):
             overrides = dict(parse_assignment(s) for s in overrides)
         data = self.model_dump()
         for path, value in overrides.items():
-            _set_path(data, path, value)
+            set_path(data, path, value)
         return validate_scenario(data)
 
 
@@ -147,8 +147,6 @@ def set_path(data: dict, path: str, value: Any, label: str = "scenario") -> None
         else:
             node = node[key]
 
-
-_set_path = set_path
 
 
 def validate_scenario(data: dict) -> Scenario:

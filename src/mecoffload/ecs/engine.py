@@ -47,8 +47,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..sim.arrays import group_rank
-
 from .model import EcsScenario
 from .orchestrators import (
     EDGE_UTIL_THRESHOLD_PCT, K_CONC, K_SINGLE, K_SPREAD, P_HYBRID, P_NET, P_UTIL, R_FIXED, R_NEXT_DC, R_NEXT_EO,
@@ -95,7 +93,6 @@ def mm1_parameters(sc: EcsScenario) -> dict:
     return {"wlan_mean_s": wlan_mean / k, "wan_mean_s": wan_mean, "avg_in_kb": avg_in / k, "avg_out_kb": avg_out / k}
 
 
-_group_rank = group_rank
 
 def _group_cumsum(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Inclusive cumulative sum of x among equal keys g, in array order. Exact per group (the

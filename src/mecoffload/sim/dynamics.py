@@ -21,10 +21,11 @@ Units: seconds, bits, Hz, cycles, joules.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import group_rank
 from .cost import uplink_rate
 from .params import Params
 
@@ -133,7 +134,6 @@ class SlotOutcome:
     dropped: np.ndarray  # (B,3)
     work_edge: np.ndarray  # (B,E) cycles executed per server
     energy_j: np.ndarray  # (B,) device energy spent this slot (J)
-    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- reset
@@ -463,14 +463,11 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
     # -- finished uploads join their server at the slot boundary
     if new_env.size:
         g = new_env * E + new_dest
-        srt = np.argsort(g, kind="stable")
-        gs = g[srt]
-        rank = np.arange(gs.size) - np.searchsorted(gs, gs, side="left")
-        pos = n_flat[gs] + rank
+        pos = n_flat[g] + group_rank(g)
         _ensure_edge(state, int(pos.max()) + 1)
         cyc_f, arr_f = state.eq_cyc.reshape(B * E, -1), state.eq_arr.reshape(B * E, -1)
-        cyc_f[gs, pos] = new_cyc[srt]
-        arr_f[gs, pos] = new_arr[srt]
+        cyc_f[g, pos] = new_cyc
+        arr_f[g, pos] = new_arr
         n_flat = state.eq_n.reshape(-1)
         n_flat += np.bincount(g, minlength=B * E)
 

@@ -170,13 +170,8 @@ class TierScenario(_M):
             overrides = dict(parse_assignment(s) for s in overrides)
         data = self.model_dump()
         for path, value in overrides.items():
-            _set_path(data, path, value)
+            set_path(data, path, value, label="tier scenario")
         return validate_tier_scenario(data)
-
-
-def _set_path(data: dict, path: str, value: Any) -> None:
-    """Set a dotted path; list items are addressed by index (``apps.0.max_delay_s``)."""
-    set_path(data, path, value, label="tier scenario")
 
 
 def validate_tier_scenario(data: dict) -> TierScenario:

@@ -122,7 +122,6 @@ class TierObs:
         return TierObs(**kw)
 
 
-_group_rank = group_rank
 
 def _group_cumsum(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Inclusive cumulative sum of x among equal keys g, in array order."""
@@ -291,7 +290,7 @@ class TierSim:
             key = np.where(shared, hops, -1)
             rank = np.zeros(hops.shape)
             for j in range(hops.shape[1]):
-                rank[:, j] = np.where(shared[:, j], _group_rank(key[:, j]), 0)
+                rank[:, j] = np.where(shared[:, j], group_rank(key[:, j]), 0)
             eff = np.where(shared, self.cap[h] / (self.n_act[h] + rank + 1.0), eff)
         mbit = (size_kb * KB_TO_MBIT)[:, None]
         with np.errstate(divide="ignore"):
@@ -501,7 +500,7 @@ class TierSim:
             # bounded queue: per environment keep the first max_tasks in decision order
             srt = np.argsort(seq)
             ov = ov[np.argsort(srt[np.searchsorted(seq[srt], ov)], kind="stable")]
-            rank = _group_rank(wl.env[ov])
+            rank = group_rank(wl.env[ov])
             over = rank >= cap
             if over.any():
                 self._fail(ov[over], R_VM, np.maximum(wl.t_arr[ov[over]], t0))
@@ -580,7 +579,7 @@ class TierSim:
             if not self.sc.admission.reserve_on_assign:
                 _scatter_add(self.util_res, g, self.req_u[ent])
                 _scatter_add(self.mem_res, g, self.mem[ent])
-            rank = _group_rank(g)
+            rank = group_rank(g)
             ug, inv = np.unique(g, return_inverse=True)
             A = int(rank.max()) + 1
             at = np.full((ug.size, A), np.inf)

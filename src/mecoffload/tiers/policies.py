@@ -19,7 +19,8 @@ import numpy as np
 
 from ..policies.base import PolicyError
 from .config import TierScenario
-from .dynamics import DEFER, REJECT, TierObs, _group_rank
+from ..sim.arrays import group_rank
+from .dynamics import DEFER, REJECT, TierObs
 from .fuzzy import ALMUTAIRI, FLORES, SONMEZ_CLOUD, SONMEZ_EDGE
 
 _TIER_REGISTRY: dict[str, tuple[Callable[[TierScenario, str | None], object], str]] = {}
@@ -88,7 +89,7 @@ def pick(obs: TierObs, score: np.ndarray, allowed: np.ndarray, group: np.ndarray
         group = np.zeros(n, np.int64)
     key = np.where(n_ok > 0, obs.env * (int(group.max(initial=0)) + 1) + group, -1)
     uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    rank = _group_rank(key)
+    rank = group_rank(key)
     if rank[n_ok > 0].max(initial=0) == 0:
         return np.where(n_ok > 0, best, REJECT)
     J = max_slots
