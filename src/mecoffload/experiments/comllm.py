@@ -5,8 +5,11 @@ Pipeline (one command): state sets (SFT / GRPO / test, seed 001 §V-A) -> for ea
 both GRPO runs starting from the same SFT checkpoint -> evaluation of every row on the same test
 states: Table II (E = 6), III (fixed task size 2-10 Mbit), IV (E = 3..11, trained on E = 6 only),
 V (offloading distribution at E = 11), VI (text rows under the four prompt perturbations).
-Rows also include Random, the one-step oracle, LACS and the zero-shot LLM. Metrics are the
-paper's AL (slots), TDR, PR, LBI on the test states (``llm.datasets.static_metrics``).
+Rows also include Random, the one-step oracle and LACS; the zero-shot LLM (full depth, no training)
+is scored in Tables II and VI only, to keep ``small`` within budget. Table II also gives each row's
+decision time for one pending task (ms, median of 10). Metrics are the paper's AL (slots), TDR,
+PR, LBI on the test states (``llm.datasets.static_metrics``).
+Text rows keep the first 8 decoder layers and encoder rows the first 4 (structural pruning).
 
 Budgets: ``small`` fits ≤ 60 min on a 2-core CPU (short training, 200-state test sets for Table
 II/VI and 100 for III/IV, ``minimal`` prompt style); ``paper`` uses the full set sizes and one pass
@@ -31,13 +34,19 @@ PAPER_TABLE2 = {  # seed 001 Table II: AL (slots), TDR %, PR %, LBI %
 
 BUDGETS = {
     "small": {"backbone": "smollm2-135m", "sizes": {"sft": 1000, "grpo": 2000, "test": 200}, "test_small": 100,
-              "text": {"style": "minimal", "batch": 4, "sft_steps": 60, "grpo_steps": 30},
-              "encoder": {"batch": 8, "sft_steps": 125, "grpo_steps": 150},
+              "text": {"style": "minimal", "layers": 8, "batch": 4, "sft_steps": 150, "grpo_steps": 60,
+                       "lr_sft": 1e-3},
+              "encoder": {"layers": 4, "batch": 8, "sft_steps": 125, "grpo_steps": 150},
               "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True},
     "paper": {"backbone": "smollm2-135m", "sizes": {"sft": 1000, "grpo": 2000, "test": 1000}, "test_small": 1000,
-              "text": {"style": "minimal", "batch": 8}, "encoder": {"batch": 8},
+              "text": {"style": "minimal", "layers": 8, "batch": 8, "lr_sft": 1e-3},
+              "encoder": {"layers": 4, "batch": 8},
               "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True},
 }
+
+
+CONFIG_KNOBS = ("style", "batch", "sft_steps", "grpo_steps", "layers", "lr_sft", "lr_grpo")
+"""budget keys passed on to ``LLMConfig``"""
 
 
 def _baseline_actions(name: str, obs, p, rng) -> np.ndarray:
@@ -93,7 +102,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
     models: dict[str, str] = {}  # row name -> checkpoint folder
     for mode in ("text", "encoder"):
         knobs = B[mode]
-        cfg = S.LLMConfig(mode=mode, **{k: v for k, v in knobs.items() if k in ("style", "batch", "sft_steps", "layers")})
+        cfg = S.LLMConfig(mode=mode, **{k: v for k, v in knobs.items() if k in CONFIG_KNOBS})
         tag = "" if mode == "text" else "-enc"
         t0 = time.perf_counter()
         sft_dir = out / "ckpt" / f"llm-sft{tag}"
@@ -103,7 +112,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
         for kind, mod in (("llm-grpo", G), ("comllm", __import__("mecoffload.llm.comllm", fromlist=["train"]))):
             t0 = time.perf_counter()
             d = out / "ckpt" / f"{kind}{tag}"
-            mod.train(sc, d, knobs.get("grpo_steps"), seed, progress, init=str(sft_dir), data=sets)
+            mod.train(sc, d, knobs.get("grpo_steps"), seed, progress, config=cfg, init=str(sft_dir), data=sets)
             timings[f"{kind}{tag}_s"] = round(time.perf_counter() - t0, 1)
             models[("GRPO-135M" if kind == "llm-grpo" else "COMLLM-135M") + tag] = str(d)
     timings["comllm_pipeline_text_s"] = timings["sft_s"] + timings["comllm_s"]
@@ -111,32 +120,38 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
 
     rng = np.random.default_rng(seed)
 
-    def evaluate_rows(p_eval, obs, perturbation=None, text_only=False):
+    latency_ms: dict[str, float] = {}
+
+    def evaluate_rows(p_eval, obs, perturbation=None, text_only=False, zeroshot=False, timed=False):
         res = {}
         if not text_only:
             for b in ("Random", "Oracle", "LACS"):
                 res[b] = static_metrics(_baseline_actions(b, obs, p_eval, rng), obs, p_eval)
-        if B.get("zeroshot"):
-            pol = LLMPolicy.zero_shot(backbone, p_eval, style=B["text"].get("style", "minimal"))
+        pols = {}
+        if zeroshot and B.get("zeroshot"):
+            pols["Zero-shot-135M"] = LLMPolicy.zero_shot(backbone, p_eval, style=B["text"].get("style", "minimal"))
             if perturbation:
                 from dataclasses import replace
 
-                pol.scorer.cfg = replace(pol.scorer.cfg, perturbation=perturbation)
-            res["Zero-shot-135M"] = static_metrics(_act(pol, obs), obs, p_eval)
+                pols["Zero-shot-135M"].scorer.cfg = replace(pols["Zero-shot-135M"].scorer.cfg, perturbation=perturbation)
         for row, folder in models.items():
-            if text_only and row.endswith("-enc"):
-                continue
-            pol = LLMPolicy.from_checkpoint(folder, p_eval, perturbation=perturbation)
+            if not (text_only and row.endswith("-enc")):
+                pols[row] = LLMPolicy.from_checkpoint(folder, p_eval, perturbation=perturbation)
+        for row, pol in pols.items():
             res[row] = static_metrics(_act(pol, obs), obs, p_eval)
+            if timed:
+                latency_ms[row] = _latency_ms(pol, obs)
         return res
 
     results: dict = {"budget": budget, "backbone": backbone, "timings_s": timings}
     # Table II
-    t2 = evaluate_rows(p, sets["test"])
+    t2 = evaluate_rows(p, sets["test"], zeroshot=True, timed=True)
     results["table2"] = t2
-    hdr = ["model", "AL (slots)", "TDR %", "PR %", "LBI %", "oracle match %"]
-    rows = [[k, m["AL_slots"], m["TDR_pct"], m["PR_pct"], m["LBI_pct"], m["oracle_match_pct"]] for k, m in t2.items()]
-    rows += [[f"paper: {k}", *v, ""] for k, v in PAPER_TABLE2.items()]
+    results["decision_ms_1task"] = latency_ms
+    hdr = ["model", "AL (slots)", "TDR %", "PR %", "LBI %", "oracle match %", "decision ms (1 task)"]
+    rows = [[k, m["AL_slots"], m["TDR_pct"], m["PR_pct"], m["LBI_pct"], m["oracle_match_pct"], latency_ms.get(k, "")]
+            for k, m in t2.items()]
+    rows += [[f"paper: {k}", *v, "", ""] for k, v in PAPER_TABLE2.items()]
     _write_table(out, "table2", "Table II: E = 6, test states (ours) and seed 001's published rows", hdr, rows)
     # Table III: task size
     t3 = {}
@@ -164,7 +179,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
                  ["model"] + [str(i) for i in range(int(E_last) + 1)] + ["LBI %"],
                  [[n] + t4[E_last][n]["offload"] + [t4[E_last][n]["LBI_pct"]] for n in names])
     # Table VI: prompt perturbations (text rows)
-    t6 = {pert: evaluate_rows(p, sets["test"], pert, text_only=True) for pert in ("standard", "shuffle", "noisy", "units")}
+    t6 = {pert: evaluate_rows(p, sets["test"], pert, text_only=True, zeroshot=True) for pert in ("standard", "shuffle", "noisy", "units")}
     results["table6"] = t6
     names = list(t6["standard"])
     _write_table(out, "table6", "Table VI: AL (slots) / TDR % / LBI % under prompt perturbations (text policies)",
@@ -174,6 +189,16 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
     results["wall_s"] = round(time.perf_counter() - t_all, 1)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     return results
+
+
+def _latency_ms(pol, obs, reps: int = 10) -> float:
+    """Median wall time (ms) of one decision step with one pending task."""
+    ts = []
+    for r in range(reps + 1):
+        t = time.perf_counter()
+        pol.act(obs.take(np.array([r % len(obs)])), None)
+        ts.append(time.perf_counter() - t)
+    return round(1000 * float(np.median(ts[1:])), 1)
 
 
 def _act(pol, obs, batch: int = 32) -> np.ndarray:

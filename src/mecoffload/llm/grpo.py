@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,9 @@ from ..sim.lacs import lacs_terms
 from ..sim.params import Params
 from .sft import LLMConfig, build_policy_model, evaluate_set, make_progress, plot_curve, sft_stage, write_checkpoint
 
+
+GRPO_KNOBS = ("batch", "grpo_steps", "grpo_states", "group_size", "clip_eps", "kl_beta", "lr_grpo",
+              "lr_grpo_encoder", "cost_cap_slots")
 
 # --------------------------------------------------------------------------- rewards (slots)
 
@@ -166,6 +170,8 @@ def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps:
             if init:
                 tensors, icfg = load_checkpoint(init, "llm-sft")
                 cfg = LLMConfig.from_dict(icfg["llm"])
+                if config is not None:  # structure (mode, layers, prompt) from init; GRPO knobs from config
+                    cfg = replace(cfg, **{k: getattr(config, k) for k in GRPO_KNOBS})
                 backbone = icfg["backbone"]
                 stages, enc = split_tensors(tensors)
             else:
