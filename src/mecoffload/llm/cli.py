@@ -67,7 +67,7 @@ def finetune_cmd(
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="override a scenario field"),
     init: Optional[str] = typer.Option(None, "--init", help="start GRPO from this llm-sft checkpoint (skip SFT)"),
     mode: str = typer.Option("text", "--mode", help="text (prompt + label tokens) or encoder (numeric encoder + head)"),
-    style: str = typer.Option("compact", "--style", help="prompt style: compact, standard or minimal"),
+    style: str = typer.Option("compact", "--style", help="prompt style: compact, standard, minimal or cost"),
     layers: Optional[int] = typer.Option(None, "--layers", min=1, help="keep only the first N decoder layers"),
     sft_steps: Optional[int] = typer.Option(None, "--sft-steps", min=1),
     grpo_steps: Optional[int] = typer.Option(None, "--grpo-steps", min=1),
@@ -90,8 +90,10 @@ def finetune_cmd(
         raise _user_error(f"unknown LLM learner '{kind}' (allowed: llm-sft, llm-grpo, comllm)")
     if mode not in ("text", "encoder"):
         raise _user_error(f"--mode must be text or encoder (got '{mode}')")
-    if style not in ("compact", "standard", "minimal"):
-        raise _user_error(f"--style must be compact, standard or minimal (got '{style}')")
+    from .prompt import STYLES
+
+    if style not in STYLES:
+        raise _user_error(f"--style must be one of {', '.join(STYLES)} (got '{style}')")
     cfg = LLMConfig(mode=mode, style=style, layers=layers, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
                     lr_sft=lr_sft, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
     sc = load_scenario(scenario, overrides)

@@ -15,7 +15,8 @@ numbers on the page. It is on by default and recorded in every checkpoint.
 
 Styles: ``standard`` (one line per option, words), ``compact`` (short keys, fewer tokens) and
 ``minimal`` (task size; per server only CPU, tasks and the estimate: ~4x fewer tokens than
-standard, for training on a CPU where every prompt token costs ~3.5 ms).
+standard, for training on a CPU where every prompt token costs ~3.5 ms) and ``cost`` (task size and
+each option's estimate only).
 Perturbations (Table VI): ``standard``; ``shuffle`` (fields of every line and the order of the
 server lines shuffled; labels stay with their server); ``noisy`` (irrelevant sentences injected
 between lines); ``units`` (MHz, kbit, kbps, ms instead of GHz, Mbit, Mbps, s).
@@ -34,7 +35,7 @@ from ..sim.params import Params
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # action a -> LABELS[a]; E <= 51
 ANSWER_CUE = "Decision:"
 PERTURBATIONS = ("standard", "shuffle", "noisy", "units")
-STYLES = ("standard", "compact", "minimal")
+STYLES = ("standard", "compact", "minimal", "cost")
 
 NOISE = [
     "Note: the maintenance window is next Tuesday.",
@@ -49,7 +50,7 @@ NOISE = [
 @dataclass(frozen=True)
 class PromptConfig:
     style: str = "standard"
-    """standard | compact | minimal (CPU budget: per option only F, N and the estimate)"""
+    """standard | compact | minimal (CPU budget: per option only F, N and the estimate) | cost (only the estimate)"""
     perturbation: str = "standard"
     """standard | shuffle | noisy | units (seed 001 Table VI)"""
     hints: bool = True
@@ -108,8 +109,8 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
     if cfg.hints:
         c = estimated_costs(obs.bits[i:i + 1], obs.rate[i:i + 1], obs.local_wait_s[i:i + 1], obs.f_edge[i:i + 1],
                             obs.n_active[i:i + 1], obs.backlog_bits[i:i + 1], p)[0]
-    compact = cfg.style in ("compact", "minimal")
-    minimal = cfg.style == "minimal"
+    compact = cfg.style in ("compact", "minimal", "cost")
+    minimal = cfg.style in ("minimal", "cost")
 
     def f(key_std: str, key_c: str, val: float, unit: tuple) -> str:
         v = _num(val / unit[0])
@@ -132,7 +133,7 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
                   f("backlog", "L", obs.backlog_bits[i, e], bit),
                   (f"H={hs}{bit[1]}" if compact else f"load history {hs} {bit[1]}")]
         if minimal:
-            fields = [fields[0], fields[2]]
+            fields = [fields[0], fields[2]] if cfg.style == "minimal" else []
         if c is not None:
             fields.append(f("est. latency", "c", c[e + 1], sec))
         servers.append((e, fields))

@@ -7,9 +7,15 @@ Times are in seconds, sizes in bits, frequencies in Hz, workloads in cycles.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from . import kernels
 from .params import Params
+
+LATE_SLACK_S = 1e-12
+"""A cost counts as late (eq 11) when it exceeds τ_max by more than this (s)."""
 
 
 def uplink_rate(snr_mean: np.ndarray, gain: np.ndarray, bandwidth_hz: float) -> np.ndarray:
@@ -32,16 +38,60 @@ def estimated_costs(
     local_wait_s: T^{wait,loc} (s), (...,). f_edge: F_e (Hz), (..., E).
     n_active: N_e, tasks sharing server e, (..., E). backlog_bits: L_e (bit), (..., E).
     """
-    d = bits[..., None]
-    f_eff = f_edge / (n_active + 1.0)  # eq 4
-    edge = d / rate + (backlog_bits * p.gamma) / f_eff + (d * p.gamma) / f_eff  # eqs 2, 5, 6, 7
-    local = local_wait_s + bits * p.gamma / p.f_loc  # eq 3
-    return np.concatenate([local[..., None], edge], axis=-1)
+    return _costs(p, False, bits, rate, local_wait_s, f_edge, n_active, backlog_bits)
+
+
+def estimated_j(
+    bits: np.ndarray,
+    rate: np.ndarray,
+    local_wait_s: np.ndarray,
+    f_edge: np.ndarray,
+    n_active: np.ndarray,
+    backlog_bits: np.ndarray,
+    p: Params,
+) -> np.ndarray:
+    """Generalized cost J (eq 11) of every location, seconds, +inf where forbidden:
+    ``mask_local(generalized_cost(estimated_costs(...)))`` in one pass. Same arguments."""
+    return _costs(p, True, bits, rate, local_wait_s, f_edge, n_active, backlog_bits)
+
+
+def _costs(p: Params, generalized: bool, bits, rate, local_wait_s, f_edge, n_active, backlog_bits) -> np.ndarray:
+    """``kernels.cost_rows`` over the arguments broadcast against each other and flattened to
+    rows: (n,) per task, (n, E) per server; the result takes the broadcast shape back."""
+    consts = (p.gamma, p.f_loc, p.tau_s + LATE_SLACK_S, p.rho_s, generalized, p.allow_local)
+    if _are_rows(bits, rate, local_wait_s, f_edge, n_active, backlog_bits):  # e.g. an Obs: no copies
+        return kernels.cost_rows(bits, rate, local_wait_s, f_edge, n_active, backlog_bits, *consts)
+    task = [np.asarray(x, np.float64) for x in (bits, local_wait_s)]
+    srv = [np.asarray(x, np.float64) for x in (rate, f_edge, n_active, backlog_bits)]
+    lead = np.broadcast_shapes(*(x.shape for x in task), *(x.shape[:-1] for x in srv))
+    E = np.broadcast_shapes(*(x.shape[-1:] for x in srv))[0]
+    n = math.prod(lead)
+
+    def rows(x: np.ndarray, shape: tuple) -> np.ndarray:  # (n,) or (n, E), C-contiguous
+        if x.shape != shape:
+            x = np.broadcast_to(x, shape)
+        return np.ascontiguousarray(x).reshape((n,) + shape[len(lead):])
+
+    out = kernels.cost_rows(
+        rows(task[0], lead), rows(srv[0], lead + (E,)), rows(task[1], lead), rows(srv[1], lead + (E,)),
+        rows(srv[2], lead + (E,)), rows(srv[3], lead + (E,)), *consts,
+    )
+    return out.reshape(lead + (E + 1,))
+
+
+def _are_rows(bits, rate, local_wait_s, f_edge, n_active, backlog_bits) -> bool:
+    """True for float64 arrays of shapes (n,) and (n, E) as the kernel takes them."""
+    arrays = (bits, rate, local_wait_s, f_edge, n_active, backlog_bits)
+    if not all(type(x) is np.ndarray and x.dtype == np.float64 for x in arrays):
+        return False
+    n = bits.shape
+    return local_wait_s.shape == n and len(n) == 1 and rate.ndim == 2 and rate.shape[0] == n[0] \
+        and f_edge.shape == n_active.shape == backlog_bits.shape == rate.shape
 
 
 def generalized_cost(latency_s: np.ndarray, p: Params) -> np.ndarray:
     """Eq 11: J = C + 1(C > τ_max)·ρ, seconds."""
-    return latency_s + (latency_s > p.tau_s + 1e-12) * p.rho_s
+    return latency_s + (latency_s > p.tau_s + LATE_SLACK_S) * p.rho_s
 
 
 def mask_local(j: np.ndarray, p: Params) -> np.ndarray:

@@ -14,18 +14,24 @@ One slot of length Δt runs as:
 
 Arrays are batch-first. Functions update ``SimState`` in place and return it (or a record of
 what happened); use ``SimState.copy`` to branch. No per-task Python objects: queues are
-fixed-width arrays that grow (never drop data) when full.
+fixed-width arrays that grow (never drop data) when full. The per-task loops are compiled
+kernels (``sim.kernels``, Numba); this module keeps the state, the random draws and the
+queue growth. ``serve`` may use several threads (``MECOFFLOAD_THREADS``); results do not
+depend on it.
 Units: seconds, bits, Hz, cycles, joules.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import group_rank
+from . import kernels
 from .cost import uplink_rate
 from .params import Params
 
@@ -208,15 +214,14 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
         counts = np.zeros((B, U), np.int64)
     if p.rayleigh:
         # u = 0 would mean |h|² = 0 exactly: lift it to the smallest positive float32 step
-        state.fade_u = np.maximum(exo.random(state.snr_mean.shape, dtype=np.float32), np.float32(2.0**-24))
-    total = counts.sum(1)
-    width = int(total.max()) if B else 0
-    bits = exo.uniform(p.size_lo_bit, p.size_hi_bit, (B, width))
-    pos = np.arange(width)
-    cum = counts.cumsum(1)
-    user = (pos[None, :, None] >= cum[:, None, :]).sum(-1)
-    valid = pos[None, :] < total[:, None]
-    return Arrivals(user=np.where(valid, user, 0), bits=np.where(valid, bits, 0.0), valid=valid)
+        fade = state.fade_u  # drawn in place
+        if fade.dtype != np.float32 or not fade.flags.carray:
+            fade = np.empty(state.snr_mean.shape, np.float32)
+        state.fade_u = np.maximum(exo.random(dtype=np.float32, out=fade), np.float32(2.0**-24), out=fade)
+    user, valid = kernels.arrivals_layout(counts)
+    bits = exo.uniform(p.size_lo_bit, p.size_hi_bit, valid.shape)
+    bits *= valid  # 0 on padding
+    return Arrivals(user=user, bits=bits, valid=valid)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -224,300 +229,129 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
 
 def rates_of(state: SimState, fade_u: np.ndarray, snr_mean: np.ndarray) -> np.ndarray:
     """Eq 1 for the given (gathered) fading uniforms and mean SNRs, bit/s."""
-    gain = -np.log1p(-fade_u.astype(np.float64))
+    gain = -np.log(1.0 - fade_u.astype(np.float64))  # 1 - u is exact for a float32 u
     return uplink_rate(snr_mean, gain, state.bandwidth_hz)
 
 
 def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
     """Observation of the k-th arrival of every env that has one."""
-    b = np.flatnonzero(arr.valid[:, k])
-    u = arr.user[b, k]
-    return Obs(
-        env=b,
-        bits=arr.bits[b, k],
-        user=u,
-        local_wait_s=state.local_wait_cyc[b, u] / p.f_loc,
-        rate=rates_of(state, state.fade_u[b, u], state.snr_mean[b, u]),
-        f_edge=state.f_edge[b],
-        n_active=state.n_active[b],
-        backlog_bits=state.backlog_bits[b],
-        hist=state.hist[b],
-        dist=state.dist[b, u],
+    s = state
+    env = kernels.observe_envs(arr.valid, k)
+    n, (_, E, H) = len(env), s.hist.shape
+    obs = Obs(
+        env=env, bits=np.empty(n), user=np.empty(n, np.int64), local_wait_s=np.empty(n), rate=np.empty((n, E)),
+        f_edge=np.empty((n, E)), n_active=np.empty((n, E)), backlog_bits=np.empty((n, E)),
+        hist=np.empty((n, E, H)), dist=np.empty((n, E)),
     )
+    inputs = (arr.user, arr.bits, p.f_loc, float(s.bandwidth_hz), s.local_wait_cyc, s.fade_u, s.snr_mean, s.f_edge,
+              s.n_active, s.backlog_bits, np.ascontiguousarray(s.hist), s.dist)
+    outputs = (obs.bits, obs.user, obs.local_wait_s, obs.rate, obs.f_edge, obs.n_active, obs.backlog_bits, obs.hist,
+               obs.dist)
+    _over_ranges(n, _ROWS_PER_RANGE, lambda lo, hi: kernels.observe_rows(lo, hi, env, k, *inputs, *outputs))
+    return obs
 
 
-def _grow(a: np.ndarray, q: int, fill) -> np.ndarray:
-    pad = np.full(a.shape[:-1] + (q - a.shape[-1],), fill, dtype=a.dtype)
-    return np.concatenate([a, pad], axis=-1)
-
-
-def _ensure_local(state: SimState, need: int) -> None:
-    q = state.lq_cyc.shape[-1]
+def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
+    """Give the queues ``names`` (same width) room for ``need`` tasks per row: at least double.
+    The new entries are zeros, as beyond the end of every queue."""
+    q = getattr(state, names[0]).shape[-1]
     if need > q:
-        q2 = max(need, 2 * q)
-        state.lq_cyc, state.lq_arr = _grow(state.lq_cyc, q2, 0.0), _grow(state.lq_arr, q2, 0)
+        for name in names:
+            a = getattr(state, name)
+            pad = np.zeros(a.shape[:-1] + (max(need, 2 * q) - q,), a.dtype)
+            setattr(state, name, np.concatenate([a, pad], axis=-1))
 
 
-def _ensure_uplink(state: SimState, need: int) -> None:
-    q = state.uq_bits.shape[-1]
-    if need > q:
-        q2 = max(need, 2 * q)
-        state.uq_bits = _grow(state.uq_bits, q2, 0.0)
-        state.uq_size = _grow(state.uq_size, q2, 0.0)
-        state.uq_dest = _grow(state.uq_dest, q2, 0)
-        state.uq_arr = _grow(state.uq_arr, q2, 0)
-
-
-def _ensure_edge(state: SimState, need: int) -> None:
-    q = state.eq_cyc.shape[-1]
-    if need > q:
-        q2 = max(need, 2 * q)
-        state.eq_cyc, state.eq_arr = _grow(state.eq_cyc, q2, 0.0), _grow(state.eq_arr, q2, 0)
+_LOCAL_Q = ("lq_cyc", "lq_arr")
+_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr")
+_EDGE_Q = ("eq_cyc", "eq_arr")
 
 
 def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params) -> SimState:
     """Apply one decision per row of ``obs`` (action 0 = local, e = edge server e)."""
-    action = np.asarray(action)
-    to_local = action == 0
-    if to_local.any():
-        r = np.flatnonzero(to_local)
-        bi, ui = obs.env[r], obs.user[r]
-        pos = state.lq_n[bi, ui]
-        _ensure_local(state, int(pos.max()) + 1)
-        cyc = obs.bits[r] * p.gamma
-        state.lq_cyc[bi, ui, pos] = cyc
-        state.lq_arr[bi, ui, pos] = state.t[bi]
-        state.lq_n[bi, ui] += 1
-        state.local_wait_cyc[bi, ui] += cyc
-    if not to_local.all():
-        r = np.flatnonzero(~to_local)
-        bi, ui = obs.env[r], obs.user[r]
-        e = action[r] - 1
-        pos = state.uq_n[bi, ui]
-        _ensure_uplink(state, int(pos.max()) + 1)
-        d = obs.bits[r]
-        state.uq_bits[bi, ui, pos] = d
-        state.uq_size[bi, ui, pos] = d
-        state.uq_dest[bi, ui, pos] = e
-        state.uq_arr[bi, ui, pos] = state.t[bi]
-        state.uq_n[bi, ui] += 1
-        state.n_active[bi, e] += 1
-        state.backlog_bits[bi, e] += d
-    state.arrived[obs.env] += 1
-    return state
+    s = state
+    args = (np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), np.asarray(obs.bits, np.float64),
+            np.asarray(action, np.int64), p.gamma, s.t)
+    while True:
+        need_l, need_u = kernels.decide_rows(*args, s.lq_cyc, s.lq_arr, s.lq_n, s.local_wait_cyc, s.uq_bits, s.uq_size,
+                                             s.uq_dest, s.uq_arr, s.uq_n, s.n_active, s.backlog_bits, s.arrived)
+        if not need_l and not need_u:
+            return state
+        _widen(state, _LOCAL_Q, need_l)
+        _widen(state, _UPLINK_Q, need_u)
 
 
 # --------------------------------------------------------------------------- service
 
 
-def _shift_left(a: np.ndarray, k: np.ndarray, fill) -> np.ndarray:
-    """Drop the first k[...] entries of each row (last axis) and pad with ``fill``."""
-    q = a.shape[-1]
-    idx = np.arange(q) + k[..., None]
-    out = np.take_along_axis(a, np.minimum(idx, q - 1), axis=-1)
-    return np.where(idx < q, out, fill)
-
-
-def _fifo(work: np.ndarray, n: np.ndarray, capacity) -> tuple[np.ndarray, ...]:
-    """Serve FIFO rows of ``work`` (same unit as capacity) for one slot.
-
-    Returns (done mask, cumulative work at each entry, remaining work, used capacity).
-    """
-    q = work.shape[-1]
-    occupied = np.arange(q) < n[..., None]
-    w = np.where(occupied, work, 0.0)
-    cum = np.cumsum(w, axis=-1)
-    cap = np.asarray(capacity)[..., None] if np.ndim(capacity) else capacity
-    done = occupied & (cum <= cap * (1 + 1e-12))
-    remaining = np.where(occupied, np.minimum(w, np.maximum(cum - cap, 0.0)), 0.0)
-    used = np.minimum(cum[..., -1], capacity)
-    return done, cum, remaining, used
-
-
-def _busy_rows(n_flat: np.ndarray) -> tuple[np.ndarray, int]:
-    rows = np.flatnonzero(n_flat)
-    return rows, (int(n_flat[rows].max()) if rows.size else 0)
-
-
 def serve(state: SimState, p: Params) -> SlotOutcome:
-    """Run one slot of service for every env, drop expired tasks, advance ``t``.
+    """Run one slot of service for every env, drop expired tasks, advance ``t``, and
+    recompute N_e, L_e, the local waits and the L_e history from the realized queues.
 
-    Only queues that hold tasks are touched (rows are (env, user) or (env, server) pairs),
-    and only up to the longest such queue, so the cost follows the number of tasks.
+    Local FIFOs run at f_loc, uplink FIFOs at this slot's rates, servers share F_e equally
+    among their tasks (exact processor sharing within the slot); uploads finished during the
+    slot join their server at the boundary; a task arriving in slot a and unfinished at the
+    end of slot a+τ-1 is dropped where it is. See ``kernels.serve_envs``.
     """
-    B, U = state.lq_n.shape
-    E = state.f_edge.shape[1]
-    dt, t = p.slot_s, state.t
-    lat_env, lat_loc, lat_s = [], [], []
-    completed = np.zeros(B)
-    dropped = np.zeros((B, 3))
-    energy = np.zeros(B)
-    work_edge = np.zeros(B * E)
-    expire_age = p.tau_slots - 1  # a task arriving in slot a must finish by the end of slot a+τ-1
-
-    # -- local FIFO compute queues, rows = (env, user)
-    n_flat = state.lq_n.reshape(-1)
-    rows, w = _busy_rows(n_flat)
-    cyc_f, arr_f = state.lq_cyc.reshape(B * U, -1), state.lq_arr.reshape(B * U, -1)
-    if rows.size:  # fast path: the head task neither finishes nor expires -> only it progresses
-        cap = p.f_loc * dt
-        env = rows // U
-        head = ~(cyc_f[rows, 0] <= cap * (1 + 1e-12)) & ((t[env] - arr_f[rows, 0]) < expire_age)
-        rh = rows[head]
-        cyc_f[rh, 0] -= cap
-        energy += np.bincount(env[head], minlength=B) * (p.kappa * p.f_loc**2 * cap)
-        rows = rows[~head]
-        w = int(n_flat[rows].max()) if rows.size else 0
-    if rows.size:
-        env = rows // U
-        n, arr = n_flat[rows], arr_f[rows, :w]
-        done, cum, rem, used = _fifo(cyc_f[rows, :w], n, p.f_loc * dt)
-        ri, qi = np.nonzero(done)
-        if ri.size:
-            lat_env.append(env[ri])
-            lat_loc.append(np.zeros_like(ri))
-            lat_s.append((t[env[ri]] - arr[ri, qi]) * dt + cum[ri, qi] / p.f_loc)
-        energy += np.bincount(env, weights=p.kappa * p.f_loc**2 * used, minlength=B)
-        k_done = done.sum(-1)
-        occ = np.arange(w) < n[:, None]
-        k_exp = (occ & ~done & ((t[env][:, None] - arr) >= expire_age)).sum(-1)
-        completed += np.bincount(env, weights=k_done, minlength=B)
-        dropped[:, LOCAL] += np.bincount(env, weights=k_exp, minlength=B)
-        k = k_done + k_exp
-        cyc_f[rows, :w] = _shift_left(rem, k, 0.0)
-        arr_f[rows, :w] = _shift_left(arr, k, 0)
-        n_flat[rows] = n - k
-
-    # -- uplink FIFO queues, rows = (env, user); work in seconds = bits / rate
-    n_flat = state.uq_n.reshape(-1)
-    rows, w = _busy_rows(n_flat)
-    new_env = np.zeros(0, np.int64)
-    bits_f, size_f = state.uq_bits.reshape(B * U, -1), state.uq_size.reshape(B * U, -1)
-    dest_f, arr_f = state.uq_dest.reshape(B * U, -1), state.uq_arr.reshape(B * U, -1)
-    if rows.size:  # fast path: the head upload neither finishes nor expires -> only it progresses
-        env = rows // U
-        d0 = dest_f[rows, 0]
-        r0 = rates_of(state, state.fade_u.reshape(B * U, E)[rows, d0], state.snr_mean.reshape(B * U, E)[rows, d0])
-        head = ~(bits_f[rows, 0] / r0 <= dt * (1 + 1e-12)) & ((t[env] - arr_f[rows, 0]) < expire_age)
-        rh = rows[head]
-        bits_f[rh, 0] -= r0[head] * dt
-        energy += np.bincount(env[head], minlength=B) * (p.tx_power_w * dt)
-        rows = rows[~head]
-        w = int(n_flat[rows].max()) if rows.size else 0
-    if rows.size:
-        env = rows // U
-        n, bits, size, dest, arr = n_flat[rows], bits_f[rows, :w], size_f[rows, :w], dest_f[rows, :w], arr_f[rows, :w]
-        r_dest = rates_of(
-            state,
-            np.take_along_axis(state.fade_u.reshape(B * U, E)[rows], dest, axis=-1),
-            np.take_along_axis(state.snr_mean.reshape(B * U, E)[rows], dest, axis=-1),
-        )
-        done, cum_t, rem_t, air = _fifo(bits / r_dest, n, dt)
-        energy += np.bincount(env, weights=p.tx_power_w * air, minlength=B)
-        ri, qi = np.nonzero(done)
-        new_env, new_dest = env[ri], dest[ri, qi]
-        new_cyc, new_arr = size[ri, qi] * p.gamma, arr[ri, qi]
-        occ = np.arange(w) < n[:, None]
-        k_exp = (occ & ~done & ((t[env][:, None] - arr) >= expire_age)).sum(-1)
-        dropped[:, UPLINK] += np.bincount(env, weights=k_exp, minlength=B)
-        k = done.sum(-1) + k_exp
-        bits_f[rows, :w] = _shift_left(rem_t * r_dest, k, 0.0)
-        size_f[rows, :w] = _shift_left(size, k, 0.0)
-        dest_f[rows, :w] = _shift_left(dest, k, 0)
-        arr_f[rows, :w] = _shift_left(arr, k, 0)
-        n_flat[rows] = n - k
-
-    # -- edge servers: exact processor sharing within the slot, rows = (env, server)
-    n_flat = state.eq_n.reshape(-1)
-    rows, w = _busy_rows(n_flat)
-    if rows.size:
-        cyc_f, arr_f = state.eq_cyc.reshape(B * E, -1), state.eq_arr.reshape(B * E, -1)
-        env, srv = rows // E, rows % E
-        n = n_flat[rows]
-        idx = np.arange(w)
-        occ = idx < n[:, None]
-        order = np.argsort(np.where(occ, cyc_f[rows, :w], np.inf), axis=-1)
-        r0 = np.where(occ, np.take_along_axis(cyc_f[rows, :w], order, axis=-1), 0.0)
-        arr = np.take_along_axis(arr_f[rows, :w], order, axis=-1)
-        # work done by the time the k-th smallest task finishes: every task got min(r_j, r_k)
-        s_fin = np.cumsum(r0, axis=-1) + (n[:, None] - 1 - idx) * r0
-        f = state.f_edge.reshape(-1)[rows]
-        cap = f * dt
-        done = occ & (s_fin <= cap[:, None] * (1 + 1e-12))
-        nd = done.sum(-1)
-        w_done = (r0 * done).sum(-1)
-        n_surv = n - nd
-        theta = np.where(n_surv > 0, (cap - w_done) / np.maximum(n_surv, 1), 0.0)
-        r_new = np.where(occ & ~done, np.maximum(r0 - theta[:, None], 1e-9), 0.0)
-        work_edge[rows] = np.where(n_surv > 0, cap, w_done)
-        ri, qi = np.nonzero(done)
-        if ri.size:
-            lat_env.append(env[ri])
-            lat_loc.append(srv[ri] + 1)
-            lat_s.append((t[env[ri]] - arr[ri, qi]) * dt + s_fin[ri, qi] / f[ri])
-        completed += np.bincount(env, weights=nd, minlength=B)
-        cyc_f[rows, :w] = _shift_left(r_new, nd, 0.0)
-        arr_f[rows, :w] = _shift_left(arr, nd, 0)
-        n_flat[rows] = n_surv
-
-    # -- finished uploads join their server at the slot boundary
-    if new_env.size:
-        g = new_env * E + new_dest
-        pos = n_flat[g] + group_rank(g)
-        _ensure_edge(state, int(pos.max()) + 1)
-        cyc_f, arr_f = state.eq_cyc.reshape(B * E, -1), state.eq_arr.reshape(B * E, -1)
-        cyc_f[g, pos] = new_cyc
-        arr_f[g, pos] = new_arr
-        n_flat = state.eq_n.reshape(-1)
-        n_flat += np.bincount(g, minlength=B * E)
-
-    # -- drop expired tasks at the servers (and keep each server's tasks contiguous)
-    rows, w = _busy_rows(n_flat)
-    if rows.size:
-        cyc_f, arr_f = state.eq_cyc.reshape(B * E, -1), state.eq_arr.reshape(B * E, -1)
-        env = rows // E
-        n, arr = n_flat[rows], arr_f[rows, :w]
-        occ = np.arange(w) < n[:, None]
-        exp = occ & ((t[env][:, None] - arr) >= expire_age)
-        cnt = exp.sum(-1)
-        hit = cnt > 0
-        if hit.any():
-            rh, keep = rows[hit], (occ & ~exp)[hit]
-            order = np.argsort(~keep, axis=-1, kind="stable")
-            cyc_k = np.where(keep, cyc_f[rh, :w], 0.0)
-            cyc_f[rh, :w] = np.take_along_axis(cyc_k, order, axis=-1)
-            arr_f[rh, :w] = np.take_along_axis(np.where(keep, arr[hit], 0), order, axis=-1)
-            n_flat[rh] -= cnt[hit]
-            dropped[:, EDGE] += np.bincount(env[hit], weights=cnt[hit], minlength=B)
-
-    _refresh_estimates(state, p)
-    completed = completed.astype(np.int64)
-    dropped = dropped.astype(np.int64)
+    s = state
+    while True:
+        need, rec_at, lat_buf, where_buf, n_rec, *out = kernels.serve_plan(s.lq_n, s.uq_n, s.uq_dest, s.eq_n,
+                                                                           s.eq_cyc.shape[-1])
+        if not need:
+            break
+        _widen(state, _EDGE_Q, need)
+    args = (
+        s.t, p.slot_s, p.tau_slots - 1, p.f_loc, p.kappa * p.f_loc**2, p.tx_power_w, float(s.bandwidth_hz), p.gamma,
+        s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_n,
+        s.eq_cyc, s.eq_arr, s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist,
+        rec_at, lat_buf, where_buf, n_rec, *out,
+    )
+    _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernels.serve_envs(lo, hi, *args))
+    completed, dropped, work_edge, energy = out
     state.completed += completed
     state.dropped += dropped
-    state.t = t + 1
-    if lat_env:
-        le, ll, ls = np.concatenate(lat_env), np.concatenate(lat_loc), np.concatenate(lat_s)
-    else:
-        le = ll = np.zeros(0, np.int64)
-        ls = np.zeros(0)
-    return SlotOutcome(le, ll, ls, completed, dropped, work_edge.reshape(B, E), energy)
+    return SlotOutcome(*kernels.gather_records(rec_at, n_rec, lat_buf, where_buf), completed, dropped, work_edge, energy)
 
 
-def _refresh_estimates(state: SimState, p: Params) -> None:
-    """Recompute N_e, L_e, local waits from the realized queues; push L_e into the history."""
-    B, U, QU = state.uq_bits.shape
-    E = state.f_edge.shape[1]
-    rows, w = _busy_rows(state.uq_n.reshape(-1))
-    if rows.size:
-        occ = np.arange(w) < state.uq_n.reshape(-1)[rows][:, None]
-        gidx = ((rows // U)[:, None] * E + state.uq_dest.reshape(B * U, -1)[rows, :w])[occ]
-        up_count = np.bincount(gidx, minlength=B * E).reshape(B, E)
-        up_bits = np.bincount(gidx, weights=state.uq_size.reshape(B * U, -1)[rows, :w][occ], minlength=B * E).reshape(B, E)
-    else:
-        up_count, up_bits = 0, 0.0
-    state.n_active = (state.eq_n + up_count).astype(np.float64)
-    state.backlog_bits = state.eq_cyc.sum(-1) / p.gamma + up_bits
-    state.local_wait_cyc = state.lq_cyc.sum(-1)
-    state.hist[..., :-1] = state.hist[..., 1:]
-    state.hist[..., -1] = state.backlog_bits
+# --------------------------------------------------------------------------- threads
+
+THREADS = max(1, int(os.environ.get("MECOFFLOAD_THREADS", "1")))
+"""Threads for the compiled loops of ``observe`` and ``serve`` (environment variable
+MECOFFLOAD_THREADS, default 1; see ``set_threads``). Results are identical for any value:
+every observation row and every env is computed alone and written only to its own place."""
+
+
+def set_threads(n: int) -> None:
+    """Run ``observe`` and ``serve`` of large batches on up to n threads (1 = no threads).
+    Worth it only when that many cores are free."""
+    global THREADS
+    THREADS = max(1, int(n))
+
+
+_ENVS_PER_RANGE = 512  # envs per unit of work for a thread in ``serve``
+_ROWS_PER_RANGE = 512  # observation rows per unit of work in ``observe``
+_pool: ThreadPoolExecutor | None = None
+
+
+def _over_ranges(n: int, per_range: int, run) -> None:
+    """Call ``run(lo, hi)`` over ranges covering [0, n), on up to ``THREADS`` threads (``run``
+    must release the GIL). Ranges are claimed one at a time, so a thread that gets little
+    CPU time delays the others by at most one range."""
+    global _pool
+    n_ranges = min(4 * THREADS, n // per_range) if THREADS > 1 else 1
+    if n_ranges <= 1:
+        run(0, n)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="mecoffload")
+    edges = [n * i // n_ranges for i in range(n_ranges + 1)]
+    claim = itertools.count()
+
+    def drain() -> None:
+        while (i := next(claim)) < n_ranges:
+            run(edges[i], edges[i + 1])
+
+    helpers = [_pool.submit(drain) for _ in range(THREADS - 1)]
+    drain()
+    for h in helpers:
+        h.result()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cost import estimated_costs, generalized_cost, mask_local
+from .cost import estimated_j
 from .dynamics import Obs
 from .params import Params
 
@@ -20,8 +20,7 @@ def lacs_terms(obs: Obs, p: Params, rng: np.random.Generator, k: int | None = No
     """Return (J, C_impact), both (B, E+1) in seconds; J of forbidden actions is +inf."""
     k = p.lacs_k if k is None else k
     B, E = obs.rate.shape
-    j_now = mask_local(generalized_cost(
-        estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p), p), p)
+    j_now = estimated_j(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
     # eq 22: one slot of normal service for every server, then the task joins the chosen one
     f_eff = obs.f_edge / (obs.n_active + 1.0)
     served = np.maximum(obs.backlog_bits - f_eff * p.slot_s / p.gamma, 0.0)  # (B,E)
@@ -32,7 +31,7 @@ def lacs_terms(obs: Obs, p: Params, rng: np.random.Generator, k: int | None = No
     v_wait = np.maximum(obs.local_wait_s[:, None] + np.eye(E + 1)[0][None] * task_loc[:, None] - p.slot_s, 0.0)  # (B,A)
     # eq 23: K future tasks around the current size
     fut = obs.bits[:, None] * rng.uniform(p.lacs_lo, p.lacs_hi, (B, k))  # (B,K)
-    c = estimated_costs(
+    j_fut = estimated_j(
         fut[:, None, :],  # (B,1,K)
         obs.rate[:, None, None, :],
         v_wait[:, :, None],
@@ -41,7 +40,7 @@ def lacs_terms(obs: Obs, p: Params, rng: np.random.Generator, k: int | None = No
         v_backlog[:, :, None, :],
         p,
     )  # (B,A,K,A')
-    best = mask_local(generalized_cost(c, p), p).min(-1)  # eq 24
+    best = j_fut.min(-1)  # eq 24
     impact = best.mean(-1)  # eq 25
     return j_now, impact
 
