@@ -481,7 +481,7 @@ class EcsSim:
         order) follows; a task that lost a race is decided again in the next pass, on the
         updated loads. A task with no VM that can take it fails (``vm_capacity``)."""
         ids = ids[np.argsort(self.t_ready[ids], kind="stable")]
-        V, N = self.V, self.N
+        N = self.N
         b = self.env[ids]
         m = self.env_mode[b]
         cloud = self.tier[ids] == CLOUD

@@ -183,7 +183,7 @@ class GAPolicy:
         p = self.p
         B, A = arr.valid.shape
         self._k = 0
-        self._ctx = ctx = _SlotContext(state, arr, p)
+        self._ctx = _SlotContext(state, arr, p)
         if A == 0:
             self.plan = np.zeros((B, 0), np.int64)
             self.best_fitness = self.seed_fitness = None

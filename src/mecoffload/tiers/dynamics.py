@@ -340,7 +340,7 @@ class TierSim:
     def observe(self, ids: np.ndarray) -> TierObs:
         """Observation rows for tasks ``ids`` at the current epoch."""
         wl, lay, B = self.wl, self.lay, self.B
-        V, D = lay.n_vm, lay.n_dc
+        V = lay.n_vm
         t0 = self.t0
         env, dev, app = wl.env[ids], wl.device[ids], wl.app[ids]
         ap = self.dev_ap[env, dev]
