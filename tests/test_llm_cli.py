@@ -51,9 +51,10 @@ def test_experiment_comllm_tiny(tmp_path):
     from mecoffload.experiments.comllm import run
 
     small = {"sizes": {"sft": 8, "grpo": 8, "test": 8}, "test_small": 4, "topologies": [3, 11], "task_sizes": [2],
-             "text": {"batch": 4, "sft_steps": 1, "grpo_steps": 1}, "encoder": {"batch": 4, "sft_steps": 1, "grpo_steps": 1}}
+             "text": {"batch": 4, "sft_steps": 1, "grpo_steps": 1}, "encoder": {"batch": 4, "sft_steps": 1, "grpo_steps": 1}, "extra_encoder_backbones": ["not-a-backbone"]}
     res = run("small", tmp_path, 0, False, backbone="tiny", overrides=small)
     for t in ("table2", "table3", "table4", "table5", "table6"):
         assert (tmp_path / f"{t}.md").exists() and (tmp_path / f"{t}.csv").exists()
     assert "COMLLM-135M" in res["table2"] and "COMLLM-135M-enc" in res["table4"]["11"]
     assert set(res["table6"]) == {"standard", "shuffle", "noisy", "units"}
+    assert res["skipped_backbones"] == ["not-a-backbone"]

