@@ -150,17 +150,15 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
         if not text_only:
             for b in ("Random", "Oracle", "LACS"):
                 res[b] = static_metrics(_baseline_actions(b, obs, p_eval, rng), obs, p_eval)
-        pols = {}
+        loaders = {}  # row -> how to load its policy (one model in memory at a time)
         if zeroshot and B.get("zeroshot"):
-            pols["Zero-shot-135M"] = LLMPolicy.zero_shot(backbone, p_eval, style=B["text"].get("style", "minimal"))
-            if perturbation:
-                from dataclasses import replace
-
-                pols["Zero-shot-135M"].scorer.cfg = replace(pols["Zero-shot-135M"].scorer.cfg, perturbation=perturbation)
+            loaders["Zero-shot-135M"] = lambda: LLMPolicy.zero_shot(backbone, p_eval, B["text"].get("style", "minimal"),
+                                                                    perturbation)
         for row, folder in models.items():
             if not (text_only and row.endswith("-enc")):
-                pols[row] = LLMPolicy.from_checkpoint(folder, p_eval, perturbation=perturbation)
-        for row, pol in pols.items():
+                loaders[row] = lambda folder=folder: LLMPolicy.from_checkpoint(folder, p_eval, perturbation=perturbation)
+        for row, load in loaders.items():
+            pol = load()
             res[row] = static_metrics(_act(pol, obs), obs, p_eval)
             if timed:
                 latency_ms[row] = _latency_ms(pol, obs)

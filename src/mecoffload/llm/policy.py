@@ -49,12 +49,13 @@ class LLMPolicy:
         return cls(tr.scorer, p, {"kind": kind, "backbone": config["backbone"], "mode": cfg.mode})
 
     @classmethod
-    def zero_shot(cls, backbone: str, p: Params, style: str = "standard") -> "LLMPolicy":
+    def zero_shot(cls, backbone: str, p: Params, style: str = "standard", perturbation: str | None = None) -> "LLMPolicy":
         from .model import load_backbone
         from .scoring import TextScorer
 
         bb = load_backbone(backbone)
-        cfg = PromptConfig(style=style, goal="latency" if p.allow_local else "maxdelay")
+        cfg = PromptConfig(style=style, perturbation=perturbation or "standard",
+                           goal="latency" if p.allow_local else "maxdelay")
         return cls(TextScorer(bb.model, bb.tokenizer, p, cfg), p, {"kind": "llm-zeroshot", "backbone": backbone, "mode": "text"})
 
     def reset(self, batch: int) -> None:
