@@ -36,20 +36,23 @@ PAPER_TABLE2 = {  # seed 001 Table II: AL (slots), TDR %, PR %, LBI %
 
 BUDGETS = {
     "small": {"backbone": "smollm2-135m", "sizes": {"sft": 1000, "grpo": 2000, "test": 200}, "test_small": 100,
-              "text": {"style": "minimal", "layers": 8, "batch": 4, "sft_steps": 150, "grpo_steps": 60,
-                       "lr_sft": 1e-3},
+              "text": {"style": "cost", "layers": 8, "keep_last": 2, "lora_mlp": True, "lora_r": 16, "lora_alpha": 32,
+                       "batch": 8, "sft_steps": 900, "sft_schedule": "linear", "lr_sft": 5e-4,
+                       "grpo_steps": 60, "lr_grpo": 5e-5},
               "encoder": {"layers": 4, "batch": 8, "sft_steps": 125, "grpo_steps": 150},
               "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True,
               "extra_encoder_backbones": ["gemma3-270m"]},
     "paper": {"backbone": "smollm2-135m", "sizes": {"sft": 1000, "grpo": 2000, "test": 1000}, "test_small": 1000,
-              "text": {"style": "minimal", "layers": 8, "batch": 8, "lr_sft": 1e-3},
+              "text": {"style": "cost", "layers": 8, "keep_last": 2, "lora_mlp": True, "lora_r": 16, "lora_alpha": 32,
+                       "batch": 8, "sft_epochs": 8, "sft_schedule": "linear", "lr_sft": 5e-4, "lr_grpo": 5e-5},
               "encoder": {"layers": 4, "batch": 8},
               "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True,
               "extra_encoder_backbones": ["gemma3-270m"]},
 }
 
 
-CONFIG_KNOBS = ("style", "batch", "sft_steps", "grpo_steps", "layers", "lr_sft", "lr_grpo")
+CONFIG_KNOBS = ("style", "batch", "sft_steps", "grpo_steps", "layers", "keep_last", "lora_r", "lora_alpha", "lora_mlp",
+                "lr_sft", "lr_grpo", "sft_schedule", "sft_epochs")
 """budget keys passed on to ``LLMConfig``"""
 
 

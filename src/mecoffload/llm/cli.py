@@ -69,6 +69,9 @@ def finetune_cmd(
     mode: str = typer.Option("text", "--mode", help="text (prompt + label tokens) or encoder (numeric encoder + head)"),
     style: str = typer.Option("compact", "--style", help="prompt style: compact, standard, minimal or cost"),
     layers: Optional[int] = typer.Option(None, "--layers", min=1, help="keep only the first N decoder layers"),
+    keep_last: int = typer.Option(0, "--keep-last", min=0, help="with --layers: also keep the last N decoder layers"),
+    lora_r: int = typer.Option(8, "--lora-r", min=1, help="LoRA rank"),
+    lora_mlp: bool = typer.Option(False, "--lora-mlp/--no-lora-mlp", help="also adapt the MLP projections"),
     sft_steps: Optional[int] = typer.Option(None, "--sft-steps", min=1),
     grpo_steps: Optional[int] = typer.Option(None, "--grpo-steps", min=1),
     batch: int = typer.Option(8, "--batch", min=1),
@@ -94,7 +97,8 @@ def finetune_cmd(
 
     if style not in STYLES:
         raise _user_error(f"--style must be one of {', '.join(STYLES)} (got '{style}')")
-    cfg = LLMConfig(mode=mode, style=style, layers=layers, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
+    cfg = LLMConfig(mode=mode, style=style, layers=layers, keep_last=keep_last, lora_r=lora_r, lora_alpha=2 * lora_r,
+                    lora_mlp=lora_mlp, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
                     lr_sft=lr_sft, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
     sc = load_scenario(scenario, overrides)
     module = importlib.import_module(TRAINERS[kind])

@@ -170,35 +170,44 @@ def set_threads() -> int:
     return n
 
 
-def prune_layers(model, keep: int | None):
-    """Keep the first ``keep`` decoder layers (one-time structural pruning, seed 003); in place."""
+def prune_layers(model, keep: int | None, keep_last: int = 0):
+    """Keep the first ``keep`` decoder layers and the last ``keep_last`` (one-time structural pruning,
+    seed 003); in place. ``keep_last`` matters for text mode: the top layers map hidden states onto
+    the vocabulary, and a stack cut after its first layers no longer reads out label tokens."""
     if not keep:
         return model
     dec = model.model
-    if keep < len(dec.layers):
+    n = len(dec.layers)
+    if keep + keep_last < n:
         import torch
 
-        dec.layers = torch.nn.ModuleList(list(dec.layers)[:keep])
-        model.config.num_hidden_layers = keep
+        sel = list(range(keep)) + list(range(n - keep_last, n))
+        dec.layers = torch.nn.ModuleList([dec.layers[i] for i in sel])
+        for j, layer in enumerate(dec.layers):  # the KV cache is indexed by position in the stack
+            if hasattr(getattr(layer, "self_attn", None), "layer_idx"):
+                layer.self_attn.layer_idx = j
+        model.config.num_hidden_layers = len(sel)
         if getattr(model.config, "layer_types", None):
-            model.config.layer_types = model.config.layer_types[:keep]
+            model.config.layer_types = [model.config.layer_types[i] for i in sel]
     return model
 
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+LORA_MLP_TARGETS = ["gate_proj", "up_proj", "down_proj"]
 
 
-def lora_config(r: int = 8, alpha: int = 16):
+def lora_config(r: int = 8, alpha: int = 16, mlp: bool = False):
     from peft import LoraConfig
 
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none")
+    targets = LORA_TARGETS + (LORA_MLP_TARGETS if mlp else [])
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=targets, bias="none")
 
 
-def add_lora(model, r: int = 8, alpha: int = 16):
-    """Wrap ``model`` with a fresh trainable LoRA adapter (peft)."""
+def add_lora(model, r: int = 8, alpha: int = 16, mlp: bool = False):
+    """Wrap ``model`` with a fresh trainable LoRA adapter (peft) on the attention (+ MLP) projections."""
     from peft import get_peft_model
 
-    return get_peft_model(model, lora_config(r, alpha))
+    return get_peft_model(model, lora_config(r, alpha, mlp))
 
 
 def lora_tensors(peft_model) -> dict:
@@ -207,11 +216,11 @@ def lora_tensors(peft_model) -> dict:
     return {k: v.detach().clone() for k, v in get_peft_model_state_dict(peft_model).items()}
 
 
-def merge_lora(model, tensors: dict, r: int, alpha: int):
+def merge_lora(model, tensors: dict, r: int, alpha: int, mlp: bool = False):
     """Apply a saved LoRA adapter to ``model`` and merge it into the weights; returns the plain model."""
     from peft import get_peft_model, set_peft_model_state_dict
 
-    pm = get_peft_model(model, lora_config(r, alpha))
+    pm = get_peft_model(model, lora_config(r, alpha, mlp))
     set_peft_model_state_dict(pm, tensors)
     merged = pm.merge_and_unload()
     for prm in merged.parameters():

@@ -16,7 +16,8 @@ numbers on the page. It is on by default and recorded in every checkpoint.
 Styles: ``standard`` (one line per option, words), ``compact`` (short keys, fewer tokens) and
 ``minimal`` (task size; per server only CPU, tasks and the estimate: ~4x fewer tokens than
 standard, for training on a CPU where every prompt token costs ~3.5 ms) and ``cost`` (task size and
-each option's estimate only).
+each option's estimate only, as a fixed-width integer of ms, ``c=0264ms``, so that a small model
+compares numbers digit by digit; under the ``units`` perturbation it is given in s, ``c=0.264s``).
 Perturbations (Table VI): ``standard``; ``shuffle`` (fields of every line and the order of the
 server lines shuffled; labels stay with their server); ``noisy`` (irrelevant sentences injected
 between lines); ``units`` (MHz, kbit, kbps, ms instead of GHz, Mbit, Mbps, s).
@@ -121,8 +122,13 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
     loc = [f("local CPU", "f", p.f_loc, hz), f("queue wait", "w", obs.local_wait_s[i], sec)]
     if minimal:
         task, loc = task[:1], []
+    def est(val: float) -> str:
+        if cfg.style == "cost":  # fixed-width integer ms: digit-by-digit comparable (units variation: s)
+            return f"c={val:.3f}s" if cfg.perturbation == "units" else f"c={min(9999, int(round(val * 1e3))):04d}ms"
+        return f("est. latency", "c", val, sec)
+
     if c is not None:
-        loc.append(f("est. latency", "c", c[0], sec))
+        loc.append(est(c[0]))
     servers = []
     H = min(cfg.history, obs.hist.shape[-1])
     for e in range(E):
@@ -135,7 +141,7 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
         if minimal:
             fields = [fields[0], fields[2]] if cfg.style == "minimal" else []
         if c is not None:
-            fields.append(f("est. latency", "c", c[e + 1], sec))
+            fields.append(est(c[e + 1]))
         servers.append((e, fields))
     if cfg.perturbation == "shuffle":
         task = [task[j] for j in rng.permutation(len(task))]
@@ -144,10 +150,12 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
         servers = [servers[j] for j in rng.permutation(len(servers))]
     sep = " " if compact else ", "
     lines = [("Task " if compact else "Task: ") + sep.join(task)]
-    lines.append(f"{LABELS[0]}: " + ("local " if compact else "run locally, ") + sep.join(loc)
+    cost = cfg.style == "cost"
+    lines.append(f"{LABELS[0]}: " + ("" if cost else "local " if compact else "run locally, ") + sep.join(loc)
                  + ("" if p.allow_local else " (not allowed)"))
     for e, fl in servers:
-        lines.append(f"{LABELS[e + 1]}: " + (f"S{e + 1} " if compact else f"edge server {e + 1}, ") + sep.join(fl))
+        lines.append(f"{LABELS[e + 1]}: " + ("" if cost else f"S{e + 1} " if compact else f"edge server {e + 1}, ")
+                     + sep.join(fl))
     if cfg.perturbation == "noisy":
         for s in rng.choice(len(NOISE), size=2, replace=False):
             lines.insert(int(rng.integers(1, len(lines) + 1)), NOISE[s])

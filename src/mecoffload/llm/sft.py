@@ -36,10 +36,14 @@ class LLMConfig:
     """load-history entries per server in the prompt"""
     layers: int | None = None
     """keep only the first N decoder layers (structural pruning; None = all)"""
+    keep_last: int = 0
+    """with ``layers``: also keep the last N decoder layers (text mode needs them to read out labels)"""
     lora_r: int = 8
-    """LoRA rank (q, k, v, o projections)"""
+    """LoRA rank (q, k, v, o projections; + gate/up/down with ``lora_mlp``)"""
     lora_alpha: int = 16
     """LoRA alpha"""
+    lora_mlp: bool = False
+    """also adapt the MLP projections"""
     encoder_width: int = 128
     """hidden width of the numeric encoder and action head"""
     sft_states: int = 1000
@@ -56,6 +60,8 @@ class LLMConfig:
     """states per gradient step (SFT and GRPO)"""
     lr_sft: float = 2e-4
     """AdamW learning rate of LoRA in SFT"""
+    sft_schedule: str = "constant"
+    """SFT learning rate over the steps: constant | linear (20-step warm-up, then linear decay to 5 %)"""
     lr_encoder: float = 1e-3
     """AdamW learning rate of the numeric encoder and head"""
     grpo_steps: int | None = None
@@ -128,11 +134,11 @@ def build_policy_model(backbone: str, cfg: LLMConfig, p: Params, stages: dict | 
     from .scoring import TextScorer
 
     bb = load_backbone(backbone, cfg.dtype)
-    model = prune_layers(bb.model, cfg.layers)
+    model = prune_layers(bb.model, cfg.layers, cfg.keep_last)
     for tensors in (stages or {}).values():
-        model = merge_lora(model, tensors, cfg.lora_r, cfg.lora_alpha)
+        model = merge_lora(model, tensors, cfg.lora_r, cfg.lora_alpha, cfg.lora_mlp)
     if trainable:
-        model = add_lora(model, cfg.lora_r, cfg.lora_alpha)
+        model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_mlp)
     encoder = None
     if cfg.mode == "encoder":
         import torch
@@ -217,6 +223,10 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
     n = len(obs)
     per_epoch = max(1, n // cfg.batch)
     total = per_epoch * cfg.sft_epochs if cfg.sft_steps is None else cfg.sft_steps
+    if cfg.sft_schedule not in ("constant", "linear"):
+        raise ValueError(f"sft_schedule must be constant or linear (got {cfg.sft_schedule!r})")
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 1.0 if cfg.sft_schedule == "constant" else min(1.0, (s + 1) / 20) * max(0.05, 1 - s / total))
     g = np.random.default_rng(seed)
     curve = curve if curve is not None else {}
     curve.setdefault("sft_loss", [])
@@ -243,6 +253,7 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
         curve["sft_loss"].append(loss.item())
         curve["sft_acc"].append(float((pred == y).float().mean()))
         if bar:
