@@ -199,3 +199,66 @@ def test_zeroshot_tiny_in_closed_loop_evaluation():
 
 def test_labels_cover_perturbations():
     assert set(PERTURBATIONS) == {"standard", "shuffle", "noisy", "units"}
+
+
+def test_cost_prompt_is_fixed_width_ms_and_orders_like_the_oracle(obs, p):
+    """``cost`` style: one ``B 0264`` line (ms, 4 digits) per option, equal to the estimate; units variation in s."""
+    import re
+
+    from mecoffload.sim.cost import estimated_costs
+
+    for i in range(len(obs)):
+        lines = state_text(obs, i, p, PromptConfig(style="cost")).splitlines()[1:]
+        assert [ln[0] for ln in lines] == list(LABELS[: p.n_servers + 1])
+        ms = np.array([int(re.fullmatch(r"[A-Z] (\d{4})", ln).group(1)) for ln in lines])
+        c = estimated_costs(obs.bits[i:i + 1], obs.rate[i:i + 1], obs.local_wait_s[i:i + 1], obs.f_edge[i:i + 1],
+                            obs.n_active[i:i + 1], obs.backlog_bits[i:i + 1], p)[0]
+        assert np.all(np.abs(ms - np.minimum(9999, c * 1e3)) <= 0.5)
+        units = state_text(obs, i, p, PromptConfig(style="cost", perturbation="units")).splitlines()[1:]
+        s = np.array([float(re.fullmatch(r"[A-Z] (\d+\.\d{3})", ln).group(1)) for ln in units])
+        assert np.allclose(s, c, atol=5e-4)
+    with pytest.raises(ValueError, match="hints"):
+        state_text(obs, 0, p, PromptConfig(style="cost", hints=False))
+
+
+def test_prune_keeps_first_and_last_layers_and_cache_indices(tiny, obs, p):
+    """``prune_layers(keep, keep_last)``: the chosen layers, renumbered for the KV cache; scoring still exact."""
+    from transformers import LlamaForCausalLM
+
+    from mecoffload.llm.model import prune_layers
+    from mecoffload.llm.scoring import TextScorer
+
+    cfg = tiny.model.config.__class__(**{**tiny.model.config.to_dict(), "num_hidden_layers": 5})
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).eval()
+    layers = list(model.model.layers)
+    prune_layers(model, 2, keep_last=2)
+    assert list(model.model.layers) == [layers[0], layers[1], layers[3], layers[4]]
+    assert [ly.self_attn.layer_idx for ly in model.model.layers] == [0, 1, 2, 3]
+    assert model.config.num_hidden_layers == 4
+    sc = TextScorer(model, tiny.tokenizer, p, PromptConfig(style="cost"))
+    lp = sc.log_probs(obs.take(np.arange(2)), seed=0)
+    ids = sc.encode(obs.take(np.arange(2)), seed=0)
+    for r in range(2):
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([sc.prefix_ids[0].tolist() + ids[r]])).logits[0, -1]
+        assert torch.allclose(torch.log_softmax(logits[sc.label_ids[: p.n_servers + 1]], -1), lp[r], atol=1e-4)
+
+
+def test_text_sft_with_mlp_lora_and_linear_schedule_roundtrips(tmp_path, p):
+    from safetensors.torch import load_file
+
+    from mecoffload.llm import sft
+    from mecoffload.llm.sft import LLMConfig
+    from mecoffload.policies.base import make_policy
+
+    sc = load_scenario("comllm")
+    cfg = LLMConfig(mode="text", style="cost", layers=1, keep_last=1, lora_mlp=True, lora_r=4, lora_alpha=8,
+                    sft_schedule="linear", sft_states=16, test_states=8, batch=4)
+    sft.train(sc, tmp_path / "sft", 3, 0, backbone="tiny", config=cfg)
+    keys = load_file(str(tmp_path / "sft" / "model.safetensors")).keys()
+    assert any("gate_proj" in k for k in keys) and any("q_proj" in k for k in keys)
+    pol = make_policy(f"llm-sft:{tmp_path / 'sft'}", p)
+    assert pol.act(collect_states(p, 4, 1), None).max() <= p.n_servers
+    with pytest.raises(ValueError, match="sft_schedule"):
+        sft.train(sc, tmp_path / "bad", 1, 0, backbone="tiny", config=LLMConfig(sft_schedule="cosine", sft_states=8))

@@ -15,9 +15,9 @@ numbers on the page. It is on by default and recorded in every checkpoint.
 
 Styles: ``standard`` (one line per option, words), ``compact`` (short keys, fewer tokens) and
 ``minimal`` (task size; per server only CPU, tasks and the estimate: ~4x fewer tokens than
-standard, for training on a CPU where every prompt token costs ~3.5 ms) and ``cost`` (task size and
-each option's estimate only, as a fixed-width integer of ms, ``c=0264ms``, so that a small model
-compares numbers digit by digit; under the ``units`` perturbation it is given in s, ``c=0.264s``).
+standard, for training on a CPU where every prompt token costs ~3.5 ms) and ``cost`` (one line per
+option: its label and its estimate as a fixed-width integer of ms, ``B 0264``, so that a small model
+compares numbers digit by digit; under the ``units`` perturbation in s, ``B 0.264``; needs ``hints``).
 Perturbations (Table VI): ``standard``; ``shuffle`` (fields of every line and the order of the
 server lines shuffled; labels stay with their server); ``noisy`` (irrelevant sentences injected
 between lines); ``units`` (MHz, kbit, kbps, ms instead of GHz, Mbit, Mbps, s).
@@ -123,8 +123,6 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
     if minimal:
         task, loc = task[:1], []
     def est(val: float) -> str:
-        if cfg.style == "cost":  # fixed-width integer ms: digit-by-digit comparable (units variation: s)
-            return f"c={val:.3f}s" if cfg.perturbation == "units" else f"c={min(9999, int(round(val * 1e3))):04d}ms"
         return f("est. latency", "c", val, sec)
 
     if c is not None:
@@ -149,13 +147,28 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
         servers = [(e, [fl[j] for j in rng.permutation(len(fl))]) for e, fl in servers]
         servers = [servers[j] for j in rng.permutation(len(servers))]
     sep = " " if compact else ", "
+    if cfg.style == "cost":  # "B 0264": label, then the estimate as a fixed-width integer of ms
+        if c is None:
+            raise ValueError("prompt style 'cost' lists the estimates: it needs hints=True")
+        ms = cfg.perturbation != "units"
+        lines = [f"Task latency per option in {'ms' if ms else 's'}:",
+                 f"{LABELS[0]} {_fixed(c[0], ms)}" + ("" if p.allow_local else " (not allowed)")]
+        lines += [f"{LABELS[e + 1]} {_fixed(c[e + 1], ms)}" for e, _ in servers]
+        return _add_noise(lines, cfg, rng)
     lines = [("Task " if compact else "Task: ") + sep.join(task)]
-    cost = cfg.style == "cost"
-    lines.append(f"{LABELS[0]}: " + ("" if cost else "local " if compact else "run locally, ") + sep.join(loc)
+    lines.append(f"{LABELS[0]}: " + ("local " if compact else "run locally, ") + sep.join(loc)
                  + ("" if p.allow_local else " (not allowed)"))
     for e, fl in servers:
-        lines.append(f"{LABELS[e + 1]}: " + ("" if cost else f"S{e + 1} " if compact else f"edge server {e + 1}, ")
-                     + sep.join(fl))
+        lines.append(f"{LABELS[e + 1]}: " + (f"S{e + 1} " if compact else f"edge server {e + 1}, ") + sep.join(fl))
+    return _add_noise(lines, cfg, rng)
+
+
+def _fixed(val_s: float, ms: bool) -> str:
+    """An estimate for the ``cost`` style: ``0264`` (ms, 4 digits, capped at 9999) or ``0.264`` (s)."""
+    return f"{min(9999, int(round(val_s * 1e3))):04d}" if ms else f"{val_s:.3f}"
+
+
+def _add_noise(lines: list[str], cfg: PromptConfig, rng: np.random.Generator) -> str:
     if cfg.perturbation == "noisy":
         for s in rng.choice(len(NOISE), size=2, replace=False):
             lines.insert(int(rng.integers(1, len(lines) + 1)), NOISE[s])
