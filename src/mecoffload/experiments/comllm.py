@@ -9,12 +9,13 @@ Rows also include Random, the one-step oracle and LACS; the zero-shot LLM (full 
 is scored in Tables II and VI only, to keep ``small`` within budget. Table II also gives each row's
 decision time for one pending task (ms, median of 10). Metrics are the paper's AL (slots), TDR,
 PR, LBI on the test states (``llm.datasets.static_metrics``).
-Text rows keep the first 8 decoder layers and encoder rows the first 4 (structural pruning).
+Text rows keep the first 8 and the last 2 decoder layers (the top layers read out the label tokens;
+``cost`` prompt, LoRA on attention + MLP) and encoder rows the first 4 (structural pruning).
 Encoder rows are also trained on each backbone of ``extra_encoder_backbones`` (gemma3-270m: the 270M rows)
 when its PyPI package is installed; otherwise it is listed under ``skipped_backbones`` in results.json.
 
 Budgets: ``small`` fits ≤ 60 min on a 2-core CPU (short training, 200-state test sets for Table
-II/VI and 100 for III/IV, ``minimal`` prompt style); ``paper`` uses the full set sizes and one pass
+II/VI and 100 for III/IV); ``paper`` uses the full set sizes and one pass
 over the SFT and GRPO sets. Outputs: ``table{2..6}.md`` / ``.csv``, ``results.json``, ``pr_table2.png``,
 checkpoints under ``ckpt/``.
 """

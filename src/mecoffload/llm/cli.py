@@ -76,6 +76,7 @@ def finetune_cmd(
     grpo_steps: Optional[int] = typer.Option(None, "--grpo-steps", min=1),
     batch: int = typer.Option(8, "--batch", min=1),
     lr_sft: float = typer.Option(2e-4, "--lr-sft"),
+    sft_schedule: str = typer.Option("constant", "--sft-schedule", help="constant or linear (warm-up, linear decay)"),
     lr_grpo: float = typer.Option(5e-6, "--lr-grpo"),
     sft_states: int = typer.Option(1000, "--sft-states", min=1),
     grpo_states: int = typer.Option(2000, "--grpo-states", min=1),
@@ -95,10 +96,12 @@ def finetune_cmd(
         raise _user_error(f"--mode must be text or encoder (got '{mode}')")
     from .prompt import STYLES
 
+    if sft_schedule not in ("constant", "linear"):
+        raise _user_error(f"--sft-schedule must be constant or linear (got '{sft_schedule}')")
     if style not in STYLES:
         raise _user_error(f"--style must be one of {', '.join(STYLES)} (got '{style}')")
     cfg = LLMConfig(mode=mode, style=style, layers=layers, keep_last=keep_last, lora_r=lora_r, lora_alpha=2 * lora_r,
-                    lora_mlp=lora_mlp, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
+                    lora_mlp=lora_mlp, sft_schedule=sft_schedule, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
                     lr_sft=lr_sft, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
     sc = load_scenario(scenario, overrides)
     module = importlib.import_module(TRAINERS[kind])
