@@ -88,7 +88,7 @@ def finetune_cmd(
     from ..learn import TRAINERS
     from ..learn.checkpoint import CheckpointError
     from ..scenario import load_scenario
-    from .sft import LLMConfig
+    from .sft import SFT_SCHEDULES, LLMConfig
 
     if kind not in ("llm-sft", "llm-grpo", "comllm"):
         raise _user_error(f"unknown LLM learner '{kind}' (allowed: llm-sft, llm-grpo, comllm)")
@@ -96,8 +96,8 @@ def finetune_cmd(
         raise _user_error(f"--mode must be text or encoder (got '{mode}')")
     from .prompt import STYLES
 
-    if sft_schedule not in ("constant", "linear"):
-        raise _user_error(f"--sft-schedule must be constant or linear (got '{sft_schedule}')")
+    if sft_schedule not in SFT_SCHEDULES:
+        raise _user_error(f"--sft-schedule must be one of {', '.join(SFT_SCHEDULES)} (got '{sft_schedule}')")
     if style not in STYLES:
         raise _user_error(f"--style must be one of {', '.join(STYLES)} (got '{style}')")
     cfg = LLMConfig(mode=mode, style=style, layers=layers, keep_last=keep_last, lora_r=lora_r, lora_alpha=2 * lora_r,

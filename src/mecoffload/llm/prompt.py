@@ -122,11 +122,8 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
     loc = [f("local CPU", "f", p.f_loc, hz), f("queue wait", "w", obs.local_wait_s[i], sec)]
     if minimal:
         task, loc = task[:1], []
-    def est(val: float) -> str:
-        return f("est. latency", "c", val, sec)
-
     if c is not None:
-        loc.append(est(c[0]))
+        loc.append(f("est. latency", "c", c[0], sec))
     servers = []
     H = min(cfg.history, obs.hist.shape[-1])
     for e in range(E):
@@ -139,7 +136,7 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
         if minimal:
             fields = [fields[0], fields[2]] if cfg.style == "minimal" else []
         if c is not None:
-            fields.append(est(c[e + 1]))
+            fields.append(f("est. latency", "c", c[e + 1], sec))
         servers.append((e, fields))
     if cfg.perturbation == "shuffle":
         task = [task[j] for j in rng.permutation(len(task))]

@@ -24,6 +24,9 @@ from ..sim.params import Params
 from .prompt import PromptConfig
 
 
+SFT_SCHEDULES = ("constant", "linear")
+
+
 @dataclass
 class LLMConfig:
     mode: str = "text"
@@ -223,8 +226,8 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
     n = len(obs)
     per_epoch = max(1, n // cfg.batch)
     total = per_epoch * cfg.sft_epochs if cfg.sft_steps is None else cfg.sft_steps
-    if cfg.sft_schedule not in ("constant", "linear"):
-        raise ValueError(f"sft_schedule must be constant or linear (got {cfg.sft_schedule!r})")
+    if cfg.sft_schedule not in SFT_SCHEDULES:
+        raise ValueError(f"sft_schedule must be one of {', '.join(SFT_SCHEDULES)} (got {cfg.sft_schedule!r})")
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 1.0 if cfg.sft_schedule == "constant" else min(1.0, (s + 1) / 20) * max(0.05, 1 - s / total))
     g = np.random.default_rng(seed)
