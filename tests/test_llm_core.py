@@ -217,6 +217,8 @@ def test_cost_prompt_is_fixed_width_ms_and_orders_like_the_oracle(obs, p):
         units = state_text(obs, i, p, PromptConfig(style="cost", perturbation="units")).splitlines()[1:]
         s = np.array([float(re.fullmatch(r"[A-Z] (\d+\.\d{3})", ln).group(1)) for ln in units])
         assert np.allclose(s, c, atol=5e-4)
+        swapped = state_text(obs, i, p, PromptConfig(style="costlabel")).splitlines()[1:]
+        assert swapped == [f"{ln[2:]} {ln[0]}" for ln in lines]  # "0264 B": estimate first, then the label
     with pytest.raises(ValueError, match="hints"):
         state_text(obs, 0, p, PromptConfig(style="cost", hints=False))
 
@@ -253,8 +255,8 @@ def test_text_sft_with_mlp_lora_and_linear_schedule_roundtrips(tmp_path, p):
     from mecoffload.policies.base import make_policy
 
     sc = load_scenario("comllm")
-    cfg = LLMConfig(mode="text", style="cost", layers=1, keep_last=1, lora_mlp=True, lora_r=4, lora_alpha=8,
-                    sft_schedule="linear", sft_states=16, test_states=8, batch=4)
+    cfg = LLMConfig(mode="text", style="costlabel", augment=0.5, layers=1, keep_last=1, lora_mlp=True, lora_r=4,
+                    lora_alpha=8, sft_schedule="linear", sft_states=16, test_states=8, batch=4)
     sft.train(sc, tmp_path / "sft", 3, 0, backbone="tiny", config=cfg)
     keys = load_file(str(tmp_path / "sft" / "model.safetensors")).keys()
     assert any("gate_proj" in k for k in keys) and any("q_proj" in k for k in keys)
@@ -262,3 +264,30 @@ def test_text_sft_with_mlp_lora_and_linear_schedule_roundtrips(tmp_path, p):
     assert pol.act(collect_states(p, 4, 1), None).max() <= p.n_servers
     with pytest.raises(ValueError, match="sft_schedule"):
         sft.train(sc, tmp_path / "bad", 1, 0, backbone="tiny", config=LLMConfig(sft_schedule="cosine", sft_states=8))
+
+
+def test_augmented_prompts_relabel_servers_and_score_their_letters(tiny, obs, p):
+    """SFT augmentation: random distinct server letters (A stays local) and a random perturbation per row;
+    the label gathered for action a is the letter printed on a's line; prob 0 gives the plain prompts."""
+    import re
+
+    from mecoffload.llm.scoring import TextScorer
+
+    sc = TextScorer(tiny.model, tiny.tokenizer, p, PromptConfig(style="cost"))
+    ids, lab = sc.encode_augmented(obs, np.random.default_rng(0), 1.0)
+    assert lab.shape == (len(obs), p.n_servers + 1) and np.all(lab[:, 0] == 0)
+    assert all(len(set(r)) == len(r) for r in lab.tolist()) and lab.max() <= 25
+    assert (lab[:, 1:] != np.arange(1, p.n_servers + 1)).any()
+    for r in range(len(obs)):
+        text = tiny.tokenizer.decode(ids[r])
+        for a in range(p.n_servers + 1):  # its letter is followed by its estimate, once (newlines are lost)
+            assert len(re.findall(rf"(?:^|\s){LABELS[lab[r, a]]} \d", text)) == 1
+    logits = torch.randn(len(obs), len(tiny.tokenizer))
+    lp = sc.action_log_probs(logits, p.n_servers, lab)
+    for r in range(3):
+        ref = torch.log_softmax(logits[r, sc.label_ids[torch.as_tensor(lab[r])]], -1)
+        assert torch.allclose(lp[r], ref)
+    plain, lab0 = sc.encode_augmented(obs, np.random.default_rng(0), 0.0)
+    assert plain == sc.encode(obs, seed=0) and np.all(lab0 == np.arange(p.n_servers + 1))
+    with pytest.raises(ValueError, match="n_servers"):
+        sc.encode_augmented(obs, np.random.default_rng(0), 1.0, pool=4)

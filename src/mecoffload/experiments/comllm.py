@@ -10,7 +10,8 @@ is scored in Tables II and VI only, to keep ``small`` within budget. Table II al
 decision time for one pending task (ms, median of 10). Metrics are the paper's AL (slots), TDR,
 PR, LBI on the test states (``llm.datasets.static_metrics``).
 Text rows keep the first 8 and the last 2 decoder layers (the top layers read out the label tokens;
-``cost`` prompt, LoRA on attention + MLP) and encoder rows the first 4 (structural pruning).
+``costlabel`` prompt, LoRA on attention + MLP; every SFT prompt augmented with a random perturbation and
+random server letters) and encoder rows the first 4 (structural pruning).
 Encoder rows are also trained on each backbone of ``extra_encoder_backbones`` (gemma3-270m: the 270M rows)
 when its PyPI package is installed; otherwise it is listed under ``skipped_backbones`` in results.json.
 
@@ -37,14 +38,14 @@ PAPER_TABLE2 = {  # seed 001 Table II: AL (slots), TDR %, PR %, LBI %
 
 BUDGETS = {
     "small": {"backbone": "smollm2-135m", "sizes": {"sft": 1000, "grpo": 2000, "test": 200}, "test_small": 100,
-              "text": {"style": "cost", "layers": 8, "keep_last": 2, "lora_mlp": True, "lora_r": 16, "lora_alpha": 32,
+              "text": {"style": "costlabel", "augment": 1.0, "layers": 8, "keep_last": 2, "lora_mlp": True, "lora_r": 16, "lora_alpha": 32,
                        "batch": 8, "sft_steps": 900, "sft_schedule": "linear", "lr_sft": 5e-4,
                        "grpo_steps": 60, "lr_grpo": 5e-5},
               "encoder": {"layers": 4, "batch": 8, "sft_steps": 125, "grpo_steps": 150},
               "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True,
               "extra_encoder_backbones": ["gemma3-270m"]},
     "paper": {"backbone": "smollm2-135m", "sizes": {"sft": 1000, "grpo": 2000, "test": 1000}, "test_small": 1000,
-              "text": {"style": "cost", "layers": 8, "keep_last": 2, "lora_mlp": True, "lora_r": 16, "lora_alpha": 32,
+              "text": {"style": "costlabel", "augment": 1.0, "layers": 8, "keep_last": 2, "lora_mlp": True, "lora_r": 16, "lora_alpha": 32,
                        "batch": 8, "sft_epochs": 8, "sft_schedule": "linear", "lr_sft": 5e-4, "lr_grpo": 5e-5},
               "encoder": {"layers": 4, "batch": 8},
               "topologies": [3, 5, 7, 9, 11], "task_sizes": [2, 4, 6, 8, 10], "zeroshot": True,
@@ -52,7 +53,7 @@ BUDGETS = {
 }
 
 
-CONFIG_KNOBS = ("style", "batch", "sft_steps", "grpo_steps", "layers", "keep_last", "lora_r", "lora_alpha", "lora_mlp",
+CONFIG_KNOBS = ("style", "augment", "batch", "sft_steps", "grpo_steps", "layers", "keep_last", "lora_r", "lora_alpha", "lora_mlp",
                 "lr_sft", "lr_grpo", "sft_schedule", "sft_epochs")
 """budget keys passed on to ``LLMConfig``"""
 

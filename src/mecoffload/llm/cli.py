@@ -67,7 +67,7 @@ def finetune_cmd(
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="override a scenario field"),
     init: Optional[str] = typer.Option(None, "--init", help="start GRPO from this llm-sft checkpoint (skip SFT)"),
     mode: str = typer.Option("text", "--mode", help="text (prompt + label tokens) or encoder (numeric encoder + head)"),
-    style: str = typer.Option("compact", "--style", help="prompt style: compact, standard, minimal or cost"),
+    style: str = typer.Option("compact", "--style", help="prompt style: compact, standard, minimal, cost or costlabel"),
     layers: Optional[int] = typer.Option(None, "--layers", min=1, help="keep only the first N decoder layers"),
     keep_last: int = typer.Option(0, "--keep-last", min=0, help="with --layers: also keep the last N decoder layers"),
     lora_r: int = typer.Option(8, "--lora-r", min=1, help="LoRA rank"),
@@ -77,6 +77,8 @@ def finetune_cmd(
     batch: int = typer.Option(8, "--batch", min=1),
     lr_sft: float = typer.Option(2e-4, "--lr-sft"),
     sft_schedule: str = typer.Option("constant", "--sft-schedule", help="constant or linear (warm-up, linear decay)"),
+    augment: float = typer.Option(0.0, "--augment", min=0.0, max=1.0,
+                                  help="text SFT: share of prompts with a random Table VI perturbation and random server letters"),
     lr_grpo: float = typer.Option(5e-6, "--lr-grpo"),
     sft_states: int = typer.Option(1000, "--sft-states", min=1),
     grpo_states: int = typer.Option(2000, "--grpo-states", min=1),
@@ -102,7 +104,7 @@ def finetune_cmd(
         raise _user_error(f"--style must be one of {', '.join(STYLES)} (got '{style}')")
     cfg = LLMConfig(mode=mode, style=style, layers=layers, keep_last=keep_last, lora_r=lora_r, lora_alpha=2 * lora_r,
                     lora_mlp=lora_mlp, sft_schedule=sft_schedule, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
-                    lr_sft=lr_sft, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
+                    lr_sft=lr_sft, augment=augment, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
     sc = load_scenario(scenario, overrides)
     module = importlib.import_module(TRAINERS[kind])
     kwargs = {"config": cfg, "backbone": backbone}

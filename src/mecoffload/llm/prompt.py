@@ -17,7 +17,10 @@ Styles: ``standard`` (one line per option, words), ``compact`` (short keys, fewe
 ``minimal`` (task size; per server only CPU, tasks and the estimate: ~4x fewer tokens than
 standard, for training on a CPU where every prompt token costs ~3.5 ms) and ``cost`` (one line per
 option: its label and its estimate as a fixed-width integer of ms, ``B 0264``, so that a small model
-compares numbers digit by digit; under the ``units`` perturbation in s, ``B 0.264``; needs ``hints``).
+compares numbers digit by digit; under the ``units`` perturbation in s, ``B 0.264``; needs ``hints``) and
+``costlabel`` (the same, estimate first: ``0264 B``; each label token follows its own number, so the model
+can learn to copy the label that ends the smallest number wherever the line is: with ``sft.augment`` it
+learns shuffled, relabelled, noisy and unit-varied prompts, which ``cost`` does not).
 Perturbations (Table VI): ``standard``; ``shuffle`` (fields of every line and the order of the
 server lines shuffled; labels stay with their server); ``noisy`` (irrelevant sentences injected
 between lines); ``units`` (MHz, kbit, kbps, ms instead of GHz, Mbit, Mbps, s).
@@ -36,7 +39,7 @@ from ..sim.params import Params
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # action a -> LABELS[a]; E <= 51
 ANSWER_CUE = "Decision:"
 PERTURBATIONS = ("standard", "shuffle", "noisy", "units")
-STYLES = ("standard", "compact", "minimal", "cost")
+STYLES = ("standard", "compact", "minimal", "cost", "costlabel")
 
 NOISE = [
     "Note: the maintenance window is next Tuesday.",
@@ -100,18 +103,25 @@ def instruction(cfg: PromptConfig, p: Params) -> str:
             "Answer with the letter of the best option only.")
 
 
-def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Generator | None = None) -> str:
-    """The state part of the prompt for row ``i`` of ``obs`` (the answer cue is added by ``scoring``)."""
+def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Generator | None = None,
+               labels: str | None = None) -> str:
+    """The state part of the prompt for row ``i`` of ``obs`` (the answer cue is added by ``scoring``).
+
+    ``labels``: the E+1 option labels (default ``LABELS[:E+1]``); training augmentation
+    (``sft.augment``) gives the servers other letters so that the model learns to copy the label
+    next to the smallest estimate, whatever the letter (other server counts, Table IV).
+    """
     u = _units(cfg.perturbation)
     hz, bit, bps, sec = u["hz"], u["bit"], u["bps"], u["s"]
     rng = rng if rng is not None else np.random.default_rng(i)
     E = obs.n_servers
+    labels = labels or LABELS[:E + 1]
     c = None
     if cfg.hints:
         c = estimated_costs(obs.bits[i:i + 1], obs.rate[i:i + 1], obs.local_wait_s[i:i + 1], obs.f_edge[i:i + 1],
                             obs.n_active[i:i + 1], obs.backlog_bits[i:i + 1], p)[0]
-    compact = cfg.style in ("compact", "minimal", "cost")
-    minimal = cfg.style in ("minimal", "cost")
+    compact = cfg.style in ("compact", "minimal", "cost", "costlabel")
+    minimal = cfg.style in ("minimal", "cost", "costlabel")
 
     def f(key_std: str, key_c: str, val: float, unit: tuple) -> str:
         v = _num(val / unit[0])
@@ -144,19 +154,24 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
         servers = [(e, [fl[j] for j in rng.permutation(len(fl))]) for e, fl in servers]
         servers = [servers[j] for j in rng.permutation(len(servers))]
     sep = " " if compact else ", "
-    if cfg.style == "cost":  # "B 0264": label, then the estimate as a fixed-width integer of ms
+    if cfg.style in ("cost", "costlabel"):  # "B 0264" / "0264 B": label and the estimate as fixed-width ms
         if c is None:
-            raise ValueError("prompt style 'cost' lists the estimates: it needs hints=True")
+            raise ValueError(f"prompt style {cfg.style!r} lists the estimates: it needs hints=True")
         ms = cfg.perturbation != "units"
+
+        def line(a: int) -> str:
+            v = _fixed(c[a], ms)
+            return f"{labels[a]} {v}" if cfg.style == "cost" else f"{v} {labels[a]}"
+
         lines = [f"Task latency per option in {'ms' if ms else 's'}:",
-                 f"{LABELS[0]} {_fixed(c[0], ms)}" + ("" if p.allow_local else " (not allowed)")]
-        lines += [f"{LABELS[e + 1]} {_fixed(c[e + 1], ms)}" for e, _ in servers]
+                 line(0) + ("" if p.allow_local else " (not allowed)")]
+        lines += [line(e + 1) for e, _ in servers]
         return _add_noise(lines, cfg, rng)
     lines = [("Task " if compact else "Task: ") + sep.join(task)]
-    lines.append(f"{LABELS[0]}: " + ("local " if compact else "run locally, ") + sep.join(loc)
+    lines.append(f"{labels[0]}: " + ("local " if compact else "run locally, ") + sep.join(loc)
                  + ("" if p.allow_local else " (not allowed)"))
     for e, fl in servers:
-        lines.append(f"{LABELS[e + 1]}: " + (f"S{e + 1} " if compact else f"edge server {e + 1}, ") + sep.join(fl))
+        lines.append(f"{labels[e + 1]}: " + (f"S{e + 1} " if compact else f"edge server {e + 1}, ") + sep.join(fl))
     return _add_noise(lines, cfg, rng)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .model import decoder_and_head
-from .prompt import ANSWER_CUE, LABELS, PromptConfig, instruction, state_texts
+from .prompt import ANSWER_CUE, LABELS, PERTURBATIONS, PromptConfig, instruction, state_text, state_texts
 
 MARK = "<<<STATE>>>"
 
@@ -121,6 +121,26 @@ class TextScorer:
         texts = state_texts(obs, self.p, self.cfg, seed)
         return [self.tok.encode(t + self.tail, add_special_tokens=False) for t in texts]
 
+    def encode_augmented(self, obs: Obs, rng: np.random.Generator, prob: float, pool: int = 26):
+        """Token ids and label indices (n, E+1) for training prompts: with probability ``prob`` a row gets a
+        random Table VI perturbation and its servers random distinct letters out of ``LABELS[1:pool]``
+        (``A`` stays local); otherwise the plain prompt. Returns (ids, lab) with ``lab[r, a]`` the index
+        into ``LABELS`` of action a's label in row r."""
+        from dataclasses import replace
+
+        E = obs.n_servers
+        if E + 1 > pool:
+            raise ValueError(f"augmentation draws server letters from {pool - 1}: n_servers must be <= {pool - 1} (got {E})")
+        ids, lab = [], np.tile(np.arange(E + 1), (len(obs), 1))
+        for r in range(len(obs)):
+            cfg = self.cfg
+            if rng.random() < prob:
+                cfg = replace(cfg, perturbation=PERTURBATIONS[rng.integers(len(PERTURBATIONS))])
+                lab[r, 1:] = 1 + rng.choice(pool - 1, E, replace=False)
+            text = state_text(obs, r, self.p, cfg, rng, "".join(LABELS[j] for j in lab[r]))
+            ids.append(self.tok.encode(text + self.tail, add_special_tokens=False))
+        return ids, lab
+
     def _batch(self, ids: list[list[int]]):
         import torch
 
@@ -146,11 +166,15 @@ class TextScorer:
                 outs.append(lm_head(h[torch.arange(len(last)), last]))
         return torch.cat(outs)
 
-    def action_log_probs(self, logits_full, n_servers: int):
-        """Exact log π(a|s), (n, E+1), from the answer logits; forbidden local -> -inf."""
+    def action_log_probs(self, logits_full, n_servers: int, lab=None):
+        """Exact log π(a|s), (n, E+1), from the answer logits; forbidden local -> -inf.
+        ``lab`` (n, E+1): per-row label indices of an augmented batch (default: A, B, C, ...)."""
         import torch
 
-        lg = logits_full[:, self.label_ids[:n_servers + 1]].float()
+        if lab is None:
+            lg = logits_full[:, self.label_ids[:n_servers + 1]].float()
+        else:
+            lg = torch.gather(logits_full, 1, self.label_ids[torch.as_tensor(lab)]).float()
         if not self.p.allow_local:
             lg = lg.clone()
             lg[:, 0] = float("-inf")

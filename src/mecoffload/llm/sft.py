@@ -63,6 +63,8 @@ class LLMConfig:
     """states per gradient step (SFT and GRPO)"""
     lr_sft: float = 2e-4
     """AdamW learning rate of LoRA in SFT"""
+    augment: float = 0.0
+    """text SFT: share of prompts drawn with a random Table VI perturbation and random server letters"""
     sft_schedule: str = "constant"
     """SFT learning rate over the steps: constant | linear (20-step warm-up, then linear decay to 5 %)"""
     lr_encoder: float = 1e-3
@@ -231,6 +233,7 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 1.0 if cfg.sft_schedule == "constant" else min(1.0, (s + 1) / 20) * max(0.05, 1 - s / total))
     g = np.random.default_rng(seed)
+    g_aug = np.random.default_rng([seed, 1])
     curve = curve if curve is not None else {}
     curve.setdefault("sft_loss", [])
     curve.setdefault("sft_acc", [])
@@ -246,9 +249,11 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
         y = labels[idx]
         if tr.encoder is None:  # eq 16: NLL of the answer token over the whole vocabulary
             sc = tr.scorer
-            logits = sc.answer_logits(sc.encode(sub), grad=True)
-            loss = torch.nn.functional.cross_entropy(logits.float(), sc.label_ids[y])
-            pred = sc.action_log_probs(logits.detach(), sub.n_servers).argmax(1)
+            ids, lab = sc.encode_augmented(sub, g_aug, cfg.augment) if cfg.augment else (sc.encode(sub), None)
+            logits = sc.answer_logits(ids, grad=True)
+            target = y if lab is None else torch.from_numpy(lab[np.arange(len(idx)), y.numpy()])
+            loss = torch.nn.functional.cross_entropy(logits.float(), sc.label_ids[target])
+            pred = sc.action_log_probs(logits.detach(), sub.n_servers, lab).argmax(1)
         else:
             logp = tr.scorer.log_probs(sub, grad=True)
             loss = torch.nn.functional.nll_loss(logp, y)
