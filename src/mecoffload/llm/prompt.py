@@ -20,7 +20,7 @@ option: its label and its estimate as a fixed-width integer of ms, ``B 0264``, s
 compares numbers digit by digit; under the ``units`` perturbation in s, ``B 0.264``; needs ``hints``) and
 ``costlabel`` (the same, estimate first: ``0264 B``; each label token follows its own number, so the model
 can learn to copy the label that ends the smallest number wherever the line is: with ``sft.augment`` it
-learns shuffled, relabelled, noisy and unit-varied prompts, which ``cost`` does not).
+learns shuffled, relabelled, noisy and unit-varied prompts, which ``cost`` did not in our trials, docs/llm.md).
 Perturbations (Table VI): ``standard``; ``shuffle`` (fields of every line and the order of the
 server lines shuffled; labels stay with their server); ``noisy`` (irrelevant sentences injected
 between lines); ``units`` (MHz, kbit, kbps, ms instead of GHz, Mbit, Mbps, s).
