@@ -219,6 +219,8 @@ def test_cost_prompt_is_fixed_width_ms_and_orders_like_the_oracle(obs, p):
         assert np.allclose(s, c, atol=5e-4)
         swapped = state_text(obs, i, p, PromptConfig(style="costlabel")).splitlines()[1:]
         assert swapped == [f"{ln[2:]} {ln[0]}" for ln in lines]  # "0264 B": estimate first, then the label
+        doubled = state_text(obs, i, p, PromptConfig(style="costlabel"), scale=2.0).splitlines()[1:]
+        assert np.all(np.abs(np.array([int(ln.split()[0]) for ln in doubled]) - np.minimum(9999, 2e3 * c)) <= 0.5)
     with pytest.raises(ValueError, match="hints"):
         state_text(obs, 0, p, PromptConfig(style="cost", hints=False))
 

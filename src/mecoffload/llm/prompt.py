@@ -104,12 +104,14 @@ def instruction(cfg: PromptConfig, p: Params) -> str:
 
 
 def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Generator | None = None,
-               labels: str | None = None) -> str:
+               labels: str | None = None, scale: float = 1.0) -> str:
     """The state part of the prompt for row ``i`` of ``obs`` (the answer cue is added by ``scoring``).
 
     ``labels``: the E+1 option labels (default ``LABELS[:E+1]``); training augmentation
     (``sft.augment``) gives the servers other letters so that the model learns to copy the label
     next to the smallest estimate, whatever the letter (other server counts, Table IV).
+    ``scale``: multiplies every listed estimate (training augmentation only: the argmin is unchanged, and the
+    model sees numbers of the size that larger tasks produce, Table III).
     """
     u = _units(cfg.perturbation)
     hz, bit, bps, sec = u["hz"], u["bit"], u["bps"], u["s"]
@@ -119,7 +121,7 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
     c = None
     if cfg.hints:
         c = estimated_costs(obs.bits[i:i + 1], obs.rate[i:i + 1], obs.local_wait_s[i:i + 1], obs.f_edge[i:i + 1],
-                            obs.n_active[i:i + 1], obs.backlog_bits[i:i + 1], p)[0]
+                            obs.n_active[i:i + 1], obs.backlog_bits[i:i + 1], p)[0] * scale
     compact = cfg.style in ("compact", "minimal", "cost", "costlabel")
     minimal = cfg.style in ("minimal", "cost", "costlabel")
 

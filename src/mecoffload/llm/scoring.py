@@ -121,11 +121,13 @@ class TextScorer:
         texts = state_texts(obs, self.p, self.cfg, seed)
         return [self.tok.encode(t + self.tail, add_special_tokens=False) for t in texts]
 
-    def encode_augmented(self, obs: Obs, rng: np.random.Generator, prob: float, pool: int = 26):
+    def encode_augmented(self, obs: Obs, rng: np.random.Generator, prob: float, pool: int = 26,
+                         scale: tuple[float, float] = (0.5, 8.0)):
         """Token ids and label indices (n, E+1) for training prompts: with probability ``prob`` a row gets a
-        random Table VI perturbation and its servers random distinct letters out of ``LABELS[1:pool]``
-        (``A`` stays local); otherwise the plain prompt. Returns (ids, lab) with ``lab[r, a]`` the index
-        into ``LABELS`` of action a's label in row r."""
+        random Table VI perturbation, its servers random distinct letters out of ``LABELS[1:pool]``
+        (``A`` stays local) and, half of those rows, its estimates multiplied by one log-uniform factor in
+        ``scale`` (argmin unchanged); otherwise the plain prompt. Returns (ids, lab) with ``lab[r, a]`` the
+        index into ``LABELS`` of action a's label in row r."""
         from dataclasses import replace
 
         E = obs.n_servers
@@ -133,11 +135,13 @@ class TextScorer:
             raise ValueError(f"augmentation draws server letters from {pool - 1}: n_servers must be <= {pool - 1} (got {E})")
         ids, lab = [], np.tile(np.arange(E + 1), (len(obs), 1))
         for r in range(len(obs)):
-            cfg = self.cfg
+            cfg, k = self.cfg, 1.0
             if rng.random() < prob:
                 cfg = replace(cfg, perturbation=PERTURBATIONS[rng.integers(len(PERTURBATIONS))])
                 lab[r, 1:] = 1 + rng.choice(pool - 1, E, replace=False)
-            text = state_text(obs, r, self.p, cfg, rng, "".join(LABELS[j] for j in lab[r]))
+                if rng.random() < 0.5:
+                    k = float(np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]))))
+            text = state_text(obs, r, self.p, cfg, rng, "".join(LABELS[j] for j in lab[r]), k)
             ids.append(self.tok.encode(text + self.tail, add_special_tokens=False))
         return ids, lab
 

@@ -64,7 +64,8 @@ class LLMConfig:
     lr_sft: float = 2e-4
     """AdamW learning rate of LoRA in SFT"""
     augment: float = 0.0
-    """text SFT: share of prompts drawn with a random Table VI perturbation and random server letters"""
+    """text SFT: share of prompts drawn with a random Table VI perturbation and random server letters
+    (half of them also with all estimates scaled by one factor in [0.5, 8])"""
     sft_schedule: str = "constant"
     """SFT learning rate over the steps: constant | linear (20-step warm-up, then linear decay to 5 %)"""
     lr_encoder: float = 1e-3
