@@ -78,7 +78,8 @@ def finetune_cmd(
     lr_sft: float = typer.Option(2e-4, "--lr-sft"),
     sft_schedule: str = typer.Option("constant", "--sft-schedule", help="constant or linear (warm-up, linear decay)"),
     augment: float = typer.Option(0.0, "--augment", min=0.0, max=1.0,
-                                  help="text SFT: share of prompts with a random Table VI perturbation and random server letters"),
+                                  help="text SFT: share of prompts with a random Table VI perturbation, random server letters "
+                                       "and (half of them) all estimates scaled by one factor in [0.5, 8]"),
     lr_grpo: float = typer.Option(5e-6, "--lr-grpo"),
     sft_states: int = typer.Option(1000, "--sft-states", min=1),
     grpo_states: int = typer.Option(2000, "--grpo-states", min=1),
