@@ -118,8 +118,11 @@ class TextScorer:
     def encode(self, obs: Obs, seed: int | None = None) -> list[list[int]]:
         if seed is None:
             seed, self.seed = self.seed, self.seed + 1
-        texts = state_texts(obs, self.p, self.cfg, seed)
-        return [self.tok.encode(t + self.tail, add_special_tokens=False) for t in texts]
+        return [self._ids(t) for t in state_texts(obs, self.p, self.cfg, seed)]
+
+    def _ids(self, state: str) -> list[int]:
+        """Token ids of a state text followed by the answer cue (the prefix is cached separately)."""
+        return self.tok.encode(state + self.tail, add_special_tokens=False)
 
     def encode_augmented(self, obs: Obs, rng: np.random.Generator, prob: float, pool: int = 26,
                          scale: tuple[float, float] = (0.5, 8.0)):
@@ -141,8 +144,7 @@ class TextScorer:
                 lab[r, 1:] = 1 + rng.choice(pool - 1, E, replace=False)
                 if rng.random() < 0.5:
                     k = float(np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]))))
-            text = state_text(obs, r, self.p, cfg, rng, "".join(LABELS[j] for j in lab[r]), k)
-            ids.append(self.tok.encode(text + self.tail, add_special_tokens=False))
+            ids.append(self._ids(state_text(obs, r, self.p, cfg, rng, "".join(LABELS[j] for j in lab[r]), k)))
         return ids, lab
 
     def _batch(self, ids: list[list[int]]):
