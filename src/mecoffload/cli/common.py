@@ -67,13 +67,14 @@ def check_writable(path: Path, flag: str = "--out", folder: bool = True) -> Path
     """Refuse, before any work, an output path that cannot be created: an existing file where a
     folder is wanted (or a folder where a file is), a file among its parents, an unwritable parent."""
     try:
-        if path.exists() and path.is_dir() != folder:
-            raise UserError(f"{flag} '{clip(path)}': exists and is {'not ' if folder else ''}a folder")
-        parent = path if folder and path.exists() else path.parent
+        exists, is_dir = path.exists(), path.is_dir()
+        parent = path if folder and exists else path.parent
         while not parent.exists():
             parent = parent.parent
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
         raise UserError(f"{flag} '{clip(path)}': not a usable path ({clip(exc)})") from None
+    if exists and is_dir != folder:
+        raise UserError(f"{flag} '{clip(path)}': exists and is {'not ' if folder else ''}a folder")
     if not parent.is_dir():
         raise UserError(f"{flag} '{clip(path)}': '{clip(parent)}' is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -23,16 +23,27 @@ API
     bytes that are not UTF-8 and text that is not TOML are each one line (``ScenarioError``).
 ``load_preset(name_or_path, package, folder, label) -> dict``
     the raw dict of a preset or a TOML file (``name`` set), before validation.
-``validate_model(model_cls, data, label="scenario", where=None) -> model``
+``validate_model(model_cls, data, label=model_cls.LABEL, where=None) -> model``
     pydantic validation whose failure is one ``ScenarioError`` line:
     ``[WHERE: ]invalid LABEL field 'a.b' = VALUE: MESSAGE (allowed: lo <= a.b <= hi)``,
     the value echoed in at most ~80 characters.
+``override_model(obj, overrides, label) -> obj``
+    what ``with_overrides`` does, for any pydantic model.
 ``parse_assignment("a.b=VALUE") -> ("a.b", value)``, ``parse_overrides(list | dict | None) -> dict``,
 ``set_path(data, "a.0.b", value, label)``, ``apply_overrides(data, overrides, label) -> data``
     the pieces of ``--set``: VALUE is JSON when it parses (numbers, lists, booleans), else a
     string; list items are addressed by index.
 
 Every error is a :class:`mecoffload.core.errors.ScenarioError` (a ``UserError``: one line, exit 2).
+
+Example, an engine's scenario::
+
+    class TierScenario(ScenarioModel):
+        LABEL: ClassVar[str] = "tier scenario"
+        sim: SimSpec = SimSpec()              # each part a Section
+
+    def load_tier_scenario(source: str, overrides: Overrides = None) -> TierScenario:
+        return load_model(TierScenario, source, overrides, presets=("mecoffload.tiers", "presets"))
 """
 
 from __future__ import annotations
@@ -144,9 +155,10 @@ def _echo(value: Any) -> str:
     return "…"
 
 
-def validate_model(model: type[M], data: dict, label: str = "scenario", where: str | None = None) -> M:
+def validate_model(model: type[M], data: dict, label: str | None = None, where: str | None = None) -> M:
     """Validate ``data`` against a pydantic model; a failure becomes a one-line ScenarioError
-    naming the dotted field, the value and the allowed range."""
+    naming the dotted field, the value and the allowed range (``label`` defaults to ``model.LABEL``)."""
+    label = getattr(model, "LABEL", "scenario") if label is None else label
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -155,8 +167,9 @@ def validate_model(model: type[M], data: dict, label: str = "scenario", where: s
         msg = " ".join(err["msg"].removeprefix("Value error, ").split())
         head = f"{where}: " if where else ""
         kind = f"{label} field" if label else "field"
-        raise ScenarioError(f"{head}invalid {kind} '{loc or label}' = {_echo(err.get('input'))}: "
-                            f"{clip(msg, 300)}{_bounds(err['loc'], model)}") from None
+        got = err.get("input")
+        value = "" if isinstance(got, dict) else f" = {_echo(got)}"  # a section-level rule names its fields
+        raise ScenarioError(f"{head}invalid {kind} '{loc or label}'{value}: {clip(msg, 300)}{_bounds(err['loc'], model)}") from None
 
 
 def _bounds(loc: tuple, model: Any) -> str:
@@ -192,13 +205,6 @@ def read_toml(path: str | Path, label: str = "scenario") -> dict:
     head = f"{label} file '{clip(path)}'"
     try:
         st = path.stat()
-        if stat.S_ISDIR(st.st_mode):
-            raise ScenarioError(f"{head}: is a folder, not a TOML file")
-        if not stat.S_ISREG(st.st_mode):  # a FIFO would block forever, a device never ends
-            raise ScenarioError(f"{head}: not a regular file")
-        if st.st_size > MAX_TOML_BYTES:
-            raise ScenarioError(f"{head}: too large ({st.st_size / 2**20:.1f} MiB > {MAX_TOML_BYTES // 2**20} MiB)")
-        raw = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(f"{head}: no such file") from None
     except NotADirectoryError:
@@ -207,6 +213,16 @@ def read_toml(path: str | Path, label: str = "scenario") -> dict:
         raise ScenarioError(f"{head}: cannot read ({exc.strerror or type(exc).__name__})") from None
     except ValueError:  # a NUL byte in the path
         raise ScenarioError(f"{head}: not a valid path") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ScenarioError(f"{head}: is a folder, not a TOML file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block forever, a device never ends
+        raise ScenarioError(f"{head}: not a regular file")
+    if st.st_size > MAX_TOML_BYTES:
+        raise ScenarioError(f"{head}: too large ({st.st_size / 2**20:.1f} MiB > {MAX_TOML_BYTES // 2**20} MiB)")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{head}: cannot read ({exc.strerror or type(exc).__name__})") from None
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is harmless
     except UnicodeDecodeError as exc:
