@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..core.errors import UserError, clip
+from ..core.registry import Registry
 
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 """stderr: tables in --json mode, progress, warnings, 'wrote ...' lines"""
@@ -30,6 +31,16 @@ out = Console(width=None if sys.stdout.isatty() else 200)
 
 SCENARIO_OPT = typer.Option("comllm", "--scenario", "-s", help="preset name (see `mecoffload scenarios`) or path to a .toml file")
 SET_OPT = typer.Option(None, "--set", help="override a scenario field, e.g. --set edge.count=11 --set task.size_mbit=[6,6]")
+
+
+def entry(registry: Registry, name: str, hint: str = "") -> Callable:
+    """``registry.get(name)``: an unknown name, or a module that cannot be imported here (a missing
+    optional dependency), is one UserError line; ``hint`` is the install command, if any."""
+    try:
+        return registry.get(name)
+    except ImportError as exc:
+        raise UserError(f"{registry.kind} '{name}' is not available here ({exc.name} missing)"
+                        + (f": {hint}" if hint else "")) from None
 
 
 def split_specs(csv: str, flag: str = "--policies") -> list[str]:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 
 from ..core.errors import UserError
 from ..experiments import BUDGETS, EXPERIMENTS
-from .common import emit_json, err, make_dir, out, run_dir
+from .common import emit_json, entry, err, make_dir, out, run_dir
 
 app = typer.Typer()
-
-
-def experiment(name: str) -> Callable[..., dict]:
-    """The ``run`` function of experiment ``name``; unknown or unavailable here is one UserError line."""
-    try:
-        return EXPERIMENTS.get(name)
-    except ModuleNotFoundError as exc:
-        raise UserError(f"experiment '{name}' is not available here ({exc.name} missing)") from None
 
 
 @app.command("experiment")
@@ -36,7 +28,7 @@ def experiment_cmd(
         for key, help_ in EXPERIMENTS.help().items():
             out.print(f"[bold]{key:15s}[/bold] {help_}")
         return 0
-    run = experiment(name)
+    run = entry(EXPERIMENTS, name)
     if budget not in BUDGETS:
         raise UserError(f"--budget must be one of {', '.join(BUDGETS)} (got '{budget}')")
     folder = make_dir(run_dir(out_dir, "experiment", name))

@@ -12,7 +12,7 @@ from ..core.errors import UserError
 from ..core.optional import install_hint
 from ..learn import TRAINERS
 from ..sim.scenario import load_scenario
-from .common import SCENARIO_OPT, SET_OPT, check_writable, err, print_summary
+from .common import SCENARIO_OPT, SET_OPT, check_writable, entry, err, print_summary
 
 app = typer.Typer()
 
@@ -20,10 +20,7 @@ app = typer.Typer()
 def trainer(kind: str) -> Callable[..., dict]:
     """The ``train`` function of learner ``kind``; an unknown kind or a missing optional dependency
     is one UserError line."""
-    try:
-        return TRAINERS.get(kind)
-    except ImportError as exc:
-        raise UserError(f"learner '{kind}' needs an optional dependency ({exc.name}): {install_hint('rl')}") from None
+    return entry(TRAINERS, kind, install_hint("rl"))
 
 
 @app.command("train")

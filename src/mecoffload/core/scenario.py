@@ -27,6 +27,8 @@ API
     pydantic validation whose failure is one ``ScenarioError`` line:
     ``[WHERE: ]invalid LABEL field 'a.b' = VALUE: MESSAGE (allowed: lo <= a.b <= hi)``,
     the value echoed in at most ~80 characters.
+``check_lo_hi(v, upper, unit)``
+    the field validator of ``[lo, hi]`` ranges (0 < lo <= hi <= upper).
 ``override_model(obj, overrides, label) -> obj``
     what ``with_overrides`` does, for any pydantic model.
 ``parse_assignment("a.b=VALUE") -> ("a.b", value)``, ``parse_overrides(list | dict | None) -> dict``,
@@ -80,6 +82,14 @@ class ScenarioModel(Section):
     def with_overrides(self, overrides: Overrides):
         """A validated copy with dotted-path overrides (``{"edge.count": 11}`` or ``["edge.count=11"]``)."""
         return override_model(self, overrides, self.LABEL)
+
+
+def check_lo_hi(v: tuple[float, float], upper: float, unit: str) -> tuple[float, float]:
+    """A field validator for ``[lo, hi]`` ranges: 0 < lo <= hi <= upper (``unit`` in the message)."""
+    lo, hi = v
+    if not (0 < lo <= hi <= upper):
+        raise ValueError(f"need [lo, hi] with 0 < lo <= hi <= {upper} {unit} (got [{lo}, {hi}])")
+    return v
 
 
 # ---------------------------------------------------------------------- overrides

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..core.scenario import Overrides, ScenarioModel, Section, load_model, validate_model
+from ..core.scenario import Overrides, ScenarioModel, Section, check_lo_hi, load_model, validate_model
 from ..core.scenario import preset_names as _preset_names
 
 PRESETS = ("mecoffload", "scenarios")
@@ -42,10 +42,7 @@ class EdgeSection(Section):
     @field_validator("cpu_ghz")
     @classmethod
     def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
-        lo, hi = v
-        if not (0 < lo <= hi <= 10_000):
-            raise ValueError(f"need [lo, hi] with 0 < lo <= hi <= 10000 GHz (got [{lo}, {hi}])")
-        return v
+        return check_lo_hi(v, 10_000, "GHz")
 
 
 class ChannelSection(Section):
@@ -66,10 +63,7 @@ class TaskSection(Section):
     @field_validator("size_mbit")
     @classmethod
     def _size(cls, v: tuple[float, float]) -> tuple[float, float]:
-        lo, hi = v
-        if not (0 < lo <= hi <= 100_000):
-            raise ValueError(f"need [lo, hi] with 0 < lo <= hi <= 100000 Mbit (got [{lo}, {hi}])")
-        return v
+        return check_lo_hi(v, 100_000, "Mbit")
 
     @model_validator(mode="after")
     def _check(self) -> "TaskSection":
