@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         print("aborted: interrupted by the user", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mecoffload policies | head -1`: the reader left; say nothing more
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes it at exit
+        return 1
     except OSError as exc:
         if exc.filename is None:
             return _internal(exc)
