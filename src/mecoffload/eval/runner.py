@@ -14,7 +14,14 @@ API::
     Runner(backend="local", jobs=None, address=None, resume=True)
     Runner.run(cells, store=None, progress=None) -> list   # results in the order of ``cells``
     run_cells(cells, runner=None, store=None, progress=None) -> list   # the same, default Runner()
-    execute(fn, inputs) -> result               # what a worker does for one cell
+    execute(fn, inputs) -> (result, seconds)    # what a worker does for one cell
+
+A command wires it like this (``--backend``, ``--jobs``, ``--address``, ``--resume``, ``--force``)::
+
+    runner = Runner(backend, jobs, address)                  # bad options: UserError, before any work
+    with run_folder(out, resume, force) as folder:           # writes OUT.partial/, renamed to OUT at the end
+        runs = run_evaluate(sc, names, episodes, seed, runner, folder / "cells", progress)
+        ...write metrics, report and plots into folder...
 
 - ``backend="local"``: ``jobs`` None/1 runs the cells one after another in this process;
   ``jobs=N`` runs them in N worker processes (``concurrent.futures`` with the *forkserver*
@@ -33,20 +40,29 @@ API::
 A cell that raises stops the run: the error (a ``UserError`` stays a ``UserError``) is re-raised
 after the cells that already finished are stored; Ctrl-C likewise keeps every finished cell.
 
-Two-node Ray run (the package installed with the ``dist`` extra on both machines, same version)::
+Two-node Ray run (the package installed with the ``dist`` extra on both machines, same version —
+a worker of another version refuses to run a cell)::
 
-    head$   ray start --head --port=6379              # prints the address and, on Ray >= 2.5x,
-                                                      # an auth token in ~/.ray/auth_token
-    other$  ray start --address=HEAD:6379             # copy the head's token first, or start
-                                                      # both with RAY_AUTH_MODE=disabled on a
-                                                      # trusted network
+    head$   ray start --head --port=6379
+    other$  ray start --address=HEAD:6379
     head$   mecoffload sweep --param E --values 3,5,7,9,11 -p random,oracle,lacs \\
                 --backend ray --address HEAD:6379 --out runs/sweep-E
     head$   ray stop; other$ ray stop
 
+Where the cluster uses token authentication (Ray's default for local clusters from 2.59, for all
+clusters from 2.61), run ``ray get-auth-token`` on the head and export ``RAY_AUTH_TOKEN=<token>``
+on the other node before ``ray start`` and in the shell that runs ``mecoffload``. A ``HOST:PORT``
+where nothing answers fails within 5 s.
+
 Paths inside cell inputs (checkpoints, scenario files) are resolved on the worker, in the
 driver's working directory when that exists there: keep the same layout on every node or give
-absolute paths on a shared filesystem.
+absolute paths on a shared filesystem. A checkpoint that differs on a worker is refused (its
+sha256 is part of the cell).
+
+Determinism: worker processes run single-threaded (``OMP_NUM_THREADS=1``, as Ray does), cells in
+this process keep torch's default; the shipped networks give identical numbers either way.
+Scripts that use ``jobs > 1`` need the usual ``if __name__ == "__main__":`` guard (forkserver and
+spawn import the main module in each worker).
 """
 
 from __future__ import annotations
@@ -170,7 +186,7 @@ class Runner:
                 finished(key, *execute(cell.fn, cell.inputs))
             return
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method))
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method), initializer=_one_thread)
         try:
             _drain_futures({pool.submit(execute, c.fn, c.inputs): k for k, c in todo.items()}, finished)
         except BaseException:
@@ -203,6 +219,11 @@ class Runner:
         finally:
             if started:
                 ray.shutdown()
+
+
+def _one_thread() -> None:
+    """Worker processes run one thread each, as Ray's workers do (no oversubscription of cores)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _drain_futures(pending: dict, finished: Callable) -> None:
