@@ -26,7 +26,7 @@ run: setup  ## main job: every policy on the default scenario -> runs/evaluate-c
 	$(VENV)/bin/mecoffload evaluate --scenario comllm --episodes 20 --seed 0
 
 test: setup $(DIST)  ## the test suite (what CI runs), with the dist extra so the Ray backend is tested
-	$(PY) -m pytest -q
+	$(PY) -m pytest  # -q comes from pyproject addopts; a second -q would hide the closing "N passed" line
 
 bench: setup  ## speed figures quoted in README
 	$(PY) benchmarks/bench_sim.py
