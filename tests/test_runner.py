@@ -254,5 +254,7 @@ def test_run_folder_rules(tmp_path):
             open_run_folder(bad)
     with pytest.raises(UserError, match="cannot create"):
         open_run_folder(Path("/proc/mecoffload-run"))
+    with pytest.raises(UserError, match="exclude each other"):
+        open_run_folder(out, resume=True, force=True)
     (tmp_path / "r" / "a.partial").mkdir(parents=True)
     assert fresh_run_path(tmp_path / "r", "a") == tmp_path / "r" / "a-2"

@@ -18,8 +18,8 @@ Rules of :func:`open_run_folder` for ``out`` = NAME:
 - ``NAME`` or ``NAME.partial`` holds files → :class:`UserError` unless ``resume`` (continue: an
   unfinished ``NAME.partial`` as it is; a finished ``NAME`` is moved back to ``NAME.partial`` and
   its cells are reused) or ``force`` (both are deleted, said in one line through ``say``);
-- ``out`` is a file, lies under a file, or cannot be created → :class:`UserError` naming it,
-  before any computation.
+- ``out`` is a file, lies under a file, or cannot be created, or both ``resume`` and ``force``
+  are given → :class:`UserError` naming it, before any computation.
 
 Only the standard library and ``core.errors`` are used, so that any layer may move this module down.
 """
@@ -64,6 +64,8 @@ def open_run_folder(out: str | Path, resume: bool = False, force: bool = False,
                     say: Callable[[str], None] = _print_err) -> Path:
     """Prepare ``out.partial/`` to write a run into; return it (see the module docstring)."""
     out = Path(out)
+    if resume and force:
+        raise UserError("--resume and --force exclude each other (continue the run, or replace it)")
     if out.name in ("", ".", ".."):
         raise UserError(f"--out: give a folder name, not '{clip(out)}'")
     part = partial_path(out)
