@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
+DIST   := $(VENV)/.installed-dist
 
-.PHONY: setup run test bench calibrate clean llm-smoke test-slow
+.PHONY: setup setup-dist run test bench calibrate clean llm-smoke test-slow
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +16,17 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install mecoffload with the rl (torch), llm and dev extras
 
+$(DIST): $(STAMP)
+	$(PY) -m pip install -q -e '.[dist]'  # ray (~80 MB wheel, ~250 MB installed): the runner's --backend ray
+	touch $(DIST)
+
+setup-dist: $(DIST)  ## add the dist extra (ray) to .venv; `make test` needs it
+
 run: setup  ## main job: every policy on the default scenario -> runs/evaluate-comllm-<time>/
 	$(VENV)/bin/mecoffload evaluate --scenario comllm --episodes 20 --seed 0
 
-test: setup  ## the test suite (what CI runs)
-	$(PY) -m pytest -q
+test: setup $(DIST)  ## the test suite (what CI runs), with the dist extra so the Ray backend is tested
+	$(PY) -m pytest  # -q comes from pyproject addopts; a second -q would hide the closing "N passed" line
 
 bench: setup  ## speed figures quoted in README
 	$(PY) benchmarks/bench_sim.py
