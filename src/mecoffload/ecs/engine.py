@@ -47,6 +47,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..tiers.arrays import group_cumsum, run_cumsum, run_starts, search_right
+from ..tiers.outcomes import DONE, FAILED, FUTURE, PROCESSED, R_BW, R_MOBILITY, R_UNFINISHED, R_VM
 from .model import EcsScenario
 from .orchestrators import (
     EDGE_UTIL_THRESHOLD_PCT, K_CONC, K_SINGLE, K_SPREAD, P_HYBRID, P_NET, P_UTIL, R_FIXED, R_NEXT_DC, R_NEXT_EO,
@@ -55,8 +57,8 @@ from .orchestrators import (
 )
 
 REASONS = ("vm_capacity", "bandwidth", "mobility", "unfinished")
-F_VM, F_BW, F_MOB, F_UNFINISHED = range(4)
-PENDING, DONE, FAILED, PROCESSED = 0, 1, 2, 3
+"""the failure reasons of EdgeCloudSim's semantics (a subset of :data:`~mecoffload.tiers.outcomes.REASONS`)"""
+PENDING = FUTURE
 EDGE, CLOUD = 0, 1
 
 
@@ -92,34 +94,6 @@ def mm1_parameters(sc: EcsScenario) -> dict:
         k += 1
     return {"wlan_mean_s": wlan_mean / k, "wan_mean_s": wan_mean, "avg_in_kb": avg_in / k, "avg_out_kb": avg_out / k}
 
-
-
-def _group_cumsum(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Inclusive cumulative sum of x among equal keys g, in array order. Exact per group (the
-    sums of one group never mix with another's, so an environment's results do not depend on
-    the other environments of its batch)."""
-    srt = np.argsort(g, kind="stable")
-    gs, xs = g[srt], x[srt]
-    first = np.concatenate([[True], gs[1:] != gs[:-1]])
-    start = np.maximum.accumulate(np.where(first, np.arange(g.size), 0))
-    pos = np.arange(g.size) - start
-    cs = xs.copy()
-    for k in range(1, int(pos.max(initial=0)) + 1):
-        i = np.flatnonzero(pos == k)
-        cs[i] = cs[i - 1] + xs[i]
-    out = np.empty_like(cs)
-    out[srt] = cs
-    return out
-
-
-def _search(keys: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``searchsorted(keys, q, 'right')``; large query sets are sorted first (much faster)."""
-    if q.size < 20000:
-        return np.searchsorted(keys, q, side="right")
-    o = np.argsort(q)
-    out = np.empty(q.size, np.int64)
-    out[o] = np.searchsorted(keys, q[o], side="right")
-    return out
 
 
 class EcsSim:
@@ -348,7 +322,7 @@ class EcsSim:
         if not self.m_gid.size:
             return self.init_ap[e, dev]
         gid = e * self.M + dev
-        k = _search(self.m_key, gid * self.tspan + t) - 1
+        k = search_right(self.m_key, gid * self.tspan + t) - 1
         kk = np.maximum(k, 0)
         ok = (k >= 0) & (self.m_gid[kk] == gid)
         return np.where(ok, self.m_ap[kk], self.init_ap[e, dev])
@@ -357,7 +331,7 @@ class EcsSim:
         """Devices at access point ``k`` (= workload env * N + access point) at time ``t``."""
         if not self.c_key.size:
             return self.count0[k]
-        i = _search(self.c_key, k * self.tspan + t) - 1
+        i = search_right(self.c_key, k * self.tspan + t) - 1
         ii = np.maximum(i, 0)
         return np.where((i >= 0) & (self.c_k[ii] == k), self.c_val[ii], self.count0[k])
 
@@ -394,7 +368,7 @@ class EcsSim:
         up = np.where(cloud, cup, wup)
         bad = ~np.isfinite(up)
         if bad.any():
-            self._fail(st[bad], F_BW, self.t_arr[st[bad]])
+            self._fail(st[bad], R_BW, self.t_arr[st[bad]])
         keep = ~bad
         st, up = st[keep], up[keep]
         self.up_d[st] = up
@@ -448,7 +422,7 @@ class EcsSim:
                 bad = (a < 0) | (a >= self.V)  # REJECT / DEFER: no VM (EdgeCloudSim has no waiting queue)
                 if bad.any():
                     self.tier[ids[sel[bad]]] = EDGE
-                    self._fail(ids[sel[bad]], F_VM, self.t_arr[ids[sel[bad]]])
+                    self._fail(ids[sel[bad]], R_VM, self.t_arr[ids[sel[bad]]])
                 self.fixed_vm[ids[sel[~bad]]] = a[~bad]
                 cloud[sel[~bad]] = self.vm_cloud[a[~bad]]
             keep = self.status[ids] == PENDING
@@ -459,7 +433,7 @@ class EcsSim:
         self.tier[ids] = cloud
         bad = ~np.isfinite(up)
         if bad.any():
-            self._fail(ids[bad], F_BW, self.t_arr[ids[bad]])
+            self._fail(ids[bad], R_BW, self.t_arr[ids[bad]])
             ids, up = ids[~bad], up[~bad]
         self.up_d[ids] = up
         tr = self.t_arr[ids] + up
@@ -594,7 +568,7 @@ class EcsSim:
                 rq = req[rc, cc]
                 gs = np.sort(g)
                 if (gs[1:] == gs[:-1]).any():  # several tasks chose one VM: admit them in time order while they fit
-                    adm = _group_cumsum(g, rq) <= free[c, cc] + 1e-9
+                    adm = group_cumsum(g, rq) <= free[c, cc] + 1e-9
                     over = c[~adm]
                     rej[over[single[over]]] = True
                     retry[over[~single[over]]] = True
@@ -616,7 +590,7 @@ class EcsSim:
                             self.ptr_dc[bu[eo][last]] = du[eo][last]
             if rej.any():
                 bad = ids[r[rej]]
-                self._fail(bad, F_VM, self.t_ready[bad])
+                self._fail(bad, R_VM, self.t_ready[bad])
             todo = np.sort(np.concatenate([r[retry], rest])) if rest.size else r[retry]
 
     def _last(self, key: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -739,8 +713,8 @@ class EcsSim:
         mob = ~bw & (self._ap_at(e, dev, t_fin) != self.ap_sub[task])
         ok = ~(bw | mob)
         self.down_d[task] = np.where(bw, 0.0, down)
-        self._fail(task[bw], F_BW, t_pe[bw])
-        self._fail(task[mob], F_MOB, t_pe[mob])
+        self._fail(task[bw], R_BW, t_pe[bw])
+        self._fail(task[mob], R_MOBILITY, t_pe[mob])
         self.status[task[ok]] = DONE
         self.t_end[task[ok]] = t_fin[ok]
 
@@ -856,7 +830,7 @@ class EcsSim:
         if not self.finished():
             left = np.concatenate([self.pend, self.p_task[:self.n_running], self.rq[self.rq_pos:], self.dyn[self.dyn_pos:]])
             left = left[self.status[left] == PENDING]
-            self._fail(left, F_UNFINISHED, np.full(left.size, self.t0))
+            self._fail(left, R_UNFINISHED, np.full(left.size, self.t0))
             self.pend = np.zeros(0, np.int64)
             self.n_running = 0
         self._outcomes()

@@ -41,15 +41,14 @@ import numpy as np
 
 from ..sim.arrays import group_rank
 
+from .arrays import group_cumsum, grow_last, scatter_add
 from .config import TierScenario
 from .network import KB_TO_MBIT, MAN, WAN, WLAN, LinkLayout, hop_delay
+from .outcomes import (DONE, FAILED, FUTURE, OVERFLOW, R_BW, R_DEADLINE, R_MOBILITY, R_UNFINISHED, R_VM, REASONS,  # noqa: F401
+                       RUNNING, TIERS, UPLOAD)
 from .workload import Layout, Workload, env_rngs, generate, make_envs
 
 DEFER, REJECT = -1, -2
-FUTURE, OVERFLOW, UPLOAD, RUNNING, DONE, FAILED = range(6)
-REASONS = ("vm_capacity", "bandwidth", "deadline", "mobility", "unfinished")
-R_VM, R_BW, R_DEADLINE, R_MOBILITY, R_UNFINISHED = range(5)
-TIERS = ("local_edge", "remote_edge", "cloud")
 MAX_PASSES = 16
 
 
@@ -121,31 +120,6 @@ class TierObs:
             kw[f.name] = v[idx] if isinstance(v, np.ndarray) else v
         return TierObs(**kw)
 
-
-
-def _group_cumsum(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Inclusive cumulative sum of x among equal keys g, in array order."""
-    if g.size == 0:
-        return np.zeros(0)
-    srt = np.argsort(g, kind="stable")
-    gs, xs = g[srt], x[srt]
-    cs = np.cumsum(xs)
-    start = np.searchsorted(gs, gs, side="left")
-    base = np.where(start > 0, cs[start - 1], 0.0)
-    out = np.empty_like(cs)
-    out[srt] = cs - base
-    return out
-
-
-def _scatter_add(a: np.ndarray, idx: np.ndarray, w) -> None:
-    """a[idx] += w with repeated indices (bincount; faster than np.add.at)."""
-    if np.size(idx):
-        a += np.bincount(idx, weights=np.broadcast_to(np.asarray(w, float), np.shape(idx)), minlength=a.size)
-
-
-def _grow(a: np.ndarray, q: int, fill) -> np.ndarray:
-    pad = np.full(a.shape[:-1] + (q - a.shape[-1],), fill, dtype=a.dtype)
-    return np.concatenate([a, pad], axis=-1)
 
 
 class TierSim:
@@ -303,11 +277,11 @@ class TierSim:
             ends = t_start[:, None] + np.cumsum(per, 1)
             self.tr_link = np.concatenate([self.tr_link, hops[reg]])
             self.tr_end = np.concatenate([self.tr_end, ends[reg]])
-            _scatter_add(self.n_act, hops[reg], 1.0)
+            scatter_add(self.n_act, hops[reg], 1.0)
             self._tab_dirty = True
         mm1 = valid & (model == 2)
         if mm1.any():
-            _scatter_add(self.kb_sum, hops[mm1], np.broadcast_to(size_kb[:, None], hops.shape)[mm1])
+            scatter_add(self.kb_sum, hops[mm1], np.broadcast_to(size_kb[:, None], hops.shape)[mm1])
         return total, failed
 
     def _net_tables(self) -> None:
@@ -387,12 +361,12 @@ class TierSim:
             return
         g = self.vm[ids]
         if running or self.sc.admission.reserve_on_assign:
-            _scatter_add(self.util_res, g, -(self.req_u[ids]))
-            _scatter_add(self.mem_res, g, -(self.mem[ids]))
-        _scatter_add(self.assigned, g, -(1.0))
-        _scatter_add(self.pes_assigned, g, -(self.cores[ids]))
+            scatter_add(self.util_res, g, -(self.req_u[ids]))
+            scatter_add(self.mem_res, g, -(self.mem[ids]))
+        scatter_add(self.assigned, g, -(1.0))
+        scatter_add(self.pes_assigned, g, -(self.cores[ids]))
         if not running:
-            _scatter_add(self.len_pending, g, -(self.wl.length_mi[ids]))
+            scatter_add(self.len_pending, g, -(self.wl.length_mi[ids]))
 
     # ------------------------------------------------------------------ decisions
 
@@ -409,11 +383,11 @@ class TierSim:
         t_disp = np.maximum(wl.t_arr[ids], self.t0)
         self.t_disp[ids] = t_disp
         if self.sc.admission.reserve_on_assign:
-            _scatter_add(self.util_res, g, ru)
-            _scatter_add(self.mem_res, g, self.mem[ids])
-        _scatter_add(self.assigned, g, 1.0)
-        _scatter_add(self.pes_assigned, g, self.cores[ids])
-        _scatter_add(self.len_pending, g, wl.length_mi[ids])
+            scatter_add(self.util_res, g, ru)
+            scatter_add(self.mem_res, g, self.mem[ids])
+        scatter_add(self.assigned, g, 1.0)
+        scatter_add(self.pes_assigned, g, self.cores[ids])
+        scatter_add(self.len_pending, g, wl.length_mi[ids])
         total, failed = self._start_transfers(self.route_up[env, ap, dc], wl.up_kb[ids], t_disp)
         self.net_up[ids] = np.where(failed, 0.0, total)
         t_ready = t_disp + total
@@ -482,8 +456,8 @@ class TierSim:
             ru = obs.vm_req[ok, av[ok]]
             # an upload that fails in the current link state never holds the VM
             hold = np.isfinite(obs.up_est[ok, self.lay.vm_dc[av[ok]]])
-            cu = _group_cumsum(g, ru * hold)
-            cm = _group_cumsum(g, self.mem[ids] * hold)
+            cu = group_cumsum(g, ru * hold)
+            cm = group_cumsum(g, self.mem[ids] * hold)
             admit = ~hold | ((self.util_res[g] + cu <= cpu_max + 1e-9) & (self.mem_res[g] + cm <= self.vm_ram[g] + 1e-9))
             self._place(ids[admit], g[admit], ru[admit])
             remaining = ids[~admit]
@@ -513,8 +487,8 @@ class TierSim:
         q = self.jw.shape[1]
         if need > q:
             q2 = max(need, 2 * q)
-            self.jw, self.jp, self.ju = _grow(self.jw, q2, 0.0), _grow(self.jp, q2, 0.0), _grow(self.ju, q2, 0.0)
-            self.jid = _grow(self.jid, q2, -1)
+            self.jw, self.jp, self.ju = grow_last(self.jw, q2, 0.0), grow_last(self.jp, q2, 0.0), grow_last(self.ju, q2, 0.0)
+            self.jid = grow_last(self.jid, q2, -1)
 
     def _advance(self, rows: np.ndarray, tau: np.ndarray, clock: np.ndarray, out: list) -> None:
         """Processor sharing on VM rows for ``tau`` seconds each; completions go to ``out``.
@@ -575,10 +549,10 @@ class TierSim:
             o = np.lexsort((self.t_ready[ent], g))
             ent, g = ent[o], g[o]
             self.status[ent] = RUNNING
-            _scatter_add(self.len_pending, g, -(wl.length_mi[ent]))
+            scatter_add(self.len_pending, g, -(wl.length_mi[ent]))
             if not self.sc.admission.reserve_on_assign:
-                _scatter_add(self.util_res, g, self.req_u[ent])
-                _scatter_add(self.mem_res, g, self.mem[ent])
+                scatter_add(self.util_res, g, self.req_u[ent])
+                scatter_add(self.mem_res, g, self.mem[ent])
             rank = group_rank(g)
             ug, inv = np.unique(g, return_inverse=True)
             A = int(rank.max()) + 1
