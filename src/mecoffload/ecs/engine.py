@@ -763,11 +763,11 @@ class EcsSim:
         kw = dict(
             env=b, task=ids, device=self.device[ids], app=app, length_mi=self.length[ids], up_kb=self.up_kb[ids],
             down_kb=self.down_kb[ids], sens=self.app_sens[app],
-            deadline_s=np.full(n, np.inf), wait_s=np.zeros(n), cores=p, mem_mb=np.zeros(n), local_dc=ap,
+            slack_s=np.full(n, np.inf), wait_s=np.zeros(n), cores=p, mem_mb=np.zeros(n), local_dc=ap,
             vm_util=util, vm_req=req, vm_feasible=(req <= 100.0 - util + 1e-9) & (p[:, None] <= self.r_cores[rows]),
             vm_jobs=self.cnt[rows].astype(float), vm_backlog_mi=backlog, proc_est=self.length[ids][:, None] / rate_if,
-            up_est=up, down_est=dn, bw_mbps=bw, dc_util=dc_util, man_delay_s=np.full(n, lan),
-            wan_bw_mbps=np.where(np.isfinite(probe), 1.0 / probe, 0.0), t_now=t0, cpu_max=100.0, lay=lay,
+            up_est=up, down_est=dn, uplink_mbps=bw, dc_util=dc_util, man_delay_s=np.full(n, lan),
+            wan_uplink_mbps=np.where(np.isfinite(probe), 1.0 / probe, 0.0), t_now=t0, cpu_max=100.0, lay=lay,
         )
         names = {f.name for f in fields(TierObs)}
         return TierObs(**{k: v for k, v in kw.items() if k in names})

@@ -61,14 +61,14 @@ def edge_global(scn: int, pol: int) -> bool:
     return scn == EO or pol >= P_NET
 
 
-def wants_cloud(scn: int, pol: int, u: np.ndarray, p_cloud_pct: np.ndarray, wan_bw_mbps: np.ndarray,
+def wants_cloud(scn: int, pol: int, u: np.ndarray, p_cloud_pct: np.ndarray, wan_uplink_mbps: np.ndarray,
                 edge_util_pct: np.ndarray) -> np.ndarray:
     """getDeviceToOffload for rows of one orchestrator: True = cloud."""
     if scn == SINGLE:
         return np.zeros(u.shape, bool)
     if pol < P_NET:
         return u * 100.0 < p_cloud_pct
-    net = wan_bw_mbps > WAN_BW_THRESHOLD_MBPS
+    net = wan_uplink_mbps > WAN_BW_THRESHOLD_MBPS
     util = edge_util_pct > EDGE_UTIL_THRESHOLD_PCT
     return {P_NET: net, P_UTIL: util, P_HYBRID: net & util}[pol]
 
@@ -146,7 +146,7 @@ class EcsTierPolicy:
             self.ptr_dc = np.concatenate([self.ptr_dc, np.full(grow, -1, np.int64)])
         vm_cloud = lay.vm_cloud
         has_cloud = bool(vm_cloud.any())
-        wan_bw = obs.wan_bw_mbps
+        wan_bw = obs.wan_uplink_mbps
         edge_util = obs.vm_util[:, ~vm_cloud].mean(1) if (~vm_cloud).any() else np.zeros(n)
         u = rng.random(n)
         cloud = wants_cloud(self.scn, self.pol, u, self.p_cloud[obs.app], wan_bw, edge_util) & has_cloud

@@ -3,7 +3,7 @@
 
 :func:`import_folder` returns the :class:`~.model.EcsScenario` and a list of warnings, one per
 key or element that is not simulated (each names the file, the line and the key). A
-malformed file raises :class:`EcsFormatError` (a :class:`~mecoffload.scenario.ScenarioError`):
+malformed file raises :class:`EcsFormatError` (a :class:`~mecoffload.core.errors.ScenarioError`):
 one line ``FILE:LINE: field 'NAME': what is wrong``, which the CLI prints before exiting 2.
 
 Units: ``simulation_time``, ``warm_up_period`` and ``vm_load_check_interval`` are minutes in
@@ -19,7 +19,7 @@ import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..scenario import ScenarioError
+from ..tiers.errors import TierScenarioError
 from .model import EO_POLICIES, ORCH_POLICIES, SIM_SCENARIOS, EcsScenario, validate_ecs_scenario
 
 PROPERTIES = "default_config.properties"
@@ -32,7 +32,7 @@ FALLBACK_WLAN_MBPS = 200.0
 FALLBACK_WAN_MBPS = 15.0
 
 
-class EcsFormatError(ScenarioError):
+class EcsFormatError(TierScenarioError):
     """A malformed EdgeCloudSim file (one line naming the file, the line and the field)."""
 
 

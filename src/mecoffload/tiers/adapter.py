@@ -34,7 +34,7 @@ from .workload import Layout
 def tier_params(sc: TierScenario) -> Params:
     """Seed 001 ``Params`` of the datacenter-as-server view (only cost-relevant fields matter)."""
     lay = Layout.from_scenario(sc)
-    dl = lay.app_max_delay[np.isfinite(lay.app_max_delay)]
+    dl = lay.app_deadline_s[np.isfinite(lay.app_deadline_s)]
     tau_s = float(dl.mean()) if dl.size else 1e6
     slot = sc.sim.slot_s
     cap = np.bincount(lay.vm_dc, weights=lay.vm_capacity, minlength=lay.n_dc) * 1e6

@@ -18,7 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..scenario import ScenarioError, load_preset, parse_assignment, set_path, validate_model  # noqa: F401 (ScenarioError re-exported)
+from ..scenario import load_preset, parse_assignment, set_path, validate_model
+from .errors import TierScenarioError as ScenarioError  # noqa: F401 (re-exported: the error of this module)
+from .errors import tier_scenario_errors
+
+OLD_NAMES = {"max_delay_s": "deadline_s"}
+"""field names of earlier releases, still accepted in TOML files and ``--set`` paths"""
 
 
 class _M(BaseModel):
@@ -52,7 +57,8 @@ class AppSpec(_M):
     active_s: float = Field(1e9, gt=0, description="active period, s (tasks are generated only while active)")
     idle_s: float = Field(0.0, ge=0, description="idle period, s")
     delay_sensitivity: float = Field(..., ge=0, le=1, description="T_s of seed 002 (0 tolerant .. 1 sensitive)")
-    max_delay_s: float | None = Field(None, gt=0, description="deadline T_max after arrival, s; None = no deadline (EdgeCloudSim)")
+    deadline_s: float | None = Field(
+        None, gt=0, description="deadline T_max: the result is due this long after arrival, s; None = no deadline (EdgeCloudSim); old name max_delay_s")
     upload_kb: float = Field(..., ge=0, description="mean input size D_up, KB")
     download_kb: float = Field(..., ge=0, description="mean output size D_down, KB")
     length_mi: float = Field(..., gt=0, description="mean task length L, MI (Table I lists GI = 1000 MI)")
@@ -63,11 +69,23 @@ class AppSpec(_M):
     vm_util_cloud_pct: float | None = Field(None, gt=0, le=100, description="same on a cloud VM")
     size_dist: Literal["exponential", "fixed"] = Field("exponential", description="upload/download/length ~ Exp(mean) (EdgeCloudSim) or fixed")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data for k in OLD_NAMES):
+            data = dict(data)
+            for old, new in OLD_NAMES.items():
+                if old in data:
+                    if new in data:
+                        raise ValueError(f"give {new} or its old name {old}, not both")
+                    data[new] = data.pop(old)
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> "AppSpec":
         derived = self.vm_util_edge_pct is None or self.vm_util_cloud_pct is None
-        if derived and self.max_delay_s is None:
-            raise ValueError(f"app '{self.name}': give vm_util_edge_pct and vm_util_cloud_pct, or max_delay_s to derive them (C3)")
+        if derived and self.deadline_s is None:
+            raise ValueError(f"app '{self.name}': give vm_util_edge_pct and vm_util_cloud_pct, or deadline_s to derive them (C3)")
         return self
 
 
@@ -166,16 +184,20 @@ class TierScenario(_M):
         """Copy with dotted-path overrides (``{"devices.count": 400}`` or ``["devices.count=400"]``)."""
         if not overrides:
             return self
-        if isinstance(overrides, list):
-            overrides = dict(parse_assignment(s) for s in overrides)
         data = self.model_dump()
-        for path, value in overrides.items():
-            set_path(data, path, value, label="tier scenario")
+        with tier_scenario_errors():
+            if isinstance(overrides, list):
+                overrides = dict(parse_assignment(s) for s in overrides)
+            for path, value in overrides.items():
+                head, _, last = path.rpartition(".")
+                set_path(data, f"{head}.{OLD_NAMES[last]}" if head and last in OLD_NAMES else path, value, label="tier scenario")
         return validate_tier_scenario(data)
 
 
 def validate_tier_scenario(data: dict) -> TierScenario:
-    return validate_model(TierScenario, data, label="tier scenario")
+    """A :class:`TierScenario` from a dict (e.g. parsed TOML); errors are one-line :class:`ScenarioError`."""
+    with tier_scenario_errors():
+        return validate_model(TierScenario, data, label="tier scenario")
 
 
 def tier_preset_names() -> list[str]:
@@ -185,5 +207,6 @@ def tier_preset_names() -> list[str]:
 
 def load_tier_scenario(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> TierScenario:
     """Load a built-in tier preset by name (``iot3tier``) or a TOML file by path, then apply overrides."""
-    data = load_preset(name_or_path, "mecoffload.tiers", "presets", "tier scenario")
+    with tier_scenario_errors():
+        data = load_preset(name_or_path, "mecoffload.tiers", "presets", "tier scenario")
     return validate_tier_scenario(data).with_overrides(overrides)

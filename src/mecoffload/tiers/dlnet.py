@@ -87,7 +87,7 @@ def _tier_inputs(obs: TierObs):
     has_cloud = bool(lay.dc_cloud.any())
     u2 = util[:, -1] if has_cloud else np.ones(n)
     U = np.stack([util[r, obs.local_dc], u1, u2], 1)
-    bw = obs.bw_mbps
+    bw = obs.uplink_mbps
     BW = np.stack([bw[r, obs.local_dc], bw[r, best] if N > 1 else np.zeros(n), bw[:, -1] if has_cloud else np.zeros(n)], 1)
     return obs.length_mi / 1000.0, obs.sens, U, np.minimum(BW, 1e4), best
 
@@ -207,7 +207,7 @@ def vm_dataset(sc: TierScenario, n: int, seed: int):
     rng = np.random.Generator(np.random.PCG64([seed, 0xF17]))
     app, length, up, down = _sample_tasks(rng, sc, lay, n)
     sens = lay.app_sens[app]
-    dl = lay.app_max_delay[app]
+    dl = lay.app_deadline_s[app]
     tier = rng.integers(0, 3 if lay.vm_cloud.any() else 2, n)
     K = int(max(np.bincount(lay.vm_dc).max(), 2)) * max(lay.n_edge - 1, 1)
     # candidate VMs: a tier's VM kinds (cloud VMs for tier 2, edge VMs otherwise)
@@ -357,7 +357,7 @@ class DlTier:
         tier_vm = obs.tier_vm  # (n,V)
         net = (obs.up_est + obs.down_est)[:, lay.vm_dc]
         est = net + obs.proc_est
-        ok = obs.vm_feasible & (est <= obs.deadline_s[:, None]) & (p[np.arange(n)[:, None], tier_vm] >= 0)
+        ok = obs.vm_feasible & (est <= obs.slack_s[:, None]) & (p[np.arange(n)[:, None], tier_vm] >= 0)
         if n == 0:
             return np.zeros(0, np.int64)
         # the best-ranked tier that has a feasible VM
@@ -368,7 +368,7 @@ class DlTier:
         score = np.full((n, lay.n_vm), -np.inf)
         if ri.size:
             x = vm_features(L_gi[ri], sens[ri], obs.vm_req[ri, vi], obs.vm_util[ri, vi], obs.vm_jobs[ri, vi],
-                            lay.vm_mips[vi], lay.vm_cores[vi], obs.proc_est[ri, vi], net[ri, vi], obs.deadline_s[ri],
+                            lay.vm_mips[vi], lay.vm_cores[vi], obs.proc_est[ri, vi], net[ri, vi], obs.slack_s[ri],
                             tier_vm[ri, vi])
             score[ri, vi] = self.models.vm_scores(x)
         chosen_tier = np.take_along_axis(np.argsort(-p, axis=1, kind="stable"), np.minimum(pos, 2)[:, None], 1)[:, 0]

@@ -24,7 +24,7 @@ Semantics (time in s, work in MI, data in KB, bandwidth in Mbps):
 * **Failures.** ``vm_capacity`` (rejected, infeasible VM, deferred past
   ``overflow.max_wait_s`` / its deadline, or deferred into a full overflow queue of
   ``overflow.max_tasks``), ``bandwidth``, ``deadline`` (result not back by
-  arrival + max_delay_s; with ``abort_on_deadline`` a running task is aborted at the end of
+  arrival + deadline_s; with ``abort_on_deadline`` a running task is aborted at the end of
   the epoch in which its deadline passes), ``mobility`` (the device left the access point of
   an edge task before the result came back), ``unfinished`` (still running after
   ``sim.max_drain_s``; 0 in practice). Every task ends exactly once: completed or failed.
@@ -68,7 +68,7 @@ class TierObs:
     up_kb: np.ndarray  # (n,) D_up, KB
     down_kb: np.ndarray  # (n,) D_down, KB
     sens: np.ndarray  # (n,) delay sensitivity T_s
-    deadline_s: np.ndarray  # (n,) time left to the deadline, s (inf = none)
+    slack_s: np.ndarray  # (n,) time left until the task is due (arrival + deadline_s), s (inf = none)
     wait_s: np.ndarray  # (n,) time waited since arrival (deferred tasks), s
     cores: np.ndarray  # (n,) required cores
     mem_mb: np.ndarray  # (n,)
@@ -81,10 +81,10 @@ class TierObs:
     proc_est: np.ndarray  # (n,V) processing time if placed now (PS share), s
     up_est: np.ndarray  # (n,D) upload delay to each datacenter now, s (inf: would fail)
     down_est: np.ndarray  # (n,D) download delay from each datacenter now, s
-    bw_mbps: np.ndarray  # (n,D) bottleneck per-transfer bandwidth towards each datacenter, Mbps
+    uplink_mbps: np.ndarray  # (n,D) bottleneck per-transfer bandwidth towards each datacenter, Mbps
     dc_util: np.ndarray  # (n,D) mean utilisation of the datacenter's VMs (%)
     man_delay_s: np.ndarray  # (n,) MAN delay of a 1 Mbit transfer (incl. propagation), s
-    wan_bw_mbps: np.ndarray  # (n,) WAN per-transfer bandwidth now (EdgeCloudSim's 1 Mbit probe), Mbps
+    wan_uplink_mbps: np.ndarray  # (n,) WAN per-transfer bandwidth now (EdgeCloudSim's 1 Mbit probe), Mbps
     t_now: float
     cpu_max: float  # admission threshold CPU_max (%)
     lay: Layout
@@ -319,11 +319,11 @@ class TierSim:
         env, dev, app = wl.env[ids], wl.device[ids], wl.app[ids]
         ap = self.dev_ap[env, dev]
         length, up, down = wl.length_mi[ids], wl.up_kb[ids], wl.down_kb[ids]
-        dl = wl.deadline[ids] - t0
-        max_delay = lay.app_max_delay[app]
+        dl = wl.due_s[ids] - t0
+        deadline = lay.app_deadline_s[app]
         rows = env[:, None] * V + np.arange(V)[None, :]
         util = self.util_res[rows]
-        req = lay.required_util(app, length, np.where(np.isfinite(max_delay), max_delay, 1.0))
+        req = lay.required_util(app, length, np.where(np.isfinite(deadline), deadline, 1.0))
         cores = self.cores[ids]
         mem = self.mem[ids]
         cpu_max = self.sc.admission.cpu_max_pct
@@ -341,11 +341,11 @@ class TierSim:
         dc_util = self.util_res.reshape(B, V) @ self._vm_to_dc
         return TierObs(
             env=env, task=ids, device=dev, app=app, length_mi=length, up_kb=up, down_kb=down,
-            sens=lay.app_sens[app], deadline_s=dl, wait_s=np.maximum(t0 - wl.t_arr[ids], 0.0),
+            sens=lay.app_sens[app], slack_s=dl, wait_s=np.maximum(t0 - wl.t_arr[ids], 0.0),
             cores=cores, mem_mb=mem, local_dc=ap,
             vm_util=util, vm_req=req, vm_feasible=feas, vm_jobs=self.assigned[rows], vm_backlog_mi=backlog,
-            proc_est=proc, up_est=up_s, down_est=dn_s, bw_mbps=self.tab_bott[env, ap], dc_util=dc_util[env],
-            man_delay_s=self.tab_man[env, ap], wan_bw_mbps=self.tab_wan[env, ap], t_now=t0, cpu_max=cpu_max, lay=lay,
+            proc_est=proc, up_est=up_s, down_est=dn_s, uplink_mbps=self.tab_bott[env, ap], dc_util=dc_util[env],
+            man_delay_s=self.tab_man[env, ap], wan_uplink_mbps=self.tab_wan[env, ap], t_now=t0, cpu_max=cpu_max, lay=lay,
         )
 
     # ------------------------------------------------------------------ failures / releases
@@ -392,7 +392,7 @@ class TierSim:
         self.net_up[ids] = np.where(failed, 0.0, total)
         t_ready = t_disp + total
         self.t_ready[ids] = t_ready
-        late = ~failed & (t_ready >= wl.deadline[ids]) & self.sc.admission.abort_on_deadline
+        late = ~failed & (t_ready >= wl.due_s[ids]) & self.sc.admission.abort_on_deadline
         if failed.any():
             bad = ids[failed]
             self._release(bad, running=False)
@@ -400,7 +400,7 @@ class TierSim:
         if late.any():
             bad = ids[late]
             self._release(bad, running=False)
-            self._fail(bad, R_DEADLINE, wl.deadline[bad])
+            self._fail(bad, R_DEADLINE, wl.due_s[bad])
         keep = ~(failed | late)
         self.up_ids = np.concatenate([self.up_ids, ids[keep]])
 
@@ -409,7 +409,7 @@ class TierSim:
         # deferred tasks that waited too long fail (capacity)
         if self.ov_ids.size:
             ov = self.ov_ids
-            limit = np.minimum(wl.deadline[ov], wl.t_arr[ov] + self.sc.overflow.max_wait_s)
+            limit = np.minimum(wl.due_s[ov], wl.t_arr[ov] + self.sc.overflow.max_wait_s)
             exp = limit <= t0
             if exp.any():
                 self._fail(ov[exp], R_VM, limit[exp])
@@ -605,7 +605,7 @@ class TierSim:
         total, failed = self._start_transfers(self.route_dn[env, ap_ret, dc], wl.down_kb[ids], t_pe)
         self.net_down[ids] = np.where(failed, 0.0, total)
         t_done = t_pe + total
-        late = ~failed & ~moved & (t_done > wl.deadline[ids])
+        late = ~failed & ~moved & (t_done > wl.due_s[ids])
         ok = ~(failed | moved | late)
         self.status[ids[ok]] = DONE
         self.t_end[ids[ok]] = t_done[ok]
@@ -615,7 +615,7 @@ class TierSim:
         if bw.any():
             self._fail(ids[bw], R_BW, t_pe[bw])
         if late.any():
-            self._fail(ids[late], R_DEADLINE, wl.deadline[ids[late]])
+            self._fail(ids[late], R_DEADLINE, wl.due_s[ids[late]])
 
     def _abort_late(self, t1: float) -> None:
         rows = np.flatnonzero(self.jn)
@@ -624,7 +624,7 @@ class TierSim:
         w = int(self.jn[rows].max())
         occ = np.arange(w) < self.jn[rows][:, None]
         ids = self.jid[rows, :w]
-        late = occ & (self.wl.deadline[np.where(occ, ids, 0)] <= t1)
+        late = occ & (self.wl.due_s[np.where(occ, ids, 0)] <= t1)
         hit = late.any(1)
         if not hit.any():
             return
@@ -636,7 +636,7 @@ class TierSim:
             arr[rows, :w] = np.take_along_axis(np.where(keep, arr[rows, :w], fill), order, 1)
         self.jn[rows] = keep.sum(1)
         self._release(gone, running=True)
-        self._fail(gone, R_DEADLINE, self.wl.deadline[gone])
+        self._fail(gone, R_DEADLINE, self.wl.due_s[gone])
 
     # ------------------------------------------------------------------ epoch
 

@@ -165,7 +165,7 @@ class Flores(_Base):
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
         cpu = 100.0 - mean_edge_util(obs) if self.use_util else np.full(len(obs), 100.0)
         data = np.minimum(obs.up_kb + obs.down_kb, 2500.0) / 2500.0
-        cloud = (FLORES(cpu, data, obs.wan_bw_mbps, obs.sens) > 50) & obs.lay.vm_cloud.any()
+        cloud = (FLORES(cpu, data, obs.wan_uplink_mbps, obs.sens) > 50) & obs.lay.vm_cloud.any()
         allowed = np.where(cloud[:, None], obs.lay.vm_cloud[None, :], ~obs.lay.vm_cloud[None, :])
         return least_loaded(obs, allowed, cloud.astype(np.int64))
 
@@ -184,7 +184,7 @@ class Sonmez(_Base):
         go_remote = (SONMEZ_EDGE(nearest, best_remote_util, obs.man_delay_s) > 50) & (N > 1)
         host = np.where(go_remote, best_remote, obs.local_dc)
         host_util = np.where(go_remote, best_remote_util, nearest)
-        cloud = (SONMEZ_CLOUD(host_util, obs.length_mi, obs.wan_bw_mbps, obs.sens) > 50) & lay.vm_cloud.any()
+        cloud = (SONMEZ_CLOUD(host_util, obs.length_mi, obs.wan_uplink_mbps, obs.sens) > 50) & lay.vm_cloud.any()
         target = np.where(cloud, lay.n_dc - 1, host)
         allowed = lay.vm_dc[None, :] == target[:, None]
         return least_loaded(obs, allowed, target)
@@ -230,6 +230,6 @@ class MinService(_Base):
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
         est = obs.est_service()
-        meets = est <= obs.deadline_s[:, None]
+        meets = est <= obs.slack_s[:, None]
         a = pick(obs, -est, meets)
         return np.where(a == REJECT, DEFER, a)
