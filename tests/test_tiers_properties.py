@@ -65,7 +65,7 @@ def test_every_task_accounted_for(setup):
     assert (sim.reason[done] == -1).all()
     assert (sim.t_end >= sim.wl.t_arr - 1e-9).all()
     assert (sim.t_end[done] <= sim.wl.due_s[done] + 1e-9).all()
-    assert np.all(sim.jn == 0) and np.allclose(sim.util_res, 0, atol=1e-6) and np.allclose(sim.assigned, 0)
+    assert np.all(sim.vms.jn == 0) and np.allclose(sim.util_res, 0, atol=1e-6) and np.allclose(sim.assigned, 0)
     assert np.allclose(sim.mem_res, 0, atol=1e-6) and np.allclose(sim.len_pending, 0, atol=1e-3)
     pct = m["failure_pct"]
     assert abs(pct - sum(m[f"fail_{r}_pct"] for r in REASONS)) < 1e-6

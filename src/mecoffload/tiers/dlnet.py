@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..learn.checkpoint import CheckpointError
+from ..learn.checkpoint import CheckpointError, load_checkpoint, require_torch, save_checkpoint
+from .choice import pick
 from .config import TierScenario
-from .dynamics import DEFER, REJECT, TierObs
 from .network import KB_TO_MBIT
+from .obs import DEFER, REJECT, TierObs
 from .workload import Layout
 
 KIND = "dl-tier"
@@ -149,15 +150,11 @@ class DlModels:
 
 
 def save_dl_checkpoint(models: DlModels, folder: str | Path) -> Path:
-    from ..learn.checkpoint import save_checkpoint
-
     cfg = dict(models.info, kind=KIND, tier_layers=len(models.tier), vm_layers=len(models.vm))
     return save_checkpoint(Path(folder), models.tensors(), cfg)
 
 
 def load_dl_checkpoint(folder: str | Path) -> DlModels:
-    from ..learn.checkpoint import load_checkpoint
-
     tensors, cfg = load_checkpoint(folder, KIND)
     try:
         def layers(net, n):
@@ -212,12 +209,12 @@ def vm_dataset(sc: TierScenario, n: int, seed: int):
     K = int(max(np.bincount(lay.vm_dc).max(), 2)) * max(lay.n_edge - 1, 1)
     # candidate VMs: a tier's VM kinds (cloud VMs for tier 2, edge VMs otherwise)
     pool_edge, pool_cloud = np.flatnonzero(~lay.vm_cloud), np.flatnonzero(lay.vm_cloud)
-    pick = np.where(tier[:, None] == 2, pool_cloud[rng.integers(0, max(len(pool_cloud), 1), (n, K)) % max(len(pool_cloud), 1)] if len(pool_cloud) else 0,
+    vm_pick = np.where(tier[:, None] == 2, pool_cloud[rng.integers(0, max(len(pool_cloud), 1), (n, K)) % max(len(pool_cloud), 1)] if len(pool_cloud) else 0,
                     pool_edge[rng.integers(0, len(pool_edge), (n, K))])
-    mips, cores = lay.vm_mips[pick], lay.vm_cores[pick]
+    mips, cores = lay.vm_mips[vm_pick], lay.vm_cores[vm_pick]
     util = rng.uniform(0.0, 100.0, (n, K)) * rng.uniform(0.0, 1.0, (n, 1))
     jobs = np.floor(util / 100.0 * cores * rng.uniform(0.5, 4.0, (n, K)))
-    req = lay.required_util(app, length, np.where(np.isfinite(dl), dl, 1.0))[np.arange(n)[:, None], pick]
+    req = lay.required_util(app, length, np.where(np.isfinite(dl), dl, 1.0))[np.arange(n)[:, None], vm_pick]
     rate = cores * mips / np.maximum(jobs + 1, cores)
     proc = length[:, None] / rate
     mbit = (up + down) * KB_TO_MBIT
@@ -251,8 +248,6 @@ def _export(net) -> list[tuple[np.ndarray, np.ndarray]]:
 def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int = 10, vm_samples: int = 4000,
              vm_epochs: int = 5) -> DlModels:
     """Train both networks (deterministic for a seed; torch on one thread)."""
-    from ..learn.checkpoint import require_torch
-
     torch = require_torch()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -321,7 +316,8 @@ def get_models(sc: TierScenario, seed: int = 0, **kw) -> DlModels:
 
 class DlTier:
     """Algorithm 1 of seed 002 (see module docstring). ``dl-tier:FOLDER`` loads saved networks,
-    ``dl-tier:desc`` (or ``dl-tier:desc,FOLDER``) decides the most delay-sensitive tasks first."""
+    ``dl-tier:desc`` (or ``dl-tier:desc,FOLDER``) decides the most delay-sensitive tasks first.
+    Registered by name as the tier policy ``dl-tier`` (``DlTier(scenario, arg)`` is its factory)."""
 
     name = KIND
     defers = True
@@ -336,15 +332,12 @@ class DlTier:
     def reset(self, batch: int) -> None:
         pass
 
-    def sort_key(self, sim, ids: np.ndarray) -> np.ndarray:
+    def sort_key(self, sens: np.ndarray) -> np.ndarray:
         """Algorithm 1 line 1: by delay sensitivity, ascending as written in seed 002
         (``dl-tier:desc``: most sensitive first)."""
-        s = sim.lay.app_sens[sim.wl.app[ids]]
-        return -s if self.descending else s
+        return -sens if self.descending else sens
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
-        from .policies import pick
-
         lay = obs.lay
         n = len(obs)
         L_gi, sens, U, BW, best = _tier_inputs(obs)
@@ -375,16 +368,3 @@ class DlTier:
         group = chosen_tier * (lay.n_edge + 1) + np.where(chosen_tier == 2, 0, obs.local_dc)
         a = pick(obs, score, allowed, group)
         return np.where((pos < 3) & (a != REJECT), a, DEFER)
-
-
-def _factory(sc: TierScenario, arg: str | None):
-    return DlTier(sc, arg)
-
-
-def _register() -> None:
-    from .policies import register_tier
-
-    register_tier(KIND, "seed 002 Algorithm 1: TierSelectionNN (rule labels) + VMCompatibilityNN, overflow queue (dl-tier:FOLDER loads weights; dl-tier:desc = most sensitive first)")(_factory)
-
-
-_register()
