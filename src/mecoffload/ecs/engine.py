@@ -49,11 +49,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tiers.outcomes import DONE, FAILED, FUTURE, PROCESSED, R_BW, R_MOBILITY, R_UNFINISHED, R_VM
+from ..tiers.outcomes import (DONE, FAILED, FUTURE, PROCESSED, R_BW, R_MOBILITY, R_UNFINISHED, R_VM,  # noqa: F401
+                               TaskRecord)
 from ..tiers.workload import Layout, Workload
 from .mobility import ApTimeline
 from .model import EcsScenario
-from .network import delay_table, mm1_parameters  # noqa: F401 (mm1_parameters re-exported)
+from .network import CLOUD_DOWN, CLOUD_UP, WLAN_DOWN, WLAN_UP, delay_table, mm1_parameters  # noqa: F401 (mm1_parameters re-exported)
 from .observe import tier_obs
 from .placement import VmPlacement
 from .processing import VirtualTimeVms
@@ -82,7 +83,7 @@ class Mode:
         return cls(label=spec, orchestrator=spec)
 
 
-class EcsSim(VmPlacement):
+class EcsSim(VmPlacement, TaskRecord):
     """A batch of EdgeCloudSim runs. ``EcsSim(sc, workload, modes, seed).run()``; results in
     per-task arrays (``status``, ``reason``, ``tier``, times) and per-env VM load samples.
     ``tier_sc``: the scenario's three-tier world (default ``sc.to_tier_scenario()``)."""
@@ -157,14 +158,8 @@ class EcsSim(VmPlacement):
     def _init_state(self) -> None:
         """Per-task state, the VMs, NEXT_FIT pointers and the VM load samples."""
         T, B, vl = self.n_tasks, self.B, self.lists
-        self.status = np.zeros(T, np.int8)
-        self.reason = np.full(T, -1, np.int8)
-        self.tier = np.full(T, -1, np.int8)
-        self.vm = np.full(T, -1, np.int64)
+        self._init_outcomes(T)
         self.fixed_vm = np.full(T, -1, np.int64)
-        self.t_ready = np.full(T, np.nan)
-        self.t_pe = np.full(T, np.nan)
-        self.t_end = np.full(T, np.nan)
         self.up_d = np.zeros(T)
         self.down_d = np.zeros(T)
         self.ap_ready = np.zeros(T, np.int64)
@@ -229,12 +224,12 @@ class EcsSim(VmPlacement):
         wl = self.wl
         ap0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr)
         n0 = self.mob.count_at(wl.env * self.lists.N + ap0, wl.t_arr)
-        ap_e0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr + self._lut[0, n0])
-        ap_c0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr + np.where(np.isfinite(self._lut[4, n0]), self._lut[4, n0], 0.0))
+        ap_e0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr + self._lut[WLAN_UP, n0])
+        ap_c0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr + np.where(np.isfinite(self._lut[CLOUD_UP, n0]), self._lut[CLOUD_UP, n0], 0.0))
         rep = self._rep
         n_at = rep(n0)[st]
         app = self.app[st]
-        wup, cup = self._lut[0, n_at], self._lut[4, n_at]
+        wup, cup = self._lut[WLAN_UP, n_at], self._lut[CLOUD_UP, n_at]
         cloud = self.m_random2[m[st]] & (self.u1[st] * 100.0 < self.p_cloud[app])
         net = pol[st] == P_NET
         if net.any():
@@ -259,11 +254,6 @@ class EcsSim(VmPlacement):
         d = self._lut[:, self.mob.count.reshape(self.n_wenv, self.lists.N)]
         self.wlan_up, self.wlan_dn, self.wan_up, self.wan_dn, self.cloud_up, self.cloud_dn = d
 
-    def _fail(self, ids: np.ndarray, reason: int, t: np.ndarray) -> None:
-        self.status[ids] = FAILED
-        self.reason[ids] = reason
-        self.t_end[ids] = t
-
     @property
     def t0(self) -> float:
         return self.k * self.dt
@@ -284,7 +274,7 @@ class EcsSim(VmPlacement):
             pol = self.m_eopol[m]
             sel = pol >= 0
             if sel.any():
-                up = self._lut[4, self.mob.count_at(e[sel] * self.lists.N + ap[sel], self.t_arr[ids[sel]])]
+                up = self._lut[CLOUD_UP, self.mob.count_at(e[sel] * self.lists.N + ap[sel], self.t_arr[ids[sel]])]
                 wan_bw = np.where(np.isfinite(up), 1.0 / up, 0.0)  # EdgeCloudSim's probe: 1 Mbit / delay
                 net = wan_bw > WAN_BW_THRESHOLD_MBPS
                 hot = self.edge_util_mean[b[sel]] > EDGE_UTIL_THRESHOLD_PCT
@@ -307,7 +297,7 @@ class EcsSim(VmPlacement):
             ids, e, ap, cloud = ids[keep], e[keep], ap[keep], cloud[keep]
         cloud &= self.lists.has_cloud
         n_at = self.mob.count_at(e * self.lists.N + ap, self.t_arr[ids])
-        up = np.where(cloud, self._lut[4, n_at], self._lut[0, n_at])
+        up = np.where(cloud, self._lut[CLOUD_UP, n_at], self._lut[WLAN_UP, n_at])
         self.tier[ids] = cloud
         bad = ~np.isfinite(up)
         if bad.any():
@@ -335,7 +325,7 @@ class EcsSim(VmPlacement):
         cloud = self.tier[task] == CLOUD
         dc = self.lists.vm_dc[self.vm[task]]
         lan = 2.0 * self.sc.network.lan_internal_delay_s
-        down = np.where(cloud, self._lut[5, n_at], self._lut[1, n_at] + np.where(dc != ap_now, lan, 0.0))
+        down = np.where(cloud, self._lut[CLOUD_DOWN, n_at], self._lut[WLAN_DOWN, n_at] + np.where(dc != ap_now, lan, 0.0))
         bw = ~np.isfinite(down)
         t_fin = np.where(bw, t_pe, t_pe + down)
         mob = ~bw & (self.mob.ap_at(e, dev, t_fin) != self.ap_sub[task])

@@ -20,10 +20,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from ..scenario import validate_model
-from ..tiers.config import validate_tier_scenario
+from ..tiers.config import FrozenModel, validate_tier_scenario
 from ..tiers.errors import TierScenarioError as ScenarioError
 from ..tiers.errors import tier_scenario_errors
 
@@ -33,8 +33,7 @@ EO_POLICIES = ("NETWORK_BASED", "UTILIZATION_BASED", "HYBRID")
 ORCH_POLICIES = BASIC_POLICIES + EO_POLICIES
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_M = FrozenModel
 
 
 class EcsApp(_M):

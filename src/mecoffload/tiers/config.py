@@ -26,8 +26,14 @@ OLD_NAMES = {"max_delay_s": "deadline_s"}
 """field names of earlier releases, still accepted in TOML files and ``--set`` paths"""
 
 
-class _M(BaseModel):
+class FrozenModel(BaseModel):
+    """Base of the three-tier scenario models (tiers and EdgeCloudSim): unknown keys are
+    errors, instances are immutable (copy with ``with_overrides`` / ``model_copy``)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_M = FrozenModel
 
 
 class VMSpec(_M):

@@ -45,7 +45,7 @@ from .config import TierScenario
 from .network import KB_TO_MBIT, LinkLayout, LinkState
 from .obs import DEFER, REJECT, TierObs, checked_actions  # noqa: F401 (DEFER, REJECT re-exported)
 from .outcomes import (DONE, FAILED, FUTURE, OVERFLOW, R_BW, R_DEADLINE, R_MOBILITY, R_UNFINISHED, R_VM, REASONS,  # noqa: F401
-                       RUNNING, TIERS, UPLOAD)
+                       RUNNING, TIERS, UPLOAD, TaskRecord)
 from .vms import PsVms
 from .workload import Layout, Workload, generate, make_envs
 
@@ -53,7 +53,7 @@ MAX_PASSES = 16
 """decision passes per epoch at most (a pass re-decides the tasks that lost an admission race)"""
 
 
-class TierSim:
+class TierSim(TaskRecord):
     """State of B environments of one tier scenario plus the transition functions.
 
     ``TierSim(sc, envs)`` with envs a list of (devices, seed) (see ``make_envs``) draws the
@@ -90,17 +90,11 @@ class TierSim:
         self.decisions = 0
 
     def _init_tasks(self, T: int) -> None:
-        """Per-task arrays (times in s; ``vm`` is the VM row env·V + v)."""
-        self.status = np.zeros(T, np.int8)
-        self.reason = np.full(T, -1, np.int8)
-        self.vm = np.full(T, -1, np.int64)
+        """Per-task arrays (times in s; ``vm`` is the VM row env·V + v, ``t_disp`` the dispatch)."""
+        self._init_outcomes(T)
         self.dc = np.full(T, -1, np.int64)
-        self.tier = np.full(T, -1, np.int8)
         self.ap_sub = np.full(T, -1, np.int64)
         self.t_disp = np.full(T, np.nan)
-        self.t_ready = np.full(T, np.nan)
-        self.t_pe = np.full(T, np.nan)
-        self.t_end = np.full(T, np.nan)
         self.net_up = np.zeros(T)
         self.net_down = np.zeros(T)
         self.req_u = np.zeros(T)
@@ -175,11 +169,6 @@ class TierSim:
         )
 
     # ------------------------------------------------------------------ failures / releases
-
-    def _fail(self, ids: np.ndarray, reason: int, t: np.ndarray | float) -> None:
-        self.status[ids] = FAILED
-        self.reason[ids] = reason
-        self.t_end[ids] = t
 
     def _release(self, ids: np.ndarray, running: bool) -> None:
         """Give back what tasks ``ids`` held on their VMs (they leave the system)."""

@@ -27,6 +27,29 @@ TIERS = ("local_edge", "remote_edge", "cloud")
 """tier of a placed task (``tier`` arrays of TierSim; EcsSim uses 0 edge, 1 cloud)"""
 
 
+class TaskRecord:
+    """Mixin of both engines: the per-task outcome arrays (``status``, ``reason``, ``tier``,
+    ``vm``, and the times ``t_ready`` = upload end, ``t_pe`` = processing end, ``t_end`` = result
+    back or failure, s) and how a task fails."""
+
+    reasons: tuple[str, ...] = REASONS
+
+    def _init_outcomes(self, T: int) -> None:
+        self.status = np.zeros(T, np.int8)
+        self.reason = np.full(T, -1, np.int8)
+        self.tier = np.full(T, -1, np.int8)
+        self.vm = np.full(T, -1, np.int64)
+        self.t_ready = np.full(T, np.nan)
+        self.t_pe = np.full(T, np.nan)
+        self.t_end = np.full(T, np.nan)
+
+    def _fail(self, ids: np.ndarray, reason: int, t: np.ndarray | float) -> None:
+        """Tasks ``ids`` fail with ``reason`` (a code of :data:`REASONS`) at time ``t``."""
+        self.status[ids] = FAILED
+        self.reason[ids] = reason
+        self.t_end[ids] = t
+
+
 def check_accounting(status: np.ndarray, reason: np.ndarray, t_end: np.ndarray, reasons: Iterable[str],
                      label: str) -> dict:
     """Every task ended exactly once: completed + failed (each with one of ``reasons``) =
