@@ -19,7 +19,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..scenario import load_preset, parse_assignment, set_path, validate_model
-from .errors import TierScenarioError as ScenarioError  # noqa: F401 (re-exported: the error of this module)
 from .errors import tier_scenario_errors
 
 OLD_NAMES = {"max_delay_s": "deadline_s"}
