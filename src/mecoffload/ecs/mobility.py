@@ -21,7 +21,7 @@ class ApTimeline:
     times must be below ``tspan`` (s)."""
 
     def __init__(self, wl: Workload, n_edge: int, tspan: float):
-        N = self.N = n_edge
+        N = self.n_edge = n_edge
         M = self.M = wl.init_ap.shape[1]
         self.tspan = tspan
         self.init_ap = wl.init_ap.astype(np.int64)

@@ -80,7 +80,7 @@ class VmPlacement:
         static = np.where(RULE_INDEX_KEY[rule][:, None], cs, 0).astype(float)
         rnd = (rule == R_RANDOM_DC) | (rule == R_RANDOM_EO)
         if rnd.any():
-            N = vl.N
+            N = vl.n_edge
             u = self.u2[ids]
             eo = rule == R_RANDOM_EO
             d = np.where(eo, np.minimum((u * N).astype(np.int64), N - 1), np.minimum(list_id, N - 1))
@@ -89,9 +89,9 @@ class VmPlacement:
             static = np.where(rnd[:, None] & (cs != drawn[:, None]), np.inf, static)
         nxt_eo = rule == R_NEXT_EO
         return _Batch(ids=ids, b=b, list_id=list_id, gk=gk, kind=RULE_KIND[rule], W=W, cs=cs, valid=valid,
-                      rows=b[:, None] * vl.V + cs, req=self.req_tab[self.app[ids][:, None], cs], static=static,
+                      rows=b[:, None] * vl.n_vm + cs, req=self.req_tab[self.app[ids][:, None], cs], static=static,
                       coef=RULE_FREE_COEF[rule][:, None], nxt_dc=rule == R_NEXT_DC, nxt_eo=nxt_eo,
-                      wide_eo=nxt_eo & (W == vl.Ve))
+                      wide_eo=nxt_eo & (W == vl.n_vm_edge))
 
     def _choice_pass(self, bt: _Batch, todo: np.ndarray, entries: list) -> np.ndarray:
         """One pass over the undecided rows ``todo`` (FIRST_FIT / BEST_FIT: the first of each
@@ -137,7 +137,7 @@ class VmPlacement:
             ptr = self.ptr_vm[be][:, vl.edge_block]
             cyc = (vl.edge_pos[None, :] - ptr - 1) % vl.edge_size[None, :]
             host = vl.host_lut[self.ptr_dc[be] + 1][:, vl.edge_block]
-            key[se] = host * (vl.V + 1) + cyc
+            key[se] = host * (vl.n_vm + 1) + cyc
         return key
 
     def _columns(self, bt: _Batch, r: np.ndarray, j: np.ndarray, st: np.ndarray, key: np.ndarray,
@@ -171,7 +171,7 @@ class VmPlacement:
                single: np.ndarray, rej: np.ndarray, retry: np.ndarray, entries: list) -> None:
         """Rows ``c`` (of ``r``) chose a VM: admit them per VM in time order while they fit
         (losers: ``rej`` for RANDOM_FIT / fixed, else ``retry``); move the NEXT_FIT pointers."""
-        vl, V = self.lists, self.lists.V
+        vl, V = self.lists, self.lists.n_vm
         rc = r[c]
         cc = col[c]
         vc = bt.cs[rc, cc]
@@ -194,7 +194,7 @@ class VmPlacement:
         if upd.any():
             ru, vu = rc[upd], vc[upd]
             bu, du = bt.b[ru], vl.vm_dc[vu]
-            last = self._last(bu * vl.N + du, ru)
+            last = self._last(bu * vl.n_edge + du, ru)
             self.ptr_vm[bu[last], du[last]] = vl.vm_pos[vu[last]]
             eo = bt.nxt_eo[ru]
             if eo.any():
