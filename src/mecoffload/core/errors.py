@@ -28,6 +28,11 @@ class MissingExtraError(UserError):
 
 
 def clip(value: object, limit: int = 80) -> str:
-    """``repr``-free short rendering of a user value for error messages (at most ``limit`` chars)."""
-    text = str(value)
+    """Short rendering of a user value for error messages: at most ``limit`` characters, control
+    characters escaped (a value never breaks the one-line message)."""
+    if isinstance(value, (list, tuple)) and len(value) > limit:
+        value = value[:limit]  # never render a huge array whole
+    text = str(value)[: limit + 1]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

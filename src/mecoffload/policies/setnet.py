@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.checkpoint import CheckpointError, load_checkpoint, require_torch
+from ..core.errors import clip
 from ..sim.cost import estimated_costs, generalized_cost
 from ..sim.dynamics import Obs
 from ..sim.params import Params
@@ -117,12 +119,17 @@ class SetNetPolicy:
     def __init__(self, p: Params, arg: str | None = None):
         if not arg:
             raise PolicyError("setnet needs a checkpoint folder: setnet:PATH (train one with `mecoffload train setnet`)")
-        from ..learn.checkpoint import load_checkpoint, require_torch
-
         torch = require_torch()
         tensors, cfg = load_checkpoint(arg, "setnet")
-        self.net = build_setnet(cfg["hidden"])
-        self.net.load_state_dict(tensors)
+        hidden = cfg.get("hidden")
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= 65_536:
+            raise CheckpointError(f"'{arg}/config.json': 'hidden' must be an integer 1..65536 (got {clip(hidden)})")
+        self.net = build_setnet(hidden)
+        try:
+            self.net.load_state_dict(tensors)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise CheckpointError(f"'{arg}/model.safetensors' does not match its config.json ({clip(first, 200)})") from None
         self.net.eval()
         self.torch, self.p = torch, p
 

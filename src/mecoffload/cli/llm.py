@@ -1,46 +1,48 @@
 """``mecoffload llm ...``: prepare backbones, write the state sets, fine-tune with all options, time decisions.
 
 Training with the defaults also works through ``mecoffload train llm-sft|llm-grpo|comllm --backbone NAME``.
+Everything heavy (torch, transformers, peft) is imported only when a command runs.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import time
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 
-llm_app = typer.Typer(no_args_is_help=True, help="LLM policies: prepare backbones, datasets, fine-tuning, latency.")
+from ..core.errors import UserError
+from ..llm.datasets import collect_states, write_sets
+from ..llm.model import load_backbone, prepare
+from ..llm.prompt import STYLES
+from ..llm.sft import SFT_SCHEDULES, LLMConfig
+from ..policies.base import make_policy
+from ..sim.params import Params
+from ..sim.scenario import load_scenario
+from .common import check_writable, emit_json, err
+from .train import trainer
+
+app = typer.Typer(no_args_is_help=True, help="LLM policies: prepare backbones, datasets, fine-tuning, latency.")
+
+LLM_KINDS = ("llm-sft", "llm-grpo", "comllm")
 
 
-def _user_error(msg: str):
-    from ..cli import UserError
-
-    return UserError(msg)
-
-
-@llm_app.command("prepare")
+@app.command("prepare")
 def prepare_cmd(
     backbone: str = typer.Option("smollm2-135m", "--backbone", "-b", help="smollm2-135m or gemma3-270m"),
     force: bool = typer.Option(False, "--force", help="convert again even if cached"),
 ) -> int:
     """Convert a PyPI-shipped GGUF backbone to cached safetensors (once; offline)."""
-    from . import LLMError
-    from .model import load_backbone, prepare
-
-    try:
-        folder = prepare(backbone, force)
-        bb = load_backbone(backbone)
-    except LLMError as exc:
-        raise _user_error(str(exc)) from None
+    folder = prepare(backbone, force)
+    bb = load_backbone(backbone)
     n = sum(p.numel() for p in bb.model.parameters())
-    print(json.dumps({"backbone": backbone, "folder": str(folder), "parameters": n, "load_s": round(bb.load_s, 2)}))
+    emit_json({"backbone": backbone, "folder": str(folder), "parameters": n, "load_s": round(bb.load_s, 2)})
     return 0
 
 
-@llm_app.command("data")
+@app.command("data")
 def data_cmd(
     out_dir: Path = typer.Option(..., "--out", "-o", help="folder for sft.jsonl, grpo.jsonl, test.jsonl"),
     scenario: str = typer.Option("comllm", "--scenario", "-s"),
@@ -50,15 +52,24 @@ def data_cmd(
     test: int = typer.Option(1000, "--test", min=0),
 ) -> int:
     """Write the SFT / GRPO / test state sets of seed 001 §V-A as JSONL (oracle labels and J included)."""
-    from ..scenario import load_scenario
-    from .datasets import write_sets
-
     sc = load_scenario(scenario, overrides)
-    print(json.dumps(write_sets(sc, out_dir, seed, {"sft": sft, "grpo": grpo, "test": test})))
+    check_writable(out_dir)
+    emit_json(write_sets(sc, out_dir, seed, {"sft": sft, "grpo": grpo, "test": test}))
     return 0
 
 
-@llm_app.command("finetune")
+def _check_choices(kind: str, mode: str, style: str, sft_schedule: str) -> None:
+    if kind not in LLM_KINDS:
+        raise UserError(f"unknown LLM learner '{kind}' (allowed: {', '.join(LLM_KINDS)})")
+    if mode not in ("text", "encoder"):
+        raise UserError(f"--mode must be text or encoder (got '{mode}')")
+    if sft_schedule not in SFT_SCHEDULES:
+        raise UserError(f"--sft-schedule must be one of {', '.join(SFT_SCHEDULES)} (got '{sft_schedule}')")
+    if style not in STYLES:
+        raise UserError(f"--style must be one of {', '.join(STYLES)} (got '{style}')")
+
+
+@app.command("finetune")
 def finetune_cmd(
     kind: str = typer.Argument(..., help="llm-sft, llm-grpo or comllm"),
     out_dir: Path = typer.Option(..., "--out", "-o"),
@@ -86,43 +97,24 @@ def finetune_cmd(
     seed: int = typer.Option(0, "--seed", min=0),
 ) -> int:
     """Fine-tune with every knob exposed (``mecoffload train`` uses the defaults)."""
-    import importlib
-
-    from ..learn import TRAINERS
-    from ..learn.checkpoint import CheckpointError
-    from ..scenario import load_scenario
-    from .sft import SFT_SCHEDULES, LLMConfig
-
-    if kind not in ("llm-sft", "llm-grpo", "comllm"):
-        raise _user_error(f"unknown LLM learner '{kind}' (allowed: llm-sft, llm-grpo, comllm)")
-    if mode not in ("text", "encoder"):
-        raise _user_error(f"--mode must be text or encoder (got '{mode}')")
-    from .prompt import STYLES
-
-    if sft_schedule not in SFT_SCHEDULES:
-        raise _user_error(f"--sft-schedule must be one of {', '.join(SFT_SCHEDULES)} (got '{sft_schedule}')")
-    if style not in STYLES:
-        raise _user_error(f"--style must be one of {', '.join(STYLES)} (got '{style}')")
+    _check_choices(kind, mode, style, sft_schedule)
     cfg = LLMConfig(mode=mode, style=style, layers=layers, keep_last=keep_last, lora_r=lora_r, lora_alpha=2 * lora_r,
                     lora_mlp=lora_mlp, sft_schedule=sft_schedule, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
                     lr_sft=lr_sft, augment=augment, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
     sc = load_scenario(scenario, overrides)
-    module = importlib.import_module(TRAINERS[kind])
+    train = trainer(kind)
     kwargs = {"config": cfg, "backbone": backbone}
     if init:
         if kind == "llm-sft":
-            raise _user_error("--init applies to llm-grpo and comllm")
+            raise UserError("--init applies to llm-grpo and comllm")
         kwargs["init"] = init
-    try:
-        summary = module.train(sc, out_dir, grpo_steps if kind != "llm-sft" else sft_steps, seed,
-                               progress=sys.stderr.isatty(), **kwargs)
-    except CheckpointError as exc:
-        raise _user_error(str(exc)) from None
-    print(json.dumps(summary))
+    check_writable(out_dir)
+    summary = train(sc, out_dir, grpo_steps if kind != "llm-sft" else sft_steps, seed, progress=err.is_terminal, **kwargs)
+    emit_json(summary)
     return 0
 
 
-@llm_app.command("bench")
+@app.command("bench")
 def bench_cmd(
     policy: str = typer.Option(..., "--policy", "-p", help="e.g. comllm:ckpt/comllm or llm-zeroshot:smollm2-135m"),
     scenario: str = typer.Option("comllm", "--scenario", "-s"),
@@ -130,17 +122,7 @@ def bench_cmd(
     reps: int = typer.Option(10, "--reps", min=1),
 ) -> int:
     """Median wall time of one decision step (one forward pass over ``rows`` pending tasks)."""
-    import time
-
-    import numpy as np
-
-    from ..policies.base import make_policy
-    from ..scenario import load_scenario
-    from ..sim.params import Params
-    from .datasets import collect_states
-
-    sc = load_scenario(scenario)
-    p = Params.from_scenario(sc)
+    p = Params.from_scenario(load_scenario(scenario))
     pol = make_policy(policy, p)
     obs = collect_states(p, rows * (reps + 1), 99)
     ts = []
@@ -149,6 +131,6 @@ def bench_cmd(
         t = time.perf_counter()
         pol.act(sub, np.random.default_rng(0))
         ts.append(time.perf_counter() - t)
-    print(json.dumps({"policy": policy, "rows": rows, "median_ms": round(1000 * float(np.median(ts[1:])), 2),
-                      "first_ms": round(1000 * ts[0], 2)}))
+    emit_json({"policy": policy, "rows": rows, "median_ms": round(1000 * float(np.median(ts[1:])), 2),
+               "first_ms": round(1000 * ts[0], 2)})
     return 0

@@ -1,0 +1,5 @@
+"""``python -m mecoffload.cli ...``"""
+
+from . import run
+
+run()

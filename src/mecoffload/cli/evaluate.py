@@ -1,0 +1,119 @@
+"""``mecoffload evaluate`` and ``mecoffload sweep``: policies on one scenario, or over values of one field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..core.errors import UserError
+from ..eval import plots as P
+from ..eval.evaluate import SWEEP_ALIASES, evaluate, sweep
+from ..eval.report import TABLE_COLUMNS, fmt, write_evaluation, write_sweep
+from ..policies.base import expand_specs, make_policy
+from ..sim.params import Params
+from ..sim.scenario import load_scenario
+from .common import SCENARIO_OPT, SET_OPT, emit_json, err, make_dir, print_table, progress, run_dir, split_specs
+
+app = typer.Typer()
+
+SWEEP_COLUMNS = TABLE_COLUMNS[:4] + TABLE_COLUMNS[5:8] + TABLE_COLUMNS[9:10]
+"""the metrics a sweep table shows (one row per value x policy)"""
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    scenario: str = SCENARIO_OPT,
+    policies: str = typer.Option("all", "--policies", "-p", help="comma-separated policy specs (name or name:arg); 'all' = every baseline + learned policies with a checkpoint in checkpoints/<kind>-<scenario>/"),
+    episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=100_000, help="episodes (run in parallel as a batch)"),
+    seed: int = typer.Option(0, "--seed", min=0, help="seed of layouts, arrivals, sizes and channels (shared by all policies)"),
+    overrides: Optional[list[str]] = SET_OPT,
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/evaluate-<scenario>-<time>)"),
+    as_json: bool = typer.Option(False, "--json", help='print {"policies": {name: {metric: value}}} on stdout'),
+    no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
+) -> int:
+    """Evaluate policies on one scenario with common random numbers; write CSV, report and plots."""
+    sc = load_scenario(scenario, overrides)
+    names = expand_specs(split_specs(policies), sc.name)
+    p = Params.from_scenario(sc)
+    for n in names:
+        make_policy(n, p)  # validate before any work
+    folder = run_dir(out_dir, "evaluate", scenario)
+    with progress(len(names) * sc.sim.horizon_slots, "evaluating", err.is_terminal) as prog:
+        runs = evaluate(sc, names, episodes, seed, prog)
+    metrics = {n: r.metrics for n, r in runs.items()}
+    make_dir(folder)
+    plots = []
+    if not no_plots:
+        plots = [P.plot_bars(runs, folder), P.plot_latency_cdf(runs, folder), P.plot_offload(runs, folder),
+                 P.plot_max_delay(runs, folder, sc.sim.slot_s)]
+    report = write_evaluation(runs, sc, episodes, seed, folder, plots)
+    if as_json:
+        emit_json({"policies": metrics})
+    rows = [[name, *[fmt(k, m[k]) for k, _, _ in TABLE_COLUMNS]] for name, m in metrics.items()]
+    print_table(f"{sc.name}: {episodes} episodes, seed {seed}", ["policy", *[h for _, h, _ in TABLE_COLUMNS]], rows, as_json)
+    err.print(f"wrote {folder}/metrics.csv, {report.name}" + (f" and {len(plots)} plots" if plots else ""))
+    return 0
+
+
+def parse_values(values: str) -> list:
+    """``--values``: a JSON list, or comma-separated items (each JSON when it parses, else a string)."""
+    text = values.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--values: not valid JSON ({exc.msg})") from None
+        if not isinstance(parsed, list) or not parsed:
+            raise UserError("--values: give a non-empty list")
+        return parsed
+    out_vals = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            out_vals.append(json.loads(item))
+        except json.JSONDecodeError:
+            out_vals.append(item)
+    if not out_vals:
+        raise UserError("--values: give at least one value, e.g. --values 3,5,7")
+    return out_vals
+
+
+@app.command("sweep")
+def sweep_cmd(
+    param: str = typer.Option(..., "--param", help="scenario field to sweep (e.g. edge.count, task.size_mbit) or alias L, lambda, E"),
+    values: str = typer.Option(..., "--values", help="comma-separated values, e.g. 3,5,7,9,11"),
+    scenario: str = SCENARIO_OPT,
+    policies: str = typer.Option("random,oracle,lacs", "--policies", "-p", help="comma-separated policy specs"),
+    episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=100_000),
+    seed: int = typer.Option(0, "--seed", min=0),
+    overrides: Optional[list[str]] = SET_OPT,
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/sweep-<scenario>-<time>)"),
+    as_json: bool = typer.Option(False, "--json", help='print {"param": p, "values": {v: {policy: metrics}}} on stdout'),
+) -> int:
+    """Evaluate policies over values of one scenario field (Tables III/IV of seed 001, Fig. 2 of seed 000)."""
+    sc = load_scenario(scenario, overrides)
+    vals = parse_values(values)
+    names = expand_specs(split_specs(policies), sc.name)
+    path = SWEEP_ALIASES.get(param, param)
+    for v in vals:  # validate every value before running anything
+        v2 = [v, v] if path == "task.size_mbit" and not isinstance(v, list) else v
+        p = Params.from_scenario(sc.with_overrides({path: v2}))
+    for n in names:
+        make_policy(n, p)
+    folder = run_dir(out_dir, "sweep", scenario)
+    with progress(len(vals) * len(names) * sc.sim.horizon_slots, f"sweeping {param}", err.is_terminal) as prog:
+        result = sweep(sc, param, vals, names, episodes, seed, prog)
+    make_dir(folder)
+    plot = P.plot_sweep(result, param, folder)
+    md = write_sweep(result, param, sc, folder, plot)
+    if as_json:
+        emit_json({"param": param, "values": result})
+    rows = [[v, pol, *[fmt(k, m[k]) for k, _, _ in SWEEP_COLUMNS]] for v, per in result.items() for pol, m in per.items()]
+    print_table(f"{sc.name}: sweep of {param}", [param, "policy", *[h for _, h, _ in SWEEP_COLUMNS]], rows, as_json, left=2)
+    err.print(f"wrote {folder}/sweep.csv, {md.name}, {plot.name}")
+    return 0

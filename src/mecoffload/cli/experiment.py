@@ -1,0 +1,39 @@
+"""``mecoffload experiment NAME``: reproduce a paper's tables and plots (``mecoffload.experiments.EXPERIMENTS``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..core.errors import UserError
+from ..experiments import BUDGETS, EXPERIMENTS
+from .common import emit_json, entry, err, make_dir, out, run_dir
+
+app = typer.Typer()
+
+
+@app.command("experiment")
+def experiment_cmd(
+    name: Optional[str] = typer.Argument(None, help=f"experiment: {', '.join(EXPERIMENTS.names())} (omit it, or --list, to list them)"),
+    list_: bool = typer.Option(False, "--list", help="list the experiments with a one-line description"),
+    budget: str = typer.Option("small", "--budget", help="small (minutes on a laptop CPU) or paper"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/experiment-<name>-<time>)"),
+    as_json: bool = typer.Option(False, "--json", help="print the results as one JSON document on stdout"),
+) -> int:
+    """Reproduce a paper's tables and plots in one command (no NAME: list the experiments)."""
+    if name is None or list_:
+        for key, help_ in EXPERIMENTS.help().items():
+            out.print(f"[bold]{key:15s}[/bold] {help_}")
+        return 0
+    run = entry(EXPERIMENTS, name)
+    if budget not in BUDGETS:
+        raise UserError(f"--budget must be one of {', '.join(BUDGETS)} (got '{budget}')")
+    folder = make_dir(run_dir(out_dir, "experiment", name))
+    result = run(budget, folder, seed, progress=err.is_terminal)
+    if as_json:
+        emit_json(result)
+    err.print(f"wrote {folder}")
+    return 0

@@ -1,0 +1,77 @@
+"""Three-tier commands (seed 002): ``tier-policies``, ``tier-eval`` (device counts x seeds) and
+``tier-train`` (the dl-tier networks, saved as safetensors + JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..experiments import iot_devices
+from ..tiers.config import load_tier_scenario
+from ..tiers.dlnet import save_dl_checkpoint, train_dl
+from ..tiers.evaluate import sweep_devices
+from ..tiers.policies import tier_policies
+from .common import check_writable, emit_json, err, out, print_summary, print_table, split_ints, split_specs
+
+app = typer.Typer()
+
+TIER_SET_OPT = typer.Option(None, "--set", help="override a tier scenario field, e.g. --set sim.horizon_s=60")
+TIER_COLUMNS = ["devices", "policy", "service s", "network s", "processing s", "failure %", "vm/bw/dl/mob %", "MEC util %"]
+
+
+@app.command("tier-policies")
+def tier_policies_cmd() -> None:
+    """List the three-tier (seed 002) policies; main-registry policies also run as mec:NAME."""
+    for name, help_ in tier_policies().items():
+        out.print(f"[bold]{name:18s}[/bold] {help_}")
+    out.print("[bold]mec:NAME[/bold]           any policy of `mecoffload policies` on datacenters (e.g. oracle, lacs, mec:least-loaded)")
+
+
+def _row(n: int, policy: str, m: dict) -> list[str]:
+    fails = "/".join(f"{m[k]:.1f}" for k in ("fail_vm_capacity_pct", "fail_bandwidth_pct", "fail_deadline_pct", "fail_mobility_pct"))
+    return [str(n), policy, f"{m['service_time_s']:.3f}", f"{m['network_delay_s']:.3f}", f"{m['processing_time_s']:.3f}",
+            f"{m['failure_pct']:.1f}", fails, f"{m['edge_vm_util_pct']:.1f}"]
+
+
+@app.command("tier-eval")
+def tier_eval_cmd(
+    scenario: str = typer.Option("iot3tier", "--scenario", "-s", help="tier preset (iot3tier) or a .toml file"),
+    policies: str = typer.Option("all", "--policies", "-p", help="comma-separated tier policies; 'all' = the iot-devices set"),
+    devices: str = typer.Option("", "--devices", "-d", help="comma-separated device counts (default: the scenario's)"),
+    seeds: int = typer.Option(3, "--seeds", min=1, max=1000, help="seeds per device count (seed, seed+1, ...)"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    overrides: Optional[list[str]] = TIER_SET_OPT,
+    as_json: bool = typer.Option(False, "--json", help='print {"devices": {n: {policy: metrics}}} on stdout'),
+) -> int:
+    """Evaluate tier policies with common random numbers (one batch per policy)."""
+    sc = load_tier_scenario(scenario, overrides)
+    names = iot_devices.default_policies() if policies.strip() == "all" else split_specs(policies)
+    counts = split_ints(devices, "--devices") or [sc.devices.count]
+    res = sweep_devices(sc, names, counts, seeds, seed)
+    if as_json:
+        emit_json({"devices": {str(n): v for n, v in res.items()}})
+    rows = [_row(n, p, m) for n, per in res.items() for p, m in per.items()]
+    print_table(f"{sc.name}: {seeds} seed(s) from {seed}", TIER_COLUMNS, rows, as_json, left=0)
+    return 0
+
+
+@app.command("tier-train")
+def tier_train_cmd(
+    out_dir: Path = typer.Option(..., "--out", "-o", help="checkpoint folder (model.safetensors + config.json)"),
+    scenario: str = typer.Option("iot3tier", "--scenario", "-s"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    samples: int = typer.Option(10_000, "--samples", min=100, max=10_000_000, help="TierSelectionNN training samples"),
+    epochs: int = typer.Option(10, "--epochs", min=1, max=10_000),
+    overrides: Optional[list[str]] = typer.Option(None, "--set"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> int:
+    """Train dl-tier (TierSelectionNN on seed 002's rule labels + VMCompatibilityNN); use it as -p dl-tier:FOLDER."""
+    sc = load_tier_scenario(scenario, overrides)
+    check_writable(out_dir)
+    models = train_dl(sc, seed, samples=samples, epochs=epochs)
+    save_dl_checkpoint(models, out_dir)
+    print_summary(models.info, as_json)
+    err.print(f"wrote checkpoint {out_dir}")
+    return 0

@@ -1,0 +1,133 @@
+"""core: the scenario base (any model, any preset folder), atomic checkpoint IO, clip, the registry type."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+from pydantic import Field
+
+from mecoffload.core.checkpoint import atomic_write, atomic_write_text
+from mecoffload.core.errors import ScenarioError, UserError, clip
+from mecoffload.core.scenario import (
+    ScenarioModel,
+    Section,
+    load_model,
+    parse_overrides,
+    preset_names,
+    read_toml,
+    set_path,
+    validate_model,
+)
+
+
+class Part(Section):
+    size_mb: float = Field(1.0, gt=0, le=10, description="a size, MB")
+
+
+class Thing(ScenarioModel):
+    LABEL: ClassVar[str] = "thing"
+    name: str = "custom"
+    part: Part = Part()
+    items: list[Part] = [Part(), Part()]
+
+
+def _line(exc: pytest.ExceptionInfo) -> str:
+    msg = str(exc.value)
+    assert "\n" not in msg and msg
+    return msg
+
+
+def test_load_model_from_a_path_with_overrides(tmp_path):
+    f = tmp_path / "mine.toml"
+    f.write_text("[part]\nsize_mb = 2.0\n")
+    t = load_model(Thing, f, ["part.size_mb=3", "items.1.size_mb=4"])
+    assert t.name == "mine" and t.part.size_mb == 3.0 and t.items[1].size_mb == 4.0
+    assert t.with_overrides(None) is t
+    with pytest.raises(ScenarioError) as exc:
+        t.with_overrides({"part.size_mb": 11})
+    msg = _line(exc)
+    assert msg.startswith("invalid thing field 'part.size_mb' = 11") and "(allowed: 0 < part.size_mb <= 10)" in msg
+    with pytest.raises(ScenarioError, match=r"index 0\.\.1"):
+        t.with_overrides({"items.5.size_mb": 1})
+
+
+def test_presets_of_a_package_folder():
+    names = preset_names("mecoffload", "scenarios")
+    assert "comllm" in names
+    with pytest.raises(ScenarioError) as exc:
+        load_model(Thing, "nope", presets=("mecoffload", "scenarios"))
+    assert "unknown thing 'nope'" in _line(exc) and "comllm" in str(exc.value)
+
+
+def test_validate_model_where_and_clipped_values():
+    with pytest.raises(ScenarioError) as exc:
+        validate_model(Thing, {"part": {"size_mb": "y" * 10_000}}, label="", where="f.toml")
+    msg = _line(exc)
+    assert msg.startswith("f.toml: invalid field 'part.size_mb' = ") and len(msg) < 400
+    with pytest.raises(ScenarioError, match="invalid thing field 'bogus' = 1: Extra inputs"):
+        validate_model(Thing, {"bogus": 1})
+
+
+def test_read_toml_file_errors(tmp_path):
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf[part]\nsize_mb = 2.0\n")
+    assert read_toml(tmp_path / "bom.toml") == {"part": {"size_mb": 2.0}}
+    (tmp_path / "big.toml").write_bytes(b"#" * (17 * 2**20))
+    for path, needle in [(tmp_path / "missing.toml", "no such file"), (tmp_path, "is a folder"),
+                         (tmp_path / "big.toml", "too large"), (tmp_path / "bom.toml" / "x.toml", "no such file")]:
+        with pytest.raises(ScenarioError) as exc:
+            read_toml(path, "thing")
+        assert _line(exc).startswith("thing file '") and needle in str(exc.value)
+
+
+def test_overrides_parsing():
+    assert parse_overrides(["a.b=[1, 2]", "c=x"]) == {"a.b": [1, 2], "c": "x"}
+    assert parse_overrides(None) == {} and parse_overrides({"a": 1}) == {"a": 1}
+    data = {"a": {"b": 1}}
+    set_path(data, "a.b", 2)
+    assert data == {"a": {"b": 2}}
+    with pytest.raises(ScenarioError, match="allowed here: b"):
+        set_path(data, "a.c", 2)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    target = tmp_path / "config.json"
+    atomic_write_text(target, "old")
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_clip():
+    assert clip("abc") == "abc"
+    assert len(clip("x" * 1000)) == 80 and clip("x" * 1000).endswith("…")
+    assert clip("a\nb\x00") == "a\\nb\\x00"
+    assert len(clip(list(range(10**6)))) == 80
+
+
+def test_errors_are_user_errors():
+    from mecoffload.core.errors import CheckpointError, PolicyError
+    from mecoffload.llm import LLMError
+    from mecoffload.scenario import ScenarioError as OldScenarioError
+
+    assert OldScenarioError is ScenarioError
+    for cls in (ScenarioError, PolicyError, CheckpointError, LLMError):
+        assert issubclass(cls, UserError) and issubclass(cls, ValueError)
+
+
+def test_registries_are_one_type():
+    from mecoffload.core.registry import Registry
+    from mecoffload.experiments import EXPERIMENTS
+    from mecoffload.learn import TRAINERS
+    from mecoffload.policies.base import POLICIES
+
+    for reg in (EXPERIMENTS, TRAINERS, POLICIES):
+        assert isinstance(reg, Registry)
+    assert {"llm-zeroshot", "llm-sft", "llm-grpo", "comllm", "oracle", "setnet", "dqn"} <= set(POLICIES.names())
+    assert set(TRAINERS.names()) == {"dqn", "setnet", "llm-sft", "llm-grpo", "comllm"}
+    assert {"comllm", "iot-devices"} <= set(EXPERIMENTS.names())
