@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from ..scenario import validate_model
-from ..tiers.config import FrozenModel, validate_tier_scenario
-from ..tiers.errors import TierScenarioError as ScenarioError
-from ..tiers.errors import tier_scenario_errors
+from ..core.scenario import ScenarioModel, Section, read_toml, validate_model
+from ..tiers.config import validate_tier_scenario
 
 SIM_SCENARIOS = ("SINGLE_TIER", "TWO_TIER", "TWO_TIER_WITH_EO")
 BASIC_POLICIES = ("NEXT_FIT", "RANDOM_FIT", "FIRST_FIT", "BEST_FIT", "WORST_FIT")
@@ -33,7 +30,7 @@ EO_POLICIES = ("NETWORK_BASED", "UTILIZATION_BASED", "HYBRID")
 ORCH_POLICIES = BASIC_POLICIES + EO_POLICIES
 
 
-_M = FrozenModel
+_M = Section
 
 
 class EcsApp(_M):
@@ -144,7 +141,9 @@ class EcsDevices(_M):
         return list(range(self.min, self.max + 1, self.step))
 
 
-class EcsScenario(_M):
+class EcsScenario(ScenarioModel):
+    LABEL: ClassVar[str] = "EdgeCloudSim scenario"
+
     name: str = "ecs"
     source: str = Field("", description="folder it was imported from")
     description: str = ""
@@ -239,21 +238,14 @@ class EcsScenario(_M):
 
 def validate_ecs_scenario(data: dict, where: str = "scenario") -> EcsScenario:
     """An :class:`EcsScenario` from a dict; errors are one line ``WHERE: invalid ... field ...``."""
-    with tier_scenario_errors(f"{where}: "):
-        return validate_model(EcsScenario, data, label="EdgeCloudSim scenario")
+    return validate_model(EcsScenario, data, where=where)
 
 
 def load_ecs_scenario(path: str | Path) -> EcsScenario:
     """Read a scenario written by ``import-ecs`` (TOML)."""
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{p}: {exc}") from None
+    data = read_toml(path, EcsScenario.LABEL)
     data.pop("import_warnings", None)
-    return validate_ecs_scenario(data, str(p))
+    return validate_ecs_scenario(data, str(path))
 
 
 def _toml_value(v: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tiers.errors import TierPolicyError
+from ..core.errors import PolicyError
 from ..tiers.obs import REJECT
 from .model import BASIC_POLICIES, EO_POLICIES
 from .rules import (EDGE_UTIL_THRESHOLD_PCT, P_HYBRID, P_NET, P_UTIL, R_BEST, R_NEXT_DC, R_NEXT_EO, R_RANDOM_DC,
@@ -67,7 +67,7 @@ class EcsTierPolicy:
 
     def __init__(self, sc, arg: str | None = None):
         if not arg:
-            raise TierPolicyError("ecs needs SCENARIO/POLICY, e.g. ecs:TWO_TIER_WITH_EO/NEXT_FIT")
+            raise PolicyError("ecs needs SCENARIO/POLICY, e.g. ecs:TWO_TIER_WITH_EO/NEXT_FIT")
         self.scn, self.pol = parse_orchestrator(arg)
         self.rule = edge_rule(self.scn, self.pol)
         self.global_ = edge_global(self.scn, self.pol)

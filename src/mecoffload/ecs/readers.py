@@ -11,14 +11,14 @@ import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..tiers.errors import TierScenarioError
+from ..core.errors import ScenarioError
 
 PROPERTIES = "default_config.properties"
 APPLICATIONS = "applications.xml"
 EDGE_DEVICES = "edge_devices.xml"
 
 
-class EcsFormatError(TierScenarioError):
+class EcsFormatError(ScenarioError):
     """A malformed EdgeCloudSim file (one line naming the file, the line and the field)."""
 
 

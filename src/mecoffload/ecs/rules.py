@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tiers.errors import TierPolicyError
+from ..core.errors import PolicyError
 from .model import ORCH_POLICIES, SIM_SCENARIOS
 
 SINGLE, TWO, EO = 0, 1, 2
@@ -42,7 +42,7 @@ def parse_orchestrator(spec: str) -> tuple[int, int]:
     scn, _, pol = spec.partition("/")
     scn, pol = scn.strip().upper(), pol.strip().upper()
     if scn not in SIM_SCENARIOS or pol not in ORCH_POLICIES:
-        raise TierPolicyError(f"unknown EdgeCloudSim orchestrator '{spec}' (SCENARIO/POLICY with SCENARIO in "
+        raise PolicyError(f"unknown EdgeCloudSim orchestrator '{spec}' (SCENARIO/POLICY with SCENARIO in "
                               f"{', '.join(SIM_SCENARIOS)} and POLICY in {', '.join(ORCH_POLICIES)})")
     return SIM_SCENARIOS.index(scn), ORCH_POLICIES.index(pol)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..tiers.errors import TierPolicyError
+from ..core.errors import PolicyError
 from ..tiers.evaluate import check_unique
 from ..tiers.policies import make_tier_policy
 from ..tiers.workload import Layout, generate, make_envs
@@ -78,7 +78,7 @@ def run_ecs(sc: EcsScenario, policies: list[str] | tuple[str, ...] = (), seeds: 
     orch = list(sc.orchestrators() if orchestrators is None else orchestrators)
     check_unique(list(orch) + list(policies), "listed more than once")
     if not orch and not policies:
-        raise TierPolicyError("nothing to run: the scenario has no supported orchestrator; give --policies")
+        raise PolicyError("nothing to run: the scenario has no supported orchestrator; give --policies")
     t_start = time.perf_counter()
     tier_sc = sc.to_tier_scenario(max(counts))
     lay = Layout.from_scenario(tier_sc)

@@ -34,7 +34,7 @@ from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .choice import least_loaded
 from .config import TierScenario
-from .errors import TierPolicyError
+from ..core.errors import PolicyError
 from .obs import TierObs
 from .workload import Layout
 
@@ -94,7 +94,7 @@ class ObsPolicyAdapter:
         self.params = tier_params(sc)
         self.inner = make_policy(spec, self.params)
         if hasattr(self.inner, "plan_slot"):
-            raise TierPolicyError(f"policy '{spec}' plans whole slots on the seed 001 simulator; it cannot run on tiers")
+            raise PolicyError(f"policy '{spec}' plans whole slots on the seed 001 simulator; it cannot run on tiers")
         self.name = spec
 
     def reset(self, batch: int) -> None:

@@ -13,26 +13,20 @@ Units are in the field names: ``_s`` seconds, ``_mi`` million instructions, ``_m
 
 from __future__ import annotations
 
-from importlib import resources
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..scenario import load_preset, parse_assignment, set_path, validate_model
-from .errors import tier_scenario_errors
+from ..core.scenario import (Overrides, ScenarioModel, Section, check_lo_hi, load_model, parse_overrides, preset_names,
+                             validate_model)
 
 OLD_NAMES = {"max_delay_s": "deadline_s"}
 """field names of earlier releases, still accepted in TOML files and ``--set`` paths"""
 
+PRESETS = ("mecoffload.tiers", "presets")
+"""(package, folder) of the built-in tier presets"""
 
-class FrozenModel(BaseModel):
-    """Base of the three-tier scenario models (tiers and EdgeCloudSim): unknown keys are
-    errors, instances are immutable (copy with ``with_overrides`` / ``model_copy``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-_M = FrozenModel
+_M = Section
 
 
 class VMSpec(_M):
@@ -112,12 +106,10 @@ class LinkSpec(_M):
     scope: Literal["per_ap", "global"] = Field("per_ap", description="one instance per access point (edge datacenter) or one in all")
     mm1_window_s: float = Field(1.0, gt=0, le=3600, description="mm1: λ and s̄ are measured over this trailing window, s")
 
-    @model_validator(mode="after")
-    def _bw(self) -> "LinkSpec":
-        lo, hi = self.bandwidth_mbps
-        if not 0 < lo <= hi <= 1e6:
-            raise ValueError(f"need 0 < lo <= hi <= 1e6 Mbps (got [{lo}, {hi}])")
-        return self
+    @field_validator("bandwidth_mbps")
+    @classmethod
+    def _bw(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return check_lo_hi(v, 1e6, "Mbps")
 
 
 class NetworkSpec(_M):
@@ -160,7 +152,9 @@ class SimSpec(_M):
     max_drain_s: float = Field(600.0, gt=0, description="after the horizon, slots run until every task ended (at most this long), s")
 
 
-class TierScenario(_M):
+class TierScenario(ScenarioModel):
+    LABEL: ClassVar[str] = "tier scenario"
+
     name: str = "custom"
     description: str = ""
     sim: SimSpec = SimSpec()
@@ -185,33 +179,29 @@ class TierScenario(_M):
             raise ValueError(f"mobility.mean_dwell_s needs an entry for attractiveness level {levels}")
         return self
 
-    def with_overrides(self, overrides: dict[str, Any] | list[str] | None) -> "TierScenario":
+    def with_overrides(self, overrides: Overrides) -> "TierScenario":
         """Copy with dotted-path overrides (``{"devices.count": 400}`` or ``["devices.count=400"]``)."""
-        if not overrides:
-            return self
-        data = self.model_dump()
-        with tier_scenario_errors():
-            if isinstance(overrides, list):
-                overrides = dict(parse_assignment(s) for s in overrides)
-            for path, value in overrides.items():
-                head, _, last = path.rpartition(".")
-                set_path(data, f"{head}.{OLD_NAMES[last]}" if head and last in OLD_NAMES else path, value, label="tier scenario")
-        return validate_tier_scenario(data)
+        return super().with_overrides(new_names(overrides))
+
+
+def new_names(overrides: Overrides) -> dict[str, Any]:
+    """Overrides with the old field names of :data:`OLD_NAMES` (last path part) renamed."""
+    out = {}
+    for path, value in parse_overrides(overrides).items():
+        head, _, last = path.rpartition(".")
+        out[f"{head}.{OLD_NAMES[last]}" if head and last in OLD_NAMES else path] = value
+    return out
 
 
 def validate_tier_scenario(data: dict) -> TierScenario:
-    """A :class:`TierScenario` from a dict (e.g. parsed TOML); errors are one-line :class:`ScenarioError`."""
-    with tier_scenario_errors():
-        return validate_model(TierScenario, data, label="tier scenario")
+    """A :class:`TierScenario` from a dict (e.g. parsed TOML); errors are one-line ``ScenarioError``."""
+    return validate_model(TierScenario, data)
 
 
 def tier_preset_names() -> list[str]:
-    files = resources.files("mecoffload.tiers").joinpath("presets")
-    return sorted(p.name.removesuffix(".toml") for p in files.iterdir() if p.name.endswith(".toml"))
+    return preset_names(*PRESETS)
 
 
-def load_tier_scenario(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> TierScenario:
+def load_tier_scenario(name_or_path: str, overrides: Overrides = None) -> TierScenario:
     """Load a built-in tier preset by name (``iot3tier``) or a TOML file by path, then apply overrides."""
-    with tier_scenario_errors():
-        data = load_preset(name_or_path, "mecoffload.tiers", "presets", "tier scenario")
-    return validate_tier_scenario(data).with_overrides(overrides)
+    return load_model(TierScenario, name_or_path, new_names(overrides), presets=PRESETS)

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from .config import TierScenario
-from .errors import TierPolicyError
+from ..core.errors import PolicyError
 from .dynamics import TierSim
 from .metrics import check_accounting, summarize, summarize_by_devices
 from .policies import make_tier_policy
@@ -18,10 +18,10 @@ from .workload import Layout, generate, make_envs
 
 
 def check_unique(names: list[str], what: str = "policy listed more than once") -> None:
-    """A :class:`TierPolicyError` naming the policies (or orchestrators) listed twice."""
+    """A :class:`PolicyError` naming the policies (or orchestrators) listed twice."""
     dup = sorted({s for s in names if names.count(s) > 1})
     if dup:
-        raise TierPolicyError(f"{what}: {', '.join(dup)}")
+        raise PolicyError(f"{what}: {', '.join(dup)}")
 
 
 def policy_rng(seed: int) -> np.random.Generator:

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import TierPolicyError
+from ..core.errors import PolicyError
 from .workload import Layout
 
 DEFER, REJECT = -1, -2
@@ -110,10 +110,10 @@ class TierObs:
 
 
 def checked_actions(policy: TierPolicy, a: np.ndarray, n: int, n_vm: int) -> np.ndarray:
-    """``a`` as int64 actions, or a :class:`TierPolicyError` naming the policy if it does not
+    """``a`` as int64 actions, or a :class:`PolicyError` naming the policy if it does not
     return ``n`` values in REJECT..n_vm-1."""
     a = np.asarray(a, dtype=np.int64)
     if a.shape != (n,) or (a.size and (a.min() < REJECT or a.max() >= n_vm)):
-        raise TierPolicyError(f"tier policy '{getattr(policy, 'name', policy)}' returned invalid actions "
+        raise PolicyError(f"tier policy '{getattr(policy, 'name', policy)}' returned invalid actions "
                               f"(need shape ({n},), values in -2..{n_vm - 1})")
     return a

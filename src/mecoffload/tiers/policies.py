@@ -21,12 +21,12 @@ from ..policies.base import available
 from .adapter import ObsPolicyAdapter
 from .choice import least_loaded, mean_edge_util, pick
 from .config import TierScenario
-from .errors import TierPolicyError
+from ..core.errors import PolicyError
 from .fuzzy import ALMUTAIRI, FLORES, SONMEZ_CLOUD, SONMEZ_EDGE
 from .obs import DEFER, REJECT, TierObs
 
 TierFactory = Callable[[TierScenario, "str | None"], object]
-TIER_POLICIES: Registry[TierFactory] = Registry("tier policy", TierPolicyError)
+TIER_POLICIES: Registry[TierFactory] = Registry("tier policy", PolicyError)
 """name -> factory(scenario, argument or None) of the native tier policies"""
 
 TIER_POLICIES.lazy("dl-tier", "mecoffload.tiers.dlnet:DlTier",
@@ -53,7 +53,7 @@ def make_tier_policy(spec: str, sc: TierScenario):
     name, _, arg = spec.partition(":")
     if name == "mec":
         if not arg:
-            raise TierPolicyError("mec:NAME needs a policy of `mecoffload policies`, e.g. mec:least-loaded")
+            raise PolicyError("mec:NAME needs a policy of `mecoffload policies`, e.g. mec:least-loaded")
         pol = ObsPolicyAdapter(arg, sc)
     elif name in TIER_POLICIES:
         pol = TIER_POLICIES.get(name)(sc, arg or None)
@@ -61,7 +61,7 @@ def make_tier_policy(spec: str, sc: TierScenario):
         pol = ObsPolicyAdapter(spec, sc)
     else:
         allowed = sorted(set(TIER_POLICIES.names()) | set(available()))
-        raise TierPolicyError(f"unknown tier policy '{name}' (allowed: {', '.join(allowed)}, or mec:NAME)")
+        raise PolicyError(f"unknown tier policy '{name}' (allowed: {', '.join(allowed)}, or mec:NAME)")
     pol.name = spec
     return pol
 
@@ -101,7 +101,7 @@ class Flores(_Base):
     def __init__(self, sc: TierScenario, arg: str | None = None):
         super().__init__(sc)
         if arg not in (None, "util"):
-            raise TierPolicyError(f"flores argument '{arg}': only 'util' is allowed")
+            raise PolicyError(f"flores argument '{arg}': only 'util' is allowed")
         self.use_util = arg == "util"
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
