@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mecoffload.ecs.runner import EcsResult, reference_check
+from mecoffload.ecs.runner import EcsResult, reference_check, run_ecs
 from mecoffload.ecs.samples import REFERENCE_FIELDS, SAMPLE_APP1_REFERENCE, sample_app1
 from mecoffload.ecs.writer import write_ecs_folder
 
@@ -44,8 +44,6 @@ def main() -> None:
         tmp = Path(tmp)
         folder = write_ecs_folder(sample_app1(minutes=args.minutes), tmp / "sample_app1")
         if args.slots:
-            from mecoffload.ecs.runner import run_ecs
-
             sc = sample_app1(minutes=args.minutes)
             print(f"{'slot_s':>7} {'time s':>7}  failed % at 300/600/1000 devices (SINGLE | TWO | EO) ; service s at 1000")
             for slot in [float(x) for x in args.slots.split(",")]:

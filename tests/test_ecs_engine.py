@@ -90,7 +90,7 @@ def _workload(t, length, dev=None, ap=None, n_dev=2):
     dev = np.zeros(n, np.int64) if dev is None else np.asarray(dev, np.int64)
     z = np.zeros(0)
     return Workload(env=np.zeros(n, np.int64), device=dev, app=np.zeros(n, np.int64), t_arr=t,
-                    length_mi=np.asarray(length, float), up_kb=np.zeros(n), down_kb=np.zeros(n), deadline=np.full(n, np.inf),
+                    length_mi=np.asarray(length, float), up_kb=np.zeros(n), down_kb=np.zeros(n), due_s=np.full(n, np.inf),
                     dev_app=np.zeros((1, n_dev), np.int64), init_ap=np.asarray(ap if ap is not None else [[0] * n_dev]),
                     envs=((n_dev, 0),), move_t=z, move_env=z.astype(np.int64), move_dev=z.astype(np.int64),
                     move_ap=z.astype(np.int64))

@@ -12,7 +12,7 @@ from mecoffload.ecs.model import EcsScenario, dump_toml, load_ecs_scenario
 from mecoffload.ecs.parser import EcsFormatError, import_folder, read_properties
 from mecoffload.ecs.samples import sample_app1
 from mecoffload.ecs.writer import write_ecs_folder
-from mecoffload.scenario import ScenarioError
+from mecoffload.core.errors import ScenarioError
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -138,7 +138,7 @@ def test_toml_round_trip(tmp_path):
     path.write_text(dump_toml(sc, [f"import warning: {w}" for w in warnings]))
     back = load_ecs_scenario(path)
     assert back == sc
-    with pytest.raises(ScenarioError, match="invalid field 'sim.slot_s'"):
+    with pytest.raises(ScenarioError, match="invalid EdgeCloudSim scenario field .sim.slot_s."):
         path.write_text(path.read_text().replace("slot_s = 0.25", "slot_s = -1.0"))
         load_ecs_scenario(path)
 

@@ -74,7 +74,7 @@ def test_admission_by_utilisation_c3():
 def test_c3_derived_requirement():
     # no explicit utilisation: 100·L / (T_max · core MIPS) = 100·1000 / (2 · 1000) = 50 %
     apps = [dict(name="a", usage_pct=100, interarrival_s=1, delay_sensitivity=0.5, upload_kb=0, download_kb=0,
-                 length_mi=1000, max_delay_s=2.0, size_dist="fixed")]
+                 length_mi=1000, deadline_s=2.0, size_dist="fixed")]
     sc = scenario(apps=apps)
     lay = Layout.from_scenario(sc)
     assert lay.required_util(np.array([0]), np.array([1000.0]), np.array([2.0]))[0, 0] == pytest.approx(50.0)
@@ -82,7 +82,7 @@ def test_c3_derived_requirement():
 
 def test_deadline_abort_frees_the_vm():
     apps = [dict(name="a", usage_pct=100, interarrival_s=1, delay_sensitivity=0.5, upload_kb=0, download_kb=0,
-                 length_mi=2000, max_delay_s=1.0, vm_util_edge_pct=10, vm_util_cloud_pct=10, size_dist="fixed")]
+                 length_mi=2000, deadline_s=1.0, vm_util_edge_pct=10, vm_util_cloud_pct=10, size_dist="fixed")]
     sc = scenario(apps=apps)
     sim = run(sc, workload(sc, [(0.0, 0, 0, 2000.0, 0, 0), (1.5, 1, 0, 500.0, 0, 0)]), Fixed(0))
     assert sim.status[0] == FAILED and sim.reason[0] == R_DEADLINE and sim.t_end[0] == pytest.approx(1.0)

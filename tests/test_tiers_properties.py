@@ -41,7 +41,7 @@ def setups(draw):
     }
     if draw(st.booleans()):  # EdgeCloudSim-like apps: exponential sizes, no deadline, explicit VM utilisation
         for i, (ue, uc) in enumerate([(6, 0.6), (2, 0.2), (30, 3), (10, 1)]):
-            ov[f"apps.{i}.max_delay_s"] = None
+            ov[f"apps.{i}.deadline_s"] = None
             ov[f"apps.{i}.vm_util_edge_pct"] = ue
             ov[f"apps.{i}.vm_util_cloud_pct"] = uc
             ov[f"apps.{i}.size_dist"] = "exponential"
@@ -64,8 +64,8 @@ def test_every_task_accounted_for(setup):
     assert np.bincount(sim.reason[failed], minlength=len(REASONS)).sum() == failed.sum()
     assert (sim.reason[done] == -1).all()
     assert (sim.t_end >= sim.wl.t_arr - 1e-9).all()
-    assert (sim.t_end[done] <= sim.wl.deadline[done] + 1e-9).all()
-    assert np.all(sim.jn == 0) and np.allclose(sim.util_res, 0, atol=1e-6) and np.allclose(sim.assigned, 0)
+    assert (sim.t_end[done] <= sim.wl.due_s[done] + 1e-9).all()
+    assert np.all(sim.vms.jn == 0) and np.allclose(sim.util_res, 0, atol=1e-6) and np.allclose(sim.assigned, 0)
     assert np.allclose(sim.mem_res, 0, atol=1e-6) and np.allclose(sim.len_pending, 0, atol=1e-3)
     pct = m["failure_pct"]
     assert abs(pct - sum(m[f"fail_{r}_pct"] for r in REASONS)) < 1e-6

@@ -40,7 +40,7 @@ def workload(sc, tasks, n_dev=2, init_ap=None, moves=()):
     return Workload(
         env=np.zeros(len(tasks), np.int64), device=np.array([x[1] for x in tasks], np.int64), app=app, t_arr=t,
         length_mi=np.array([x[3] for x in tasks], float), up_kb=np.array([x[4] for x in tasks], float),
-        down_kb=np.array([x[5] for x in tasks], float), deadline=t + lay.app_max_delay[app],
+        down_kb=np.array([x[5] for x in tasks], float), due_s=t + lay.app_deadline_s[app],
         dev_app=np.zeros((1, n_dev), np.int64),
         init_ap=np.array([init_ap if init_ap is not None else [0] * n_dev], np.int64),
         envs=((n_dev, 0),),

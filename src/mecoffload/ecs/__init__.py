@@ -1,11 +1,13 @@
-"""EdgeCloudSim scenarios in mecoffload: import a scenario folder, run its sweep with
-EdgeCloudSim's semantics (vectorised, seeded), compare with any mecoffload policy.
+"""EdgeCloudSim scenarios in mecoffload: import a scenario folder onto the three-tier world of
+:mod:`mecoffload.tiers`, run its sweep with EdgeCloudSim's semantics (vectorised, seeded),
+compare with any mecoffload policy.
 
-Modules: ``parser`` (default_config.properties, applications.xml, edge_devices.xml ->
-:class:`~.model.EcsScenario`, warnings, exit-2 errors), ``model`` (pydantic model, TOML
-IO, mapping to the three-tier config), ``orchestrators`` (EdgeCloudSim's orchestrator
-policies; also registered as the tier policy ``ecs:SCENARIO/POLICY``), ``engine`` (the
-vectorised simulation), ``metrics`` (EdgeCloudSim's figures), ``runner`` (the sweep),
-``plots``, ``writer`` (export back to EdgeCloudSim format), ``samples`` (sample_app1 settings
-and its published results), ``cli`` (``import-ecs``, ``run-ecs``).
+Loader: ``parser`` (``import_folder``; the files: ``properties``, ``applications``,
+``edge_devices``; low-level ``readers`` with ``EcsFormatError``), ``model`` (the pydantic model of
+the folder, TOML IO, ``to_tier_scenario``), ``writer`` (export back to EdgeCloudSim format),
+``samples`` (sample_app1 settings and its published results). Engine: ``engine`` (EcsSim) with
+``rules`` (orchestrator codes), ``network`` (M/M/1), ``mobility``, ``vmlists`` and ``placement``
+(VM choice), ``processing`` (time-shared VMs), ``observe`` (observations for tier policies),
+``metrics`` (EdgeCloudSim's figures). Policy: ``orchestrators`` (the orchestrators as the tier
+policy ``ecs:SCENARIO/POLICY``). Evaluation: ``runner`` (the sweep), ``plots``.
 """

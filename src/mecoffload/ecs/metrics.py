@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tiers.outcomes import REASONS as CODES
+from ..tiers.outcomes import R_VM, aggregate as _aggregate
+from ..tiers.outcomes import check_accounting as _check
 from .engine import CLOUD, DONE, EDGE, FAILED, REASONS, EcsSim
 
 FIGURES = (
@@ -60,8 +63,8 @@ def env_figures(sim: EcsSim) -> list[dict]:
         "service_time_s": _div(total(svc, done), n_done), "network_delay_s": _div(total(net, done), n_done),
         "processing_time_s": _div(total(proc, done), n_done),
     }
-    for r, name in enumerate(REASONS):
-        k = count(failed & (rs == r))
+    for name in REASONS:
+        k = count(failed & (rs == CODES.index(name)))
         out[f"fail_{name}"] = k
         out[f"fail_{name}_pct"] = 100 * _div(k, n)
     for t, name in ((EDGE, "edge"), (CLOUD, "cloud")):
@@ -74,7 +77,7 @@ def env_figures(sim: EcsSim) -> list[dict]:
         out[f"{name}_service_time_s"] = _div(total(svc, d), nd)
         out[f"{name}_processing_time_s"] = _div(total(proc, d), nd)
         out[f"{name}_network_delay_s"] = _div(total(net, d), nd)
-        out[f"fail_vm_capacity_{name}"] = count(failed & at & (rs == 0))
+        out[f"fail_vm_capacity_{name}"] = count(failed & at & (rs == R_VM))
     out["lan_delay_s"] = out["edge_network_delay_s"]
     out["wan_delay_s"] = out["cloud_network_delay_s"]
     k = max(sim.n_samples, 1)
@@ -87,31 +90,16 @@ COUNTS = ("tasks", "completed", "failed", "edge_tasks", "cloud_tasks", "edge_com
           "edge_failed", "cloud_failed") + tuple(f"fail_{r}" for r in REASONS)
 
 
+def _is_count(key: str) -> bool:
+    return key in COUNTS or key.startswith("fail_vm_capacity_") and not key.endswith("pct")
+
+
 def aggregate(per_env: list[dict]) -> dict:
     """Figures over several environments (the seeds of one device count): counts summed,
     the rest averaged (NaN where no environment has a value); ``*_std`` of the main ones."""
-    out: dict = {}
-    for key in per_env[0]:
-        vals = np.array([p[key] for p in per_env], float)
-        if key in COUNTS or key.startswith("fail_vm_capacity_") and not key.endswith("pct"):
-            out[key] = int(vals.sum())
-        else:
-            ok = vals[np.isfinite(vals)]
-            out[key] = float(ok.mean()) if ok.size else float("nan")
-    for key in ("failed_pct", "service_time_s"):
-        vals = np.array([p[key] for p in per_env], float)
-        out[f"{key}_std"] = float(np.nanstd(vals)) if np.isfinite(vals).any() else float("nan")
-    out["seeds"] = len(per_env)
-    return out
+    return _aggregate(per_env, _is_count, ("failed_pct", "service_time_s"))
 
 
 def check_accounting(sim: EcsSim) -> dict:
     """Every task ended exactly once: completed + failed by reason = generated (raises if not)."""
-    n = sim.n_tasks
-    done = int((sim.status == DONE).sum())
-    failed = int((sim.status == FAILED).sum())
-    by_reason = np.bincount(sim.reason[sim.status == FAILED].astype(np.int64), minlength=len(REASONS))
-    if done + failed != n or int(by_reason.sum()) != failed or np.isnan(sim.t_end).any():
-        raise AssertionError(f"EdgeCloudSim accounting broken: generated {n}, completed {done}, failed {failed} "
-                             f"({int(by_reason.sum())} with a reason)")
-    return {"generated": n, "completed": done, "failed": failed, **{r: int(k) for r, k in zip(REASONS, by_reason)}}
+    return _check(sim.status, sim.reason, sim.t_end, REASONS, "EdgeCloudSim")

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from ..scenario import ScenarioError
+from ..core.scenario import ScenarioModel, Section, read_toml, validate_model
+from ..tiers.config import validate_tier_scenario
 
 SIM_SCENARIOS = ("SINGLE_TIER", "TWO_TIER", "TWO_TIER_WITH_EO")
 BASIC_POLICIES = ("NEXT_FIT", "RANDOM_FIT", "FIRST_FIT", "BEST_FIT", "WORST_FIT")
@@ -30,8 +30,7 @@ EO_POLICIES = ("NETWORK_BASED", "UTILIZATION_BASED", "HYBRID")
 ORCH_POLICIES = BASIC_POLICIES + EO_POLICIES
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_M = Section
 
 
 class EcsApp(_M):
@@ -112,7 +111,7 @@ class EcsMobility(_M):
     mean_dwell_s: list[float] = Field(..., min_length=1, max_length=3, description="attractiveness_L1..L3_mean_waiting_time: mean stay, s")
 
 
-class EcsSim(_M):
+class EcsSimSpec(_M):
     simulation_time_s: float = Field(..., gt=0, description="simulation_time (minutes in the .properties file)")
     warmup_s: float = Field(..., ge=0, description="warm_up_period: tasks arriving before are not counted")
     load_check_interval_s: float = Field(6.0, gt=0, description="vm_load_check_interval: VM utilisation sampling period")
@@ -121,7 +120,7 @@ class EcsSim(_M):
     max_drain_s: float = Field(120.0, gt=0, description="after simulation_time, steps run until every counted task ended (at most this long)")
 
     @model_validator(mode="after")
-    def _check(self) -> "EcsSim":
+    def _check(self) -> "EcsSimSpec":
         if self.warmup_s >= self.simulation_time_s:
             raise ValueError(f"warm-up ({self.warmup_s} s) must be shorter than the simulation time ({self.simulation_time_s} s)")
         return self
@@ -142,11 +141,13 @@ class EcsDevices(_M):
         return list(range(self.min, self.max + 1, self.step))
 
 
-class EcsScenario(_M):
+class EcsScenario(ScenarioModel):
+    LABEL: ClassVar[str] = "EdgeCloudSim scenario"
+
     name: str = "ecs"
     source: str = Field("", description="folder it was imported from")
     description: str = ""
-    sim: EcsSim
+    sim: EcsSimSpec
     devices: EcsDevices
     apps: list[EcsApp] = Field(..., min_length=1)
     edge: list[EcsEdge] = Field(..., min_length=1)
@@ -186,14 +187,12 @@ class EcsScenario(_M):
 
     def to_tier_scenario(self, devices: int | None = None):
         """The equivalent :class:`~mecoffload.tiers.config.TierScenario` (workload and layout)."""
-        from ..tiers.config import validate_tier_scenario
-
         apps = []
         for a in self.active_apps():
             apps.append({
                 "name": a.name, "usage_pct": a.usage_pct, "prob_cloud_selection_pct": a.prob_cloud_pct,
                 "interarrival_s": a.interarrival_s, "active_s": a.active_s, "idle_s": a.idle_s,
-                "delay_sensitivity": a.delay_sensitivity, "max_delay_s": None,
+                "delay_sensitivity": a.delay_sensitivity, "deadline_s": None,
                 "upload_kb": a.upload_kb, "download_kb": a.download_kb, "length_mi": a.length_mi,
                 "required_cores": a.required_cores, "memory_mb": 0.0,
                 "vm_util_edge_pct": max(a.vm_util_edge_pct, 1e-9), "vm_util_cloud_pct": max(a.vm_util_cloud_pct, 1e-9),
@@ -238,28 +237,15 @@ class EcsScenario(_M):
 
 
 def validate_ecs_scenario(data: dict, where: str = "scenario") -> EcsScenario:
-    try:
-        return EcsScenario.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        got = err.get("input")
-        got_s = json.dumps(got) if isinstance(got, (int, float, str, bool)) else "…"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ScenarioError(f"{where}: invalid field '{loc or 'scenario'}' = {got_s}: {msg}") from None
+    """An :class:`EcsScenario` from a dict; errors are one line ``WHERE: invalid ... field ...``."""
+    return validate_model(EcsScenario, data, where=where)
 
 
 def load_ecs_scenario(path: str | Path) -> EcsScenario:
     """Read a scenario written by ``import-ecs`` (TOML)."""
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{p}: {exc}") from None
+    data = read_toml(path, EcsScenario.LABEL)
     data.pop("import_warnings", None)
-    return validate_ecs_scenario(data, str(p))
+    return validate_ecs_scenario(data, str(path))
 
 
 def _toml_value(v: Any) -> str:

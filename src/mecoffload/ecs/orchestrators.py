@@ -1,80 +1,30 @@
-"""EdgeCloudSim's orchestrators as mecoffload policies.
+"""EdgeCloudSim's orchestrators (:mod:`.rules`) as a tier policy of either three-tier engine.
 
-An orchestrator is ``SCENARIO/POLICY``:
-
-- simulation scenarios (EdgeCloudSim BasicEdgeOrchestrator.getDeviceToOffload):
-  ``SINGLE_TIER`` every task goes to the edge; ``TWO_TIER`` and ``TWO_TIER_WITH_EO`` a task
-  goes to the cloud with its application's ``prob_cloud_selection``;
-- VM policies (getVmToOffload): with ``SINGLE_TIER`` / ``TWO_TIER`` the VMs of the edge server
-  at the device's access point, with ``TWO_TIER_WITH_EO`` (edge orchestrator) the VMs of all
-  edge servers, chosen by ``FIRST_FIT`` (first VM that can take the task), ``NEXT_FIT`` (the
-  next one after the last chosen, round robin), ``BEST_FIT`` (least free CPU that suffices),
-  ``WORST_FIT`` (most free CPU) or ``RANDOM_FIT`` (one random VM; the task fails if it is full).
-  A VM can take a task if its utilisation plus the task's ``vm_utilization_on_edge/cloud`` is
-  at most 100 %. Cloud tasks go to the least loaded cloud VM;
-- EdgeCloudSim sample_app2's orchestrator: ``NETWORK_BASED`` (cloud when the WAN bandwidth
-  probe gives more than 6 Mbps), ``UTILIZATION_BASED`` (cloud when the mean edge VM
-  utilisation is above 80 %), ``HYBRID`` (both); the least loaded VM of all edge servers
-  (or of the cloud). With ``SINGLE_TIER`` every task stays at the edge.
-
-:mod:`.engine` runs them vectorised with EdgeCloudSim's timing (tier chosen when the task
-is created, VM when its upload ends). :class:`EcsTierPolicy` (tier registry name ``ecs``,
-e.g. ``ecs:TWO_TIER_WITH_EO/NEXT_FIT``) makes every one of them a policy of the three-tier
-engine too, deciding tier and VM when the task arrives.
+:class:`EcsTierPolicy` (tier registry name ``ecs``, e.g. ``ecs:TWO_TIER_WITH_EO/NEXT_FIT``)
+decides tier and VM together when the task arrives (the seed-002 engine has no separate VM
+choice after the upload), row after row, with NEXT_FIT pointers kept per environment.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..policies.base import PolicyError
-from .model import BASIC_POLICIES, EO_POLICIES, ORCH_POLICIES, SIM_SCENARIOS
+from ..core.errors import PolicyError
+from ..tiers.obs import REJECT
+from .model import BASIC_POLICIES, EO_POLICIES
+from .rules import (EDGE_UTIL_THRESHOLD_PCT, P_HYBRID, P_NET, P_UTIL, R_BEST, R_NEXT_DC, R_NEXT_EO, R_RANDOM_DC,
+                    R_RANDOM_EO, R_WORST, SINGLE, WAN_BW_THRESHOLD_MBPS, edge_global, edge_rule, parse_orchestrator)
 
-SINGLE, TWO, EO = 0, 1, 2
-P_NEXT, P_RANDOM, P_FIRST, P_BEST, P_WORST, P_NET, P_UTIL, P_HYBRID = range(8)
-R_FIRST, R_NEXT_DC, R_NEXT_EO, R_BEST, R_WORST, R_RANDOM_DC, R_RANDOM_EO, R_FIXED = range(8)
-WAN_BW_THRESHOLD_MBPS = 6.0
-EDGE_UTIL_THRESHOLD_PCT = 80.0
-
-
-def parse_orchestrator(spec: str) -> tuple[int, int]:
-    """``SCENARIO/POLICY`` -> (scenario code, policy code)."""
-    scn, _, pol = spec.partition("/")
-    scn, pol = scn.strip().upper(), pol.strip().upper()
-    if scn not in SIM_SCENARIOS or pol not in ORCH_POLICIES:
-        raise PolicyError(f"unknown EdgeCloudSim orchestrator '{spec}' (SCENARIO/POLICY with SCENARIO in "
-                          f"{', '.join(SIM_SCENARIOS)} and POLICY in {', '.join(ORCH_POLICIES)})")
-    return SIM_SCENARIOS.index(scn), ORCH_POLICIES.index(pol)
-
-
-def edge_rule(scn: int, pol: int) -> int:
-    """VM selection rule on the edge for an orchestrator."""
-    if pol >= P_NET:
-        return R_WORST
-    global_ = scn == EO
-    return {P_NEXT: R_NEXT_EO if global_ else R_NEXT_DC, P_RANDOM: R_RANDOM_EO if global_ else R_RANDOM_DC,
-            P_FIRST: R_FIRST, P_BEST: R_BEST, P_WORST: R_WORST}[pol]
-
-
-def edge_global(scn: int, pol: int) -> bool:
-    """True when the edge VM list is every edge server's VMs (else the local server's)."""
-    return scn == EO or pol >= P_NET
-
-
-def wants_cloud(scn: int, pol: int, u: np.ndarray, p_cloud_pct: np.ndarray, wan_bw_mbps: np.ndarray,
+def wants_cloud(scn: int, pol: int, u: np.ndarray, p_cloud_pct: np.ndarray, wan_uplink_mbps: np.ndarray,
                 edge_util_pct: np.ndarray) -> np.ndarray:
     """getDeviceToOffload for rows of one orchestrator: True = cloud."""
     if scn == SINGLE:
         return np.zeros(u.shape, bool)
     if pol < P_NET:
         return u * 100.0 < p_cloud_pct
-    net = wan_bw_mbps > WAN_BW_THRESHOLD_MBPS
+    net = wan_uplink_mbps > WAN_BW_THRESHOLD_MBPS
     util = edge_util_pct > EDGE_UTIL_THRESHOLD_PCT
     return {P_NET: net, P_UTIL: util, P_HYBRID: net & util}[pol]
-
-
-RULE_KIND = np.array([0, 1, 1, 0, 1, 2, 2, 2])  # per rule: 0 concentrate (FIRST, BEST), 1 spread (NEXT, WORST), 2 single VM
-K_CONC, K_SPREAD, K_SINGLE = 0, 1, 2
 
 
 def selection_key(rule: np.ndarray, free: np.ndarray, vm_idx: np.ndarray, cyc_dc: np.ndarray | None,
@@ -131,8 +81,6 @@ class EcsTierPolicy:
         self.ptr_dc = np.full(batch, -1, np.int64)
 
     def act(self, obs, rng: np.random.Generator) -> np.ndarray:
-        from ..tiers.dynamics import REJECT
-
         lay = obs.lay
         n, V = len(obs), obs.n_vm
         if n == 0:
@@ -146,7 +94,7 @@ class EcsTierPolicy:
             self.ptr_dc = np.concatenate([self.ptr_dc, np.full(grow, -1, np.int64)])
         vm_cloud = lay.vm_cloud
         has_cloud = bool(vm_cloud.any())
-        wan_bw = obs.wan_bw_mbps
+        wan_bw = obs.wan_uplink_mbps
         edge_util = obs.vm_util[:, ~vm_cloud].mean(1) if (~vm_cloud).any() else np.zeros(n)
         u = rng.random(n)
         cloud = wants_cloud(self.scn, self.pol, u, self.p_cloud[obs.app], wan_bw, edge_util) & has_cloud
@@ -198,13 +146,8 @@ class EcsTierPolicy:
 
 
 def register_tier_policies() -> None:
-    """Add ``ecs`` to the tier policy registry (``ecs:SCENARIO/POLICY``)."""
-    from ..tiers.policies import register_tier, tier_policies
-
-    if "ecs" not in tier_policies():
-        register_tier("ecs", "an EdgeCloudSim orchestrator: ecs:SCENARIO/POLICY, e.g. ecs:TWO_TIER_WITH_EO/NEXT_FIT "
-                             "(SINGLE_TIER, TWO_TIER, TWO_TIER_WITH_EO x NEXT_FIT, FIRST_FIT, BEST_FIT, WORST_FIT, RANDOM_FIT, "
-                             "NETWORK_BASED, UTILIZATION_BASED, HYBRID)")(EcsTierPolicy)
+    """Kept for callers of earlier releases: the tier registry declares ``ecs`` by name
+    (:data:`mecoffload.tiers.policies.TIER_POLICIES`), nothing needs registering."""
 
 
 __all__ = ["BASIC_POLICIES", "EO_POLICIES", "EcsTierPolicy", "parse_orchestrator", "register_tier_policies"]

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..policies.base import PolicyError
+from ..core.errors import PolicyError
+from ..tiers.evaluate import check_unique
+from ..tiers.policies import make_tier_policy
+from ..tiers.workload import Layout, generate, make_envs
 from .engine import EcsSim, Mode
 from .metrics import aggregate, check_accounting, env_figures
 from .model import EcsScenario
@@ -49,17 +52,13 @@ class EcsResult:
 
 
 def _policy_mode(spec: str, tier_sc) -> Mode:
-    from ..tiers.policies import make_tier_policy
-    from .orchestrators import register_tier_policies
-
-    register_tier_policies()
     return Mode(label=spec, policy=make_tier_policy(spec, tier_sc))  # DEFER / REJECT: no VM (see engine)
 
 
 def _run_group(sc: EcsScenario, wl, modes: list[Mode], seed: int, tier_sc) -> tuple[list[dict], dict, int]:
     sim = EcsSim(sc, wl, modes, seed=seed, tier_sc=tier_sc).run()
     acc = check_accounting(sim)
-    return env_figures(sim), acc, sim.E
+    return env_figures(sim), acc, sim.n_wenv
 
 
 def _worker(args):
@@ -72,23 +71,18 @@ def run_ecs(sc: EcsScenario, policies: list[str] | tuple[str, ...] = (), seeds: 
             slot_s: float | None = None) -> EcsResult:
     """The EdgeCloudSim sweep of ``sc`` (its orchestrators unless ``orchestrators`` is given)
     plus the tier / mecoffload ``policies``; ``seeds`` iterations per device count."""
-    from ..tiers.workload import Layout, generate
-
     if slot_s is not None:
         sc = sc.model_copy(update={"sim": sc.sim.model_copy(update={"slot_s": float(slot_s)})})
     counts = list(devices) if devices else sc.devices.counts()
     iters = int(seeds or sc.iterations)
     orch = list(sc.orchestrators() if orchestrators is None else orchestrators)
-    dup = sorted({p for p in list(orch) + list(policies) if (list(orch) + list(policies)).count(p) > 1})
-    if dup:
-        raise PolicyError(f"listed more than once: {', '.join(dup)}")
+    check_unique(list(orch) + list(policies), "listed more than once")
     if not orch and not policies:
         raise PolicyError("nothing to run: the scenario has no supported orchestrator; give --policies")
     t_start = time.perf_counter()
     tier_sc = sc.to_tier_scenario(max(counts))
     lay = Layout.from_scenario(tier_sc)
-    envs = [(int(n), seed + i) for n in counts for i in range(iters)]
-    wl = generate(tier_sc, lay, envs)
+    wl = generate(tier_sc, lay, make_envs(tier_sc, iters, seed, counts))
     t_wl = time.perf_counter()
     for o in orch:
         Mode.ecs(o)  # validate names before the long part
@@ -105,15 +99,15 @@ def run_ecs(sc: EcsScenario, policies: list[str] | tuple[str, ...] = (), seeds: 
             futs = [ex.submit(_worker, (sc, wl, g, seed, tier_sc)) for g in groups]
             # the tier policies run here meanwhile
             if ext:
-                figs, acc, E = _run_group(sc, wl, ext, seed, tier_sc)
-                _collect(per_col, accounting, [m.label for m in ext], figs, acc, E)
+                figs, acc, n_wenv = _run_group(sc, wl, ext, seed, tier_sc)
+                _collect(per_col, accounting, [m.label for m in ext], figs, acc, n_wenv)
             for g, f in zip(groups, futs):
-                figs, acc, E = f.result()
-                _collect(per_col, accounting, g, figs, acc, E)
+                figs, acc, n_wenv = f.result()
+                _collect(per_col, accounting, g, figs, acc, n_wenv)
     else:
         modes = [Mode.ecs(o) for o in orch] + ext
-        figs, acc, E = _run_group(sc, wl, modes, seed, tier_sc)
-        _collect(per_col, accounting, [m.label for m in modes], figs, acc, E)
+        figs, acc, n_wenv = _run_group(sc, wl, modes, seed, tier_sc)
+        _collect(per_col, accounting, [m.label for m in modes], figs, acc, n_wenv)
     columns = orch + list(policies)
     figures: dict[str, dict[int, dict]] = {}
     for col in columns:
@@ -141,9 +135,9 @@ def _split(orch: list[str], jobs: int) -> list[list[str]]:
     return [light, heavy]
 
 
-def _collect(per_col, accounting, labels, figs, acc, E) -> None:
+def _collect(per_col, accounting, labels, figs, acc, n_wenv) -> None:
     for m, label in enumerate(labels):
-        per_col[label] = figs[m * E:(m + 1) * E]
+        per_col[label] = figs[m * n_wenv:(m + 1) * n_wenv]
     key = "+".join(labels)
     accounting[key] = acc
 

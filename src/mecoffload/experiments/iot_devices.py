@@ -17,6 +17,15 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..tiers.config import load_tier_scenario
+from ..tiers.dlnet import get_models
+from ..tiers.evaluate import sweep_devices
+from ..tiers.outcomes import REASONS
+
 DEVICES = list(range(200, 2001, 200))
 SEEDS = 3
 BUDGETS = {"small": {"sim.horizon_s": 150.0, "sim.warmup_s": 30.0}, "paper": {"sim.horizon_s": 1980.0, "sim.warmup_s": 180.0}}
@@ -49,10 +58,6 @@ def default_policies() -> list[str]:
 
 def run(budget: str, out: Path, seed: int, progress: bool = False, devices: list[int] | None = None,
         policies: list[str] | None = None, seeds: int = SEEDS, overrides: dict | None = None) -> dict:
-    from ..tiers.config import load_tier_scenario
-    from ..tiers.dlnet import get_models
-    from ..tiers.evaluate import sweep_devices
-
     t_start = time.perf_counter()
     devices = devices or DEVICES
     policies = policies or default_policies()
@@ -101,9 +106,6 @@ class _ticker:
         return super().__new__(cls)
 
     def __init__(self, enabled: bool, total: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.prog = Progress(TextColumn("iot-devices"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
                              TimeRemainingColumn(), console=Console(stderr=True), transient=True)
         self.prog.start()
@@ -135,7 +137,6 @@ def _plots(by_policy: dict, devices: list[int], out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     paths = []
     for key, label, fname, fig_no in FIGURES:
@@ -157,7 +158,7 @@ def _plots(by_policy: dict, devices: list[int], out: Path) -> list[Path]:
     # failure reasons at the largest device count
     n = devices[-1]
     names = list(by_policy)
-    reasons = ["vm_capacity", "bandwidth", "deadline", "mobility", "unfinished"]
+    reasons = list(REASONS)
     fig, ax = plt.subplots(figsize=(7, 4))
     bottom = np.zeros(len(names))
     for r in reasons:

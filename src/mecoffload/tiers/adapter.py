@@ -12,7 +12,10 @@ everything). The mapping keeps seed 001's cost model meaningful with γ = 1 (one
   processor-sharing share F / (N + 1) never exceeds one core (CloudSim's per-core cap);
 - ``n_active[e]`` = tasks assigned to e (uploading or running), ``backlog_bits[e]`` = their
   remaining instructions; ``dist[e]`` = estimated network delay (``nearest`` = least delay);
-- the deadline τ of eq 11 is the scenario's mean app deadline (one value for all rows).
+- the deadline τ of eq 11 is the scenario's mean app ``deadline_s`` (one value for all rows),
+  in slots of ``sim.slot_s``; the deadline penalty ρ = 10·τ (:data:`RHO_PER_DEADLINE`);
+- every other constant of :class:`~mecoffload.sim.params.Params` (LACS K, λ and future-size
+  range among them) is the MEC scenario's default (:data:`MEC_DEFAULTS`).
 
 The chosen datacenter's least-loaded feasible VM runs the task (``REJECT`` if none).
 Rows of one environment are given to the policy together, so per-environment stateful
@@ -21,32 +24,45 @@ policies (round-robin) see several tasks at once; slot planners (``ga``) are not
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from ..policies.base import PolicyError, make_policy
+from ..policies.base import make_policy
+from ..scenario import Scenario
 from ..sim.dynamics import Obs
 from ..sim.params import Params
+from .choice import least_loaded
 from .config import TierScenario
-from .dynamics import TierObs
+from ..core.errors import PolicyError
+from .obs import TierObs
 from .workload import Layout
+
+MEC_DEFAULTS = Params.from_scenario(Scenario())
+"""``Params`` of the default MEC scenario: the constants the tier view does not set (LACS)"""
+
+RHO_PER_DEADLINE = 10.0
+"""deadline penalty ρ of eq 11 in units of τ (the MEC scenario counts ρ in slots; a tier slot
+is far shorter than a task, so the adapter scales ρ with the deadline instead)"""
 
 
 def tier_params(sc: TierScenario) -> Params:
     """Seed 001 ``Params`` of the datacenter-as-server view (only cost-relevant fields matter)."""
     lay = Layout.from_scenario(sc)
-    dl = lay.app_max_delay[np.isfinite(lay.app_max_delay)]
-    tau_s = float(dl.mean()) if dl.size else 1e6
+    deadlines = lay.app_deadline_s[np.isfinite(lay.app_deadline_s)]
+    tau_s = float(deadlines.mean()) if deadlines.size else 1e6
     slot = sc.sim.slot_s
     cap = np.bincount(lay.vm_dc, weights=lay.vm_capacity, minlength=lay.n_dc) * 1e6
     sizes = lay.app_len * 1e6
-    return Params(
+    return replace(
+        MEC_DEFAULTS,
         n_users=sc.devices.count, n_servers=lay.n_dc, slot_s=slot, horizon=max(int(sc.sim.horizon_s / slot), 1),
         history=1, f_loc=1.0, kappa=0.0, tx_power_w=0.0, area_m=1.0,
         f_edge_lo=float(cap.min()), f_edge_hi=float(cap.max()), placement="random", bandwidth_hz=1.0,
         snr_ref=1.0, ref_distance_m=1.0, path_loss_exp=0.0, rayleigh=False,
         size_lo_bit=float(sizes.min()), size_hi_bit=float(sizes.max()), gamma=1.0,
-        tau_slots=max(int(round(tau_s / slot)), 1), arrival="poisson", rate=0.0, rho_s=10.0 * tau_s,
-        allow_local=False, lacs_k=3, lacs_weight=0.3, lacs_lo=0.5, lacs_hi=1.5,
+        tau_slots=max(int(round(tau_s / slot)), 1), arrival="poisson", rate=0.0, rho_s=RHO_PER_DEADLINE * tau_s,
+        allow_local=False,
     )
 
 
@@ -85,8 +101,6 @@ class ObsPolicyAdapter:
         self.inner.reset(batch)
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
-        from .policies import least_loaded
-
         if len(obs) == 0:
             return np.zeros(0, np.int64)
         a = np.asarray(self.inner.act(to_obs(obs), rng), dtype=np.int64)

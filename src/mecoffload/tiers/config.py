@@ -13,16 +13,20 @@ Units are in the field names: ``_s`` seconds, ``_mi`` million instructions, ``_m
 
 from __future__ import annotations
 
-from importlib import resources
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..scenario import ScenarioError, load_preset, parse_assignment, set_path, validate_model  # noqa: F401 (ScenarioError re-exported)
+from ..core.scenario import (Overrides, ScenarioModel, Section, check_lo_hi, load_model, parse_overrides, preset_names,
+                             validate_model)
 
+OLD_NAMES = {"max_delay_s": "deadline_s"}
+"""field names of earlier releases, still accepted in TOML files and ``--set`` paths"""
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+PRESETS = ("mecoffload.tiers", "presets")
+"""(package, folder) of the built-in tier presets"""
+
+_M = Section
 
 
 class VMSpec(_M):
@@ -52,7 +56,8 @@ class AppSpec(_M):
     active_s: float = Field(1e9, gt=0, description="active period, s (tasks are generated only while active)")
     idle_s: float = Field(0.0, ge=0, description="idle period, s")
     delay_sensitivity: float = Field(..., ge=0, le=1, description="T_s of seed 002 (0 tolerant .. 1 sensitive)")
-    max_delay_s: float | None = Field(None, gt=0, description="deadline T_max after arrival, s; None = no deadline (EdgeCloudSim)")
+    deadline_s: float | None = Field(
+        None, gt=0, description="deadline T_max: the result is due this long after arrival, s; None = no deadline (EdgeCloudSim); old name max_delay_s")
     upload_kb: float = Field(..., ge=0, description="mean input size D_up, KB")
     download_kb: float = Field(..., ge=0, description="mean output size D_down, KB")
     length_mi: float = Field(..., gt=0, description="mean task length L, MI (Table I lists GI = 1000 MI)")
@@ -63,11 +68,23 @@ class AppSpec(_M):
     vm_util_cloud_pct: float | None = Field(None, gt=0, le=100, description="same on a cloud VM")
     size_dist: Literal["exponential", "fixed"] = Field("exponential", description="upload/download/length ~ Exp(mean) (EdgeCloudSim) or fixed")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data for k in OLD_NAMES):
+            data = dict(data)
+            for old, new in OLD_NAMES.items():
+                if old in data:
+                    if new in data:
+                        raise ValueError(f"give {new} or its old name {old}, not both")
+                    data[new] = data.pop(old)
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> "AppSpec":
         derived = self.vm_util_edge_pct is None or self.vm_util_cloud_pct is None
-        if derived and self.max_delay_s is None:
-            raise ValueError(f"app '{self.name}': give vm_util_edge_pct and vm_util_cloud_pct, or max_delay_s to derive them (C3)")
+        if derived and self.deadline_s is None:
+            raise ValueError(f"app '{self.name}': give vm_util_edge_pct and vm_util_cloud_pct, or deadline_s to derive them (C3)")
         return self
 
 
@@ -89,12 +106,10 @@ class LinkSpec(_M):
     scope: Literal["per_ap", "global"] = Field("per_ap", description="one instance per access point (edge datacenter) or one in all")
     mm1_window_s: float = Field(1.0, gt=0, le=3600, description="mm1: λ and s̄ are measured over this trailing window, s")
 
-    @model_validator(mode="after")
-    def _bw(self) -> "LinkSpec":
-        lo, hi = self.bandwidth_mbps
-        if not 0 < lo <= hi <= 1e6:
-            raise ValueError(f"need 0 < lo <= hi <= 1e6 Mbps (got [{lo}, {hi}])")
-        return self
+    @field_validator("bandwidth_mbps")
+    @classmethod
+    def _bw(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return check_lo_hi(v, 1e6, "Mbps")
 
 
 class NetworkSpec(_M):
@@ -137,7 +152,9 @@ class SimSpec(_M):
     max_drain_s: float = Field(600.0, gt=0, description="after the horizon, slots run until every task ended (at most this long), s")
 
 
-class TierScenario(_M):
+class TierScenario(ScenarioModel):
+    LABEL: ClassVar[str] = "tier scenario"
+
     name: str = "custom"
     description: str = ""
     sim: SimSpec = SimSpec()
@@ -162,28 +179,29 @@ class TierScenario(_M):
             raise ValueError(f"mobility.mean_dwell_s needs an entry for attractiveness level {levels}")
         return self
 
-    def with_overrides(self, overrides: dict[str, Any] | list[str] | None) -> "TierScenario":
+    def with_overrides(self, overrides: Overrides) -> "TierScenario":
         """Copy with dotted-path overrides (``{"devices.count": 400}`` or ``["devices.count=400"]``)."""
-        if not overrides:
-            return self
-        if isinstance(overrides, list):
-            overrides = dict(parse_assignment(s) for s in overrides)
-        data = self.model_dump()
-        for path, value in overrides.items():
-            set_path(data, path, value, label="tier scenario")
-        return validate_tier_scenario(data)
+        return super().with_overrides(new_names(overrides))
+
+
+def new_names(overrides: Overrides) -> dict[str, Any]:
+    """Overrides with the old field names of :data:`OLD_NAMES` (last path part) renamed."""
+    out = {}
+    for path, value in parse_overrides(overrides).items():
+        head, _, last = path.rpartition(".")
+        out[f"{head}.{OLD_NAMES[last]}" if head and last in OLD_NAMES else path] = value
+    return out
 
 
 def validate_tier_scenario(data: dict) -> TierScenario:
-    return validate_model(TierScenario, data, label="tier scenario")
+    """A :class:`TierScenario` from a dict (e.g. parsed TOML); errors are one-line ``ScenarioError``."""
+    return validate_model(TierScenario, data)
 
 
 def tier_preset_names() -> list[str]:
-    files = resources.files("mecoffload.tiers").joinpath("presets")
-    return sorted(p.name.removesuffix(".toml") for p in files.iterdir() if p.name.endswith(".toml"))
+    return preset_names(*PRESETS)
 
 
-def load_tier_scenario(name_or_path: str, overrides: dict[str, Any] | list[str] | None = None) -> TierScenario:
+def load_tier_scenario(name_or_path: str, overrides: Overrides = None) -> TierScenario:
     """Load a built-in tier preset by name (``iot3tier``) or a TOML file by path, then apply overrides."""
-    data = load_preset(name_or_path, "mecoffload.tiers", "presets", "tier scenario")
-    return validate_tier_scenario(data).with_overrides(overrides)
+    return load_model(TierScenario, name_or_path, new_names(overrides), presets=PRESETS)

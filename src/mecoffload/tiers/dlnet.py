@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..learn.checkpoint import CheckpointError
+from ..learn.checkpoint import CheckpointError, load_checkpoint, require_torch, save_checkpoint
+from .choice import pick
 from .config import TierScenario
-from .dynamics import DEFER, REJECT, TierObs
 from .network import KB_TO_MBIT
+from .obs import DEFER, REJECT, TierObs
 from .workload import Layout
 
 KIND = "dl-tier"
@@ -87,7 +88,7 @@ def _tier_inputs(obs: TierObs):
     has_cloud = bool(lay.dc_cloud.any())
     u2 = util[:, -1] if has_cloud else np.ones(n)
     U = np.stack([util[r, obs.local_dc], u1, u2], 1)
-    bw = obs.bw_mbps
+    bw = obs.uplink_mbps
     BW = np.stack([bw[r, obs.local_dc], bw[r, best] if N > 1 else np.zeros(n), bw[:, -1] if has_cloud else np.zeros(n)], 1)
     return obs.length_mi / 1000.0, obs.sens, U, np.minimum(BW, 1e4), best
 
@@ -149,15 +150,11 @@ class DlModels:
 
 
 def save_dl_checkpoint(models: DlModels, folder: str | Path) -> Path:
-    from ..learn.checkpoint import save_checkpoint
-
     cfg = dict(models.info, kind=KIND, tier_layers=len(models.tier), vm_layers=len(models.vm))
     return save_checkpoint(Path(folder), models.tensors(), cfg)
 
 
 def load_dl_checkpoint(folder: str | Path) -> DlModels:
-    from ..learn.checkpoint import load_checkpoint
-
     tensors, cfg = load_checkpoint(folder, KIND)
     try:
         def layers(net, n):
@@ -207,17 +204,17 @@ def vm_dataset(sc: TierScenario, n: int, seed: int):
     rng = np.random.Generator(np.random.PCG64([seed, 0xF17]))
     app, length, up, down = _sample_tasks(rng, sc, lay, n)
     sens = lay.app_sens[app]
-    dl = lay.app_max_delay[app]
+    dl = lay.app_deadline_s[app]
     tier = rng.integers(0, 3 if lay.vm_cloud.any() else 2, n)
     K = int(max(np.bincount(lay.vm_dc).max(), 2)) * max(lay.n_edge - 1, 1)
     # candidate VMs: a tier's VM kinds (cloud VMs for tier 2, edge VMs otherwise)
     pool_edge, pool_cloud = np.flatnonzero(~lay.vm_cloud), np.flatnonzero(lay.vm_cloud)
-    pick = np.where(tier[:, None] == 2, pool_cloud[rng.integers(0, max(len(pool_cloud), 1), (n, K)) % max(len(pool_cloud), 1)] if len(pool_cloud) else 0,
+    vm_pick = np.where(tier[:, None] == 2, pool_cloud[rng.integers(0, max(len(pool_cloud), 1), (n, K)) % max(len(pool_cloud), 1)] if len(pool_cloud) else 0,
                     pool_edge[rng.integers(0, len(pool_edge), (n, K))])
-    mips, cores = lay.vm_mips[pick], lay.vm_cores[pick]
+    mips, cores = lay.vm_mips[vm_pick], lay.vm_cores[vm_pick]
     util = rng.uniform(0.0, 100.0, (n, K)) * rng.uniform(0.0, 1.0, (n, 1))
     jobs = np.floor(util / 100.0 * cores * rng.uniform(0.5, 4.0, (n, K)))
-    req = lay.required_util(app, length, np.where(np.isfinite(dl), dl, 1.0))[np.arange(n)[:, None], pick]
+    req = lay.required_util(app, length, np.where(np.isfinite(dl), dl, 1.0))[np.arange(n)[:, None], vm_pick]
     rate = cores * mips / np.maximum(jobs + 1, cores)
     proc = length[:, None] / rate
     mbit = (up + down) * KB_TO_MBIT
@@ -251,8 +248,6 @@ def _export(net) -> list[tuple[np.ndarray, np.ndarray]]:
 def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int = 10, vm_samples: int = 4000,
              vm_epochs: int = 5) -> DlModels:
     """Train both networks (deterministic for a seed; torch on one thread)."""
-    from ..learn.checkpoint import require_torch
-
     torch = require_torch()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -321,7 +316,8 @@ def get_models(sc: TierScenario, seed: int = 0, **kw) -> DlModels:
 
 class DlTier:
     """Algorithm 1 of seed 002 (see module docstring). ``dl-tier:FOLDER`` loads saved networks,
-    ``dl-tier:desc`` (or ``dl-tier:desc,FOLDER``) decides the most delay-sensitive tasks first."""
+    ``dl-tier:desc`` (or ``dl-tier:desc,FOLDER``) decides the most delay-sensitive tasks first.
+    Registered by name as the tier policy ``dl-tier`` (``DlTier(scenario, arg)`` is its factory)."""
 
     name = KIND
     defers = True
@@ -336,15 +332,12 @@ class DlTier:
     def reset(self, batch: int) -> None:
         pass
 
-    def sort_key(self, sim, ids: np.ndarray) -> np.ndarray:
+    def sort_key(self, sens: np.ndarray) -> np.ndarray:
         """Algorithm 1 line 1: by delay sensitivity, ascending as written in seed 002
         (``dl-tier:desc``: most sensitive first)."""
-        s = sim.lay.app_sens[sim.wl.app[ids]]
-        return -s if self.descending else s
+        return -sens if self.descending else sens
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
-        from .policies import pick
-
         lay = obs.lay
         n = len(obs)
         L_gi, sens, U, BW, best = _tier_inputs(obs)
@@ -357,7 +350,7 @@ class DlTier:
         tier_vm = obs.tier_vm  # (n,V)
         net = (obs.up_est + obs.down_est)[:, lay.vm_dc]
         est = net + obs.proc_est
-        ok = obs.vm_feasible & (est <= obs.deadline_s[:, None]) & (p[np.arange(n)[:, None], tier_vm] >= 0)
+        ok = obs.vm_feasible & (est <= obs.slack_s[:, None]) & (p[np.arange(n)[:, None], tier_vm] >= 0)
         if n == 0:
             return np.zeros(0, np.int64)
         # the best-ranked tier that has a feasible VM
@@ -368,23 +361,10 @@ class DlTier:
         score = np.full((n, lay.n_vm), -np.inf)
         if ri.size:
             x = vm_features(L_gi[ri], sens[ri], obs.vm_req[ri, vi], obs.vm_util[ri, vi], obs.vm_jobs[ri, vi],
-                            lay.vm_mips[vi], lay.vm_cores[vi], obs.proc_est[ri, vi], net[ri, vi], obs.deadline_s[ri],
+                            lay.vm_mips[vi], lay.vm_cores[vi], obs.proc_est[ri, vi], net[ri, vi], obs.slack_s[ri],
                             tier_vm[ri, vi])
             score[ri, vi] = self.models.vm_scores(x)
         chosen_tier = np.take_along_axis(np.argsort(-p, axis=1, kind="stable"), np.minimum(pos, 2)[:, None], 1)[:, 0]
         group = chosen_tier * (lay.n_edge + 1) + np.where(chosen_tier == 2, 0, obs.local_dc)
         a = pick(obs, score, allowed, group)
         return np.where((pos < 3) & (a != REJECT), a, DEFER)
-
-
-def _factory(sc: TierScenario, arg: str | None):
-    return DlTier(sc, arg)
-
-
-def _register() -> None:
-    from .policies import register_tier
-
-    register_tier(KIND, "seed 002 Algorithm 1: TierSelectionNN (rule labels) + VMCompatibilityNN, overflow queue (dl-tier:FOLDER loads weights; dl-tier:desc = most sensitive first)")(_factory)
-
-
-_register()

@@ -4,16 +4,24 @@ environments (devices, seed): several seeds, and for sweeps several device count
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
 
-from ..policies.base import PolicyError
 from .config import TierScenario
+from ..core.errors import PolicyError
 from .dynamics import TierSim
 from .metrics import check_accounting, summarize, summarize_by_devices
 from .policies import make_tier_policy
 from .workload import Layout, generate, make_envs
+
+
+def check_unique(names: list[str], what: str = "policy listed more than once") -> None:
+    """A :class:`PolicyError` naming the policies (or orchestrators) listed twice."""
+    dup = sorted({s for s in names if names.count(s) > 1})
+    if dup:
+        raise PolicyError(f"{what}: {', '.join(dup)}")
 
 
 def policy_rng(seed: int) -> np.random.Generator:
@@ -39,9 +47,7 @@ def run_tier_policy(sc: TierScenario, policy, seeds: int = 1, seed: int = 0, wor
 def evaluate_tiers(sc: TierScenario, policies: list[str], seeds: int = 3, seed: int = 0,
                    progress: Callable[[int], None] | None = None) -> dict[str, dict]:
     """{policy: metrics} for every policy on identical inputs."""
-    dup = sorted({s for s in policies if policies.count(s) > 1})
-    if dup:
-        raise PolicyError(f"policy listed more than once: {', '.join(dup)}")
+    check_unique(policies)
     built = [make_tier_policy(s, sc) for s in policies]
     lay = Layout.from_scenario(sc)
     wl = generate(sc, lay, make_envs(sc, seeds, seed))
@@ -53,8 +59,6 @@ def sweep_devices(sc: TierScenario, policies: list[str], devices: list[int], see
                   timings: dict | None = None) -> dict[int, dict[str, dict]]:
     """{devices: {policy: metrics}}: every device count x seed is one environment of a single
     batch per policy (all policies on identical inputs)."""
-    import time
-
     built = [make_tier_policy(s, sc) for s in policies]
     lay = Layout.from_scenario(sc)
     wl = generate(sc, lay, make_envs(sc, seeds, seed, devices))

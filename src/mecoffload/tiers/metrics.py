@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import DONE, FAILED, REASONS, TIERS, TierSim
+from .dynamics import TierSim
+from .outcomes import DONE, FAILED, REASONS, TIERS, aggregate
+from .outcomes import check_accounting as _check
 
+COUNTS = ("tasks", "completed", "failed")
 MAIN = ("service_time_s", "network_delay_s", "processing_time_s", "failure_pct", "edge_vm_util_pct")
 
 
@@ -81,18 +84,7 @@ def summarize(sim: TierSim, envs: list[int] | None = None) -> dict:
     """Metrics averaged over environments (default: all; normally the seeds of one device
     count), plus ``*_std`` over them."""
     envs = list(range(sim.B)) if envs is None else envs
-    per = [env_metrics(sim, b) for b in envs]
-    out: dict = {}
-    for key in per[0]:
-        vals = np.array([p[key] for p in per], float)
-        ok = vals[np.isfinite(vals)]
-        out[key] = float(ok.mean()) if ok.size else float("nan")
-        if key in ("tasks", "completed", "failed"):
-            out[key] = int(vals.sum())
-    for key in MAIN:
-        vals = np.array([p[key] for p in per], float)
-        out[f"{key}_std"] = float(np.nanstd(vals)) if np.isfinite(vals).any() else float("nan")
-    out["seeds"] = len(envs)
+    out = aggregate([env_metrics(sim, b) for b in envs], lambda key: key in COUNTS, MAIN)
     out["decisions_per_task"] = sim.decisions / max(sim.wl.n_tasks, 1)
     return out
 
@@ -105,12 +97,6 @@ def summarize_by_devices(sim: TierSim) -> dict[int, dict]:
     return {n: summarize(sim, idx) for n, idx in sorted(groups.items())}
 
 
-def check_accounting(sim: TierSim) -> None:
+def check_accounting(sim: TierSim) -> dict:
     """Every generated task ended exactly once: completed + failed (all reasons) = generated."""
-    n = sim.wl.n_tasks
-    done = int((sim.status == DONE).sum())
-    failed = int((sim.status == FAILED).sum())
-    by_reason = int(np.bincount(sim.reason[sim.status == FAILED], minlength=len(REASONS)).sum())
-    if done + failed != n or by_reason != failed or np.isnan(sim.t_end).any():
-        raise AssertionError(f"tier accounting broken: generated {n}, completed {done}, failed {failed} "
-                             f"({by_reason} with a reason)")
+    return _check(sim.status, sim.reason, sim.t_end, REASONS, "tier")

@@ -45,7 +45,7 @@ class Layout:
     vm_ram: np.ndarray  # (V,) MB
     dc_cloud: np.ndarray  # (D,) bool
     app_sens: np.ndarray  # (A,)
-    app_max_delay: np.ndarray  # (A,) s, inf = none
+    app_deadline_s: np.ndarray  # (A,) s, inf = none
     app_up: np.ndarray  # (A,) KB
     app_down: np.ndarray  # (A,) KB
     app_len: np.ndarray  # (A,) MI
@@ -92,7 +92,7 @@ class Layout:
             vm_ram=np.array(ram, float),
             dc_cloud=np.arange(n_dc) >= n_edge,
             app_sens=np.array([a.delay_sensitivity for a in apps]),
-            app_max_delay=np.array([a.max_delay_s if a.max_delay_s is not None else np.inf for a in apps]),
+            app_deadline_s=np.array([a.deadline_s if a.deadline_s is not None else np.inf for a in apps]),
             app_up=np.array([a.upload_kb for a in apps], float),
             app_down=np.array([a.download_kb for a in apps], float),
             app_len=np.array([a.length_mi for a in apps], float),
@@ -104,13 +104,13 @@ class Layout:
             app_names=tuple(a.name for a in apps),
         )
 
-    def required_util(self, app: np.ndarray, length_mi: np.ndarray, deadline_rel_s: np.ndarray) -> np.ndarray:
+    def required_util(self, app: np.ndarray, length_mi: np.ndarray, deadline_s: np.ndarray) -> np.ndarray:
         """(n, V) VM utilisation (%) a task needs on every VM: the app's EdgeCloudSim value for
         the VM's tier, or seed 002's C3 term 100·L / (f · T_max) with f the VM CPU speed of
         Table II (MIPS of one core: a single-core task can use no more)."""
         tier = self.vm_cloud.astype(np.int64)  # (V,) 0 edge, 1 cloud
         given = self.app_util[app][:, tier]  # (n, V)
-        derived = 100.0 * length_mi[:, None] / (deadline_rel_s[:, None] * self.vm_mips[None, :])
+        derived = 100.0 * length_mi[:, None] / (deadline_s[:, None] * self.vm_mips[None, :])
         return np.where(np.isnan(given), derived, given)
 
 
@@ -125,7 +125,7 @@ class Workload:
     length_mi: np.ndarray  # (T,)
     up_kb: np.ndarray  # (T,)
     down_kb: np.ndarray  # (T,)
-    deadline: np.ndarray  # (T,) absolute, s (inf = none)
+    due_s: np.ndarray  # (T,) time the result is due: t_arr + the app's deadline_s, s (inf = none)
     dev_app: np.ndarray  # (B, M) app of each device (arrival='app'; -1 otherwise; M = most devices of an env)
     init_ap: np.ndarray  # (B, M) access point at t = 0
     envs: tuple[tuple[int, int], ...]  # (devices, seed) of every environment
@@ -254,7 +254,7 @@ def generate(sc: TierScenario, lay: Layout, envs: list[tuple[int, int]]) -> Work
     return Workload(
         env=env, device=dev, app=app, t_arr=t,
         length_mi=length[order], up_kb=up[order], down_kb=down[order],
-        deadline=t + lay.app_max_delay[app],
+        due_s=t + lay.app_deadline_s[app],
         dev_app=dev_apps, init_ap=init_ap, envs=tuple(envs),
         move_t=mcols[0][morder], move_env=mcols[1][morder].astype(np.int64),
         move_dev=mcols[2][morder].astype(np.int64), move_ap=mcols[3][morder].astype(np.int64),
