@@ -22,7 +22,6 @@ Outputs: ``app1_headline.md/.csv`` (failed % and service time, ours vs published
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 from ..ecs.runner import run_ecs
 from ..ecs.samples import REFERENCE_FIELDS, SAMPLE_APP1_REFERENCE, sample_app1
 from .figures import ours_vs_published
-from .tables import Stages, cell, write_json, write_table
+from .tables import Stages, budget_of, cell, finish, write_table
 
 SCENARIOS = ("SINGLE_TIER", "TWO_TIER", "TWO_TIER_WITH_EO")
 LABELS = {"failed_pct": "failed tasks (%)", "service_time_s": "service time (s)", "processing_time_s": "processing time (s)",
@@ -114,9 +113,7 @@ def trends(devices: list[int], ours: dict, pub: dict) -> list[list]:
 def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides: dict | None = None) -> dict:
     """Run the sweep into ``out``; ``overrides``: budget keys (tests use a short run). Returns the
     JSON-able results (no NaN)."""
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {', '.join(BUDGETS)} (got '{budget}')")
-    B = {**json.loads(json.dumps(BUDGETS[budget])), **(overrides or {})}
+    B = budget_of(BUDGETS, budget, overrides)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = Stages("ecs-sample-app1", progress)
@@ -134,11 +131,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides
            "trends": [dict(zip(("trend", "edgecloudsim", "ours", "agrees"), r)) for r in trend_rows],
            "comparable": float(B["minutes"]) == 30.0, "timing_s": res.timing, "accounting": res.accounting}
     tables = _write_outputs(out, doc, long, summary, trend_rows)
-    doc["wall_s"] = round(time.perf_counter() - t_all, 1)
-    doc = write_json(out / "results.json", doc)
-    _report(out / "report.md", doc, tables)
-    log(f"done in {doc['wall_s']} s")
-    return doc
+    return finish(out, doc, t_all, lambda path, d: _report(path, d, tables), log)
 
 
 def _write_outputs(out: Path, doc: dict, long: list, summary: list, trend_rows: list) -> dict[str, str]:

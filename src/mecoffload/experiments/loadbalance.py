@@ -30,7 +30,6 @@ metric per point), ``fig2.png``, ``llm_point.md/.csv`` (small budget, LLM instal
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from ..llm.model import GGUF_PACKAGES
 from ..scenario import load_scenario
 from .figures import max_delay_distribution, sweep_panels
 from .loadbalance_report import write_report
-from .tables import Stages, missing_modules, write_json, write_table
+from .tables import Stages, budget_of, finish, missing_modules, write_table
 
 BASELINES = {"random": "uniform", "nearest": "distance", "ga": "genetic", "min-max-delay": "min-max-delay"}
 """policy spec -> the name seed 000 gives it (min-max-delay: our greedy form of its objective)"""
@@ -90,14 +89,6 @@ def label(spec: str) -> str:
     return spec
 
 
-def _budget(budget: str, overrides: dict | None) -> dict:
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {', '.join(BUDGETS)} (got '{budget}')")
-    B = json.loads(json.dumps(BUDGETS[budget]))
-    B.update(overrides or {})
-    return B
-
-
 def _stats(r: PolicyRun) -> dict:
     """Fig. 1 row: the per-slot maximum server delay over the horizon (s) and a few realized metrics."""
     s = np.asarray(r.max_delay_series, float)
@@ -135,7 +126,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, policies:
         overrides: dict | None = None) -> dict:
     """Run Figs. 1 and 2 of seed 000 into ``out``; ``policies``: extra (e.g. learned) policy specs;
     ``overrides``: budget keys (tests use tiny ones). Returns the JSON-able results (no NaN)."""
-    B = _budget(budget, overrides)
+    B = budget_of(BUDGETS, budget, overrides)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = Stages("loadbalance", progress)
@@ -170,11 +161,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, policies:
            "llm_point_setup": {"episodes": B["llm_episodes"], "horizon_slots": B["llm_horizon_slots"]} if llm_point else None,
            "fig2": {p: {"values": f["values"], "delay": f["delay"]} for p, f in fig2.items()}, "timings_s": timings}
     tables = _write_outputs(out, doc, series, fig2, sc.sim.slot_s)
-    doc["wall_s"] = round(time.perf_counter() - t_all, 1)
-    doc = write_json(out / "results.json", doc)
-    write_report(out / "report.md", doc, tables)
-    log(f"done in {doc['wall_s']} s")
-    return doc
+    return finish(out, doc, t_all, lambda path, d: write_report(path, d, tables), log)
 
 
 def _write_outputs(out: Path, doc: dict, series: dict, fig2: dict, slot_s: float) -> dict[str, str]:

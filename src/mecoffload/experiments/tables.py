@@ -61,6 +61,22 @@ def write_json(path: Path, obj) -> dict:
     return doc
 
 
+def budget_of(budgets: dict[str, dict], name: str, overrides: dict | None) -> dict:
+    """A deep copy of ``budgets[name]`` with ``overrides`` (budget keys) applied."""
+    if name not in budgets:
+        raise ValueError(f"budget must be one of {', '.join(budgets)} (got '{name}')")
+    return {**json.loads(json.dumps(budgets[name])), **(overrides or {})}
+
+
+def finish(out: Path, doc: dict, t_start: float, report, log) -> dict:
+    """Stamp the wall time (s), write ``results.json`` and ``report(out / "report.md", doc)``; return the JSON doc."""
+    doc["wall_s"] = round(time.perf_counter() - t_start, 1)
+    doc = write_json(Path(out) / "results.json", doc)
+    report(Path(out) / "report.md", doc)
+    log(f"done in {doc['wall_s']} s")
+    return doc
+
+
 def missing_modules(*modules: str) -> list[str]:
     """The top-level modules among ``modules`` that are not installed (located, not imported)."""
     return [m for m in modules if importlib.util.find_spec(m) is None]
