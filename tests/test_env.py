@@ -10,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from mecoffload.eval.evaluate import run_policy
-from mecoffload.eval.metrics import check_accounting
+from mecoffload.sim.metrics import check_accounting
 from mecoffload.policies.oracle import OraclePolicy
 from mecoffload.scenario import load_scenario
 from mecoffload.sim.dynamics import SimState, decide, draw_slot, observe, reset, serve

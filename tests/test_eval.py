@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mecoffload.eval.evaluate import evaluate, policy_seed, run_policy, sweep
-from mecoffload.eval.metrics import Accumulator, check_accounting, jain_index
+from mecoffload.sim.metrics import Accumulator, check_accounting, jain_index
 from mecoffload.policies.base import PolicyError, make_policy
 from mecoffload.policies.oracle import oracle_costs
 from mecoffload.scenario import load_scenario

@@ -7,7 +7,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 torch = pytest.importorskip("torch")
 
-from mecoffload.llm.datasets import collect_states, load_jsonl, save_jsonl, static_metrics  # noqa: E402
+from mecoffload.llm.datasets import collect_states, load_jsonl, save_jsonl  # noqa: E402
+from mecoffload.sim.metrics import static_metrics  # noqa: E402
 from mecoffload.llm.prompt import LABELS, PERTURBATIONS, STYLES, PromptConfig, state_text  # noqa: E402
 from mecoffload.policies.oracle import oracle_costs  # noqa: E402
 from mecoffload.scenario import load_scenario  # noqa: E402

@@ -18,7 +18,7 @@ from ..policies.oracle import oracle_costs
 from ..scenario import Scenario
 from ..sim.dynamics import decide, draw_slot, observe, reset, serve
 from ..sim.params import Params
-from .metrics import Accumulator, check_accounting
+from ..sim.metrics import Accumulator, check_accounting
 
 Progress = Callable[[int], None]  # called with the number of slots just simulated
 

@@ -100,7 +100,8 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
     from ..llm import LLMError, require_llm
     from ..llm import grpo as G
     from ..llm import sft as S
-    from ..llm.datasets import collect_states, make_sets, static_metrics
+    from ..llm.datasets import collect_states, make_sets
+    from ..sim.metrics import static_metrics
     from ..llm.policy import LLMPolicy
     from ..scenario import load_scenario
     from ..sim.params import Params

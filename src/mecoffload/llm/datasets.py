@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..policies.oracle import oracle_costs
 from ..scenario import Scenario
+from ..sim.cost import oracle_costs
 from ..sim.dynamics import Obs, decide, draw_slot, observe, reset, serve
 from ..sim.params import Params
 
@@ -87,20 +87,3 @@ def load_jsonl(path: Path) -> Obs:
 def write_sets(scenario: Scenario, out: Path, seed: int = 0, sizes: dict | None = None) -> dict[str, str]:
     p = Params.from_scenario(scenario)
     return {name: str(save_jsonl(obs, p, Path(out) / f"{name}.jsonl")) for name, obs in make_sets(scenario, seed, sizes).items()}
-
-
-def static_metrics(actions: np.ndarray, obs: Obs, p: Params) -> dict:
-    """AL (slots), TDR, PR, LBI (eqs 28-33) of the given actions on a fixed state set."""
-    from ..eval.metrics import jain_index
-
-    j = oracle_costs(obs, p)
-    chosen = j[np.arange(len(actions)), actions]
-    counts = np.bincount(actions, minlength=p.n_servers + 1)
-    return {
-        "AL_slots": float(chosen.mean() / p.slot_s),
-        "TDR_pct": float(100 * (chosen > p.tau_s + 1e-12).mean()),
-        "PR_pct": float(100 * j.min(1).mean() / chosen.mean()),
-        "LBI_pct": float(100 * jain_index(counts[1:])),
-        "oracle_match_pct": float(100 * (actions == j.argmin(1)).mean()),
-        "offload": counts.tolist(),
-    }

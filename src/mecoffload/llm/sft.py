@@ -204,7 +204,7 @@ def evaluate_set(tr: Trainable, obs, p: Params, batch: int = 32) -> tuple[dict, 
     """Greedy actions on a state set and their static metrics (AL, TDR, PR, LBI)."""
     import torch
 
-    from .datasets import static_metrics
+    from ..sim.metrics import static_metrics
 
     acts = []
     with torch.no_grad():
