@@ -71,15 +71,14 @@ def _available(backbone: str) -> bool:
 
 
 def _baseline_actions(name: str, obs, p, rng) -> np.ndarray:
-    from ..policies.oracle import oracle_costs
-    from ..sim.lacs import lacs_terms
+    from ..sim.cost import oracle_actions
+    from ..sim.rewards import lacs_cost_s
 
     if name == "Random":
         return rng.integers(0 if p.allow_local else 1, p.n_servers + 1, len(obs))
     if name == "Oracle":
-        return np.argmin(oracle_costs(obs, p), 1)
-    j, impact = lacs_terms(obs, p, rng)
-    return np.argmin(j + p.lacs_weight * impact, 1)
+        return oracle_actions(obs, p)
+    return np.argmin(lacs_cost_s(obs, p, rng), 1)
 
 
 def _write_table(out: Path, name: str, title: str, header: list[str], rows: list[list]) -> None:

@@ -12,8 +12,8 @@ Per update, for a batch of states from the GRPO set:
    adapter is a fresh LoRA on top, so π_ref is the same model with the adapter disabled
    (encoder mode: plus a frozen copy of the SFT encoder/head).
 
-Without ``init`` (an SFT checkpoint folder) the SFT stage runs first. Rewards are plain callables
-``reward(obs, actions (n, G), p, rng, cap) -> (n, G)`` in ``REWARDS``.
+Without ``init`` (an SFT checkpoint folder) the SFT stage runs first. Rewards come from
+:mod:`mecoffload.sim.rewards` (``COSTS["j"]``, ``COSTS["lacs"]``).
 """
 
 from __future__ import annotations
@@ -26,32 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from ..scenario import Scenario
-from ..sim.lacs import lacs_terms
 from ..sim.params import Params
+from ..sim import rewards
 from .sft import LLMConfig, build_policy_model, evaluate_set, make_progress, plot_curve, sft_stage, write_checkpoint
 
 
 GRPO_KNOBS = ("batch", "grpo_steps", "grpo_states", "group_size", "clip_eps", "kl_beta", "lr_grpo",
               "lr_grpo_encoder", "cost_cap_slots")
-
-# --------------------------------------------------------------------------- rewards (slots)
-
-
-def reward_one_step(obs, actions: np.ndarray, p: Params, rng: np.random.Generator, cap: float) -> np.ndarray:
-    """Eq 14: −J(a), slots."""
-    from ..policies.oracle import oracle_costs
-
-    return -np.minimum(np.take_along_axis(oracle_costs(obs, p), actions, 1) / p.slot_s, cap)
-
-
-def reward_lacs(obs, actions: np.ndarray, p: Params, rng: np.random.Generator, cap: float) -> np.ndarray:
-    """Eq 26: −(J(a) + λ·C_impact(a)), slots (K sampled future tasks, eqs 22-25)."""
-    j, impact = lacs_terms(obs, p, rng)
-    return -np.minimum(np.take_along_axis((j + p.lacs_weight * impact) / p.slot_s, actions, 1), cap)
-
-
-REWARDS = {"j": reward_one_step, "lacs": reward_lacs}
-
 
 # --------------------------------------------------------------------------- GRPO core (shared math)
 
@@ -97,7 +78,7 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
     if enc_ps:
         groups.append({"params": enc_ps, "lr": cfg.lr_grpo_encoder})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    fn = REWARDS[reward]
+    cost_fn = rewards.COSTS[reward]
     n = len(obs)
     per_pass = max(1, n // cfg.batch)
     total = cfg.grpo_steps or per_pass
@@ -117,13 +98,13 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
         logp_old = logp.detach()
         logp_ref = tr.ref_log_probs(sub, ref_encoder)
         a = sample_groups(logp_old, cfg.group_size, rng)
-        r = torch.from_numpy(fn(sub, a, p, rng, cfg.cost_cap_slots)).float()
+        r = torch.from_numpy(rewards.reward(cost_fn(sub, p, rng), a, cfg.cost_cap_slots)).float()
         adv = group_advantages(r)
         loss, kl = grpo_loss(logp, logp_old, logp_ref, torch.from_numpy(a), adv, cfg.clip_eps, cfg.kl_beta)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        expected = float((logp_old.exp() * torch.from_numpy(-np.minimum(_all_costs(sub, p, reward, rng), cfg.cost_cap_slots)).float()).sum(1).mean())
+        expected = float((logp_old.exp() * torch.from_numpy(-np.minimum(cost_fn(sub, p, rng), cfg.cost_cap_slots)).float()).sum(1).mean())
         curve["grpo_reward"].append(expected)
         curve["grpo_kl"].append(kl.item())
         if bar:
@@ -133,16 +114,6 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
     return {"grpo_steps": total, "grpo_wall_s": round(time.perf_counter() - t0, 1),
             "grpo_final_reward_slots": float(np.mean(curve["grpo_reward"][-10:])),
             "grpo_first_reward_slots": float(np.mean(curve["grpo_reward"][:10]))}
-
-
-def _all_costs(obs, p: Params, reward: str, rng) -> np.ndarray:
-    """Cost (slots) of every action, for logging the exact expected reward E_π[r]."""
-    from ..policies.oracle import oracle_costs
-
-    if reward == "lacs":
-        j, impact = lacs_terms(obs, p, rng)
-        return (j + p.lacs_weight * impact) / p.slot_s
-    return oracle_costs(obs, p) / p.slot_s
 
 
 def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps: int | None, seed: int, progress: bool,

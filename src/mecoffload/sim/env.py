@@ -27,12 +27,11 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..policies.oracle import oracle_costs
 from ..scenario import Scenario, load_scenario
-from .cost import estimated_costs
+from .cost import obs_latency
 from .dynamics import Arrivals, Obs, SimState, decide, draw_slot, observe, reset, serve
-from .lacs import lacs_reward
 from .params import Params
+from .rewards import COSTS, j_slots, reward
 
 RewardKind = Literal["cost", "lacs"]
 
@@ -183,7 +182,7 @@ def flat_features(obs: Obs, t: np.ndarray, p: Params, max_servers: int | None = 
         ],
         axis=1,
     )
-    lat = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
+    lat = obs_latency(obs, p)
     srv = np.zeros((n, M, len(SERVER_FEATURES) + p.history))
     cols = [
         np.ones((n, E)),
@@ -217,6 +216,7 @@ class _Spec:
         if m < p.n_servers:
             raise ValueError(f"max_servers={m} is smaller than the scenario's edge.count={p.n_servers}")
         self.scenario, self.p0, self.reward, self.max_servers = sc, p, reward, m
+        self.cost = COSTS["j" if reward == "cost" else reward]
         self.H = p.history
         self.dim = feature_dim(m, self.H)
         self.fallback = 0 if p.allow_local else 1
@@ -252,15 +252,14 @@ class _Spec:
 
     def rewards(self, obs: Obs, action: np.ndarray, p: Params, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """(reward, J of the action, oracle J), each (n,), J in slots."""
-        j = oracle_costs(obs, p) / p.slot_s
-        j_a = j[np.arange(len(action)), action]
-        r = -j_a if self.reward == "cost" else lacs_reward(obs, action, p, rng)
-        return r, j_a, j.min(1)
+        j = j_slots(obs, p)
+        r = reward(j if self.cost is j_slots else self.cost(obs, p, rng), action)
+        return r, j[np.arange(len(action)), action], j.min(1)
 
     def estimated_j(self, obs: Obs, p: Params) -> np.ndarray:
         """(n, max_servers+1) estimated J (eq 11) in slots; +inf for masked actions."""
         j = np.full((len(obs), self.max_servers + 1), np.inf)
-        j[:, : obs.n_servers + 1] = oracle_costs(obs, p) / p.slot_s
+        j[:, : obs.n_servers + 1] = j_slots(obs, p)
         return j
 
 
@@ -299,8 +298,8 @@ _DOC_MDP = """
     action outside ``Discrete(M+1)`` raises ``ValueError``.
 
     **Reward** (per decision, in slots): ``"cost"`` → −J/Δt, the estimated generalized cost of
-    the chosen location (eqs 11, 14; J from ``policies.oracle.oracle_costs``); ``"lacs"`` →
-    −(J + λ·C_impact)/Δt (eq 26, ``sim.lacs.lacs_reward``, K future tasks sampled from the
+    the chosen location (eqs 11, 14; ``sim.rewards.j_slots``); ``"lacs"`` →
+    −(J + λ·C_impact)/Δt (eq 26, ``sim.rewards.lacs_slots``, K future tasks sampled from the
     env's ``np_random``), never larger than the "cost" reward of the same state and action.
 
     **Dynamics and episode end.** Reset draws a layout and starts at slot 0 with the slot's
