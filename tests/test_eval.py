@@ -9,6 +9,7 @@ import pytest
 
 from mecoffload.eval.evaluate import evaluate, policy_seed, run_policy, sweep
 from mecoffload.sim.metrics import Accumulator, check_accounting, jain_index
+from mecoffload.core import errors
 from mecoffload.policies.base import PolicyError, make_policy
 from mecoffload.policies.oracle import oracle_costs
 from mecoffload.scenario import load_scenario
@@ -261,12 +262,12 @@ def test_bad_policy_actions_are_rejected():
         def act(self, obs, rng):
             return np.zeros(len(obs), np.int64)  # local, forbidden here
 
-    with pytest.raises(PolicyError, match="bad"):
+    with pytest.raises(errors.PolicyError, match="bad"):
         run_policy(sc, Bad(), episodes=1, seed=0)
 
     class Short(Bad):
         def act(self, obs, rng):
             return np.ones(len(obs) + 1, np.int64)
 
-    with pytest.raises(PolicyError):
+    with pytest.raises(errors.PolicyError):
         run_policy(sc, Short(), episodes=1, seed=0)

@@ -8,32 +8,12 @@ task has completed or been dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
-import numpy as np
-
 from ..policies.base import Policy, PolicyError, make_policy
-from ..policies.oracle import oracle_costs
 from ..scenario import Scenario
-from ..sim.dynamics import decide, draw_slot, observe, reset, serve
 from ..sim.params import Params
-from ..sim.metrics import Accumulator, check_accounting
+from ..sim.rollout import PolicyRun, Progress, policy_seed, run_closed_loop
 
-Progress = Callable[[int], None]  # called with the number of slots just simulated
-
-
-@dataclass
-class PolicyRun:
-    name: str
-    metrics: dict
-    latencies: np.ndarray  # realized latencies of completed tasks (s)
-    max_delay_series: np.ndarray  # (T,) per-slot max server delay, mean over episodes (s)
-
-
-def policy_seed(seed: int) -> np.random.Generator:
-    """The policy's own random stream (e.g. Random, LACS sampling), separate from the exogenous one."""
-    return np.random.Generator(np.random.PCG64([seed, 0x9E3779B9]))
+__all__ = ["PolicyRun", "Progress", "policy_seed", "run_policy", "evaluate", "sweep", "SWEEP_ALIASES"]
 
 
 def run_policy(
@@ -43,42 +23,10 @@ def run_policy(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> PolicyRun:
-    """Run ``episodes`` episodes of ``policy`` in lock-step; return its metrics."""
+    """Run ``episodes`` episodes of ``policy`` (a spec or a built policy) in lock-step; return its metrics."""
     p = Params.from_scenario(scenario)
     pol = make_policy(policy, p) if isinstance(policy, str) else policy
-    state, exo = reset(p, episodes, seed)
-    pol.reset(episodes)
-    rng = policy_seed(seed)
-    acc = Accumulator(p, episodes)
-    plan = getattr(pol, "plan_slot", None)
-    for _ in range(p.horizon):
-        arr = draw_slot(state, p, exo)
-        if plan is not None:  # slot-level planners (e.g. the genetic algorithm) see all arrivals first
-            plan(state, arr, rng)
-        for k in range(arr.width):
-            obs = observe(state, arr, k, p)
-            a = np.asarray(pol.act(obs, rng), dtype=np.int64)
-            _check_actions(a, len(obs), p, pol.name)
-            acc.decision(obs.env, a, oracle_costs(obs, p))
-            decide(state, obs, a, p)
-        acc.slot_delay(state)
-        acc.outcome(serve(state, p))
-        if progress:
-            progress(1)
-    for _ in range(p.tau_slots):  # drain: every task ends (completed or dropped) by its deadline
-        draw_slot(state, p, exo, arrivals=False)
-        acc.outcome(serve(state, p))
-    check_accounting(state)
-    if state.in_flight().sum():
-        raise AssertionError("tasks still in flight after draining")
-    return PolicyRun(pol.name, acc.summary(state), acc.latencies(), acc.max_delay_series())
-
-
-def _check_actions(a: np.ndarray, n: int, p: Params, name: str) -> None:
-    if a.shape != (n,):
-        raise PolicyError(f"policy '{name}' returned {a.shape} actions for {n} tasks")
-    if n and (a.min() < (0 if p.allow_local else 1) or a.max() > p.n_servers):
-        raise PolicyError(f"policy '{name}' returned an action outside the allowed range")
+    return run_closed_loop(p, pol, episodes, seed, progress)
 
 
 def evaluate(
@@ -94,7 +42,7 @@ def evaluate(
     if dup:
         raise PolicyError(f"policy listed more than once: {', '.join(dup)}")
     built = [make_policy(s, p) for s in policies]  # fail fast on a bad spec
-    return {pol.name: run_policy(scenario, pol, episodes, seed, progress) for pol in built}
+    return {pol.name: run_closed_loop(p, pol, episodes, seed, progress) for pol in built}
 
 
 SWEEP_ALIASES = {

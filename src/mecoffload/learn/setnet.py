@@ -16,18 +16,18 @@ Train on E = 6 only; the network runs unchanged on any number of servers.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..policies.oracle import oracle_costs
 from ..policies.setnet import build_setnet, masked_logits, set_features
 from ..scenario import Scenario
-from ..sim.dynamics import decide, draw_slot, observe, reset, serve
-from ..sim.lacs import lacs_terms
 from ..sim.params import Params
+from ..sim.rewards import lacs_slots, reward
+from ..sim.rollout import episodes, epsilon_oracle
 from .checkpoint import require_torch, save_checkpoint
 
 
@@ -66,18 +66,8 @@ class SetNetConfig:
 
 
 def _rollouts(p: Params, envs: int, seed: int):
-    """Endless stream of (obs, commit) over batched episodes; call commit(actions) for each obs."""
-    episode = 0
-    while True:
-        state, exo = reset(p, envs, seed * 100_003 + episode)
-        for _ in range(p.horizon):
-            arr = draw_slot(state, p, exo)
-            for k in range(arr.width):
-                obs = observe(state, arr, k, p)
-                actions = yield obs
-                decide(state, obs, actions, p)
-            serve(state, p)
-        episode += 1
+    """Endless stream of Obs over batched episodes; ``send`` the actions of each."""
+    return episodes(p, envs, (seed * 100_003 + e for e in itertools.count()))
 
 
 def _tensors(torch, obs, p: Params):
@@ -110,12 +100,9 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
         n_target = int(cfg.imitation_slots * cfg.envs * p.n_users * p.rate)  # ≈ tasks in that many slots
         job = bar.add_task("imitation: collecting", total=n_target)
         while sum(len(y) for y in labels) < n_target:
-            best = np.argmin(oracle_costs(obs, p), axis=1)
+            act, best = epsilon_oracle(obs, p, rng, cfg.imitation_epsilon)
             t, s = set_features(obs, p)
             task_x.append(t), server_x.append(s), labels.append(best)
-            explore = rng.random(len(obs)) < cfg.imitation_epsilon
-            lo = 0 if p.allow_local else 1
-            act = np.where(explore, rng.integers(lo, p.n_servers + 1, len(obs)), best)
             bar.advance(job, len(obs))
             obs = gen.send(act)
         tx = torch.from_numpy(np.concatenate(task_x))
@@ -156,15 +143,14 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
                 with torch.no_grad():
                     logp_old = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
                     logp_ref = torch.log_softmax(masked_logits(ref(t, s), p.allow_local), -1)
-                j, impact = lacs_terms(obs, p, rng)
-                cost = np.minimum((j + p.lacs_weight * impact) / p.slot_s, cfg.cost_cap_slots)
+                cost = lacs_slots(obs, p, rng)
                 probs = logp_old.exp().numpy().astype(np.float64)
                 probs /= probs.sum(1, keepdims=True)
                 u = rng.random((len(obs), cfg.group_size, 1))
                 a = (u > np.cumsum(probs, 1)[:, None, :]).sum(-1)  # G samples from π_old per state (eq 17)
                 a = np.minimum(a, p.n_servers)
                 batch_t.append(t), batch_s.append(s), batch_lp.append(logp_old), batch_ref.append(logp_ref)
-                batch_r.append(torch.from_numpy(-np.take_along_axis(cost, a, 1)).float())
+                batch_r.append(torch.from_numpy(reward(cost, a, cfg.cost_cap_slots)).float())
                 batch_a.append(torch.from_numpy(a))
                 slots_seen += len(obs)
                 obs = gen.send(a[:, 0])  # the environment follows the policy's first sample

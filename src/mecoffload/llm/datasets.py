@@ -9,6 +9,7 @@ three never share an episode. Every record carries the oracle label and J of eve
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -16,8 +17,9 @@ import numpy as np
 
 from ..scenario import Scenario
 from ..sim.cost import oracle_costs
-from ..sim.dynamics import Obs, decide, draw_slot, observe, reset, serve
+from ..sim.dynamics import Obs
 from ..sim.params import Params
+from ..sim.rollout import drive, episodes, epsilon_oracle
 
 SIZES = {"sft": 1000, "grpo": 2000, "test": 1000}
 SEED_OFFSET = {"sft": 1, "grpo": 2, "test": 3}
@@ -28,23 +30,15 @@ def collect_states(p: Params, n: int, seed: int, epsilon: float = 0.3, envs: int
     """``n`` states visited by the ε-oracle in the simulator (rows of one Obs)."""
     rng = np.random.Generator(np.random.PCG64([seed, 11]))
     pool: list[Obs] = []
-    have, episode = 0, 0
-    lo = 0 if p.allow_local else 1
-    while have < 3 * n:
-        state, exo = reset(p, envs, seed * 1_000_003 + episode)
-        for _ in range(p.horizon):
-            arr = draw_slot(state, p, exo)
-            for k in range(arr.width):
-                obs = observe(state, arr, k, p)
-                best = np.argmin(oracle_costs(obs, p), 1)
-                act = np.where(rng.random(len(obs)) < epsilon, rng.integers(lo, p.n_servers + 1, len(obs)), best)
-                pool.append(obs)
-                have += len(obs)
-                decide(state, obs, act, p)
-            serve(state, p)
-            if have >= 3 * n:
-                break
-        episode += 1
+    have = 0
+
+    def act(obs: Obs) -> np.ndarray:
+        nonlocal have
+        pool.append(obs)
+        have += len(obs)
+        return epsilon_oracle(obs, p, rng, epsilon)[0]
+
+    drive(episodes(p, envs, (seed * 1_000_003 + e for e in itertools.count()), until=lambda: have >= 3 * n), act)
     allobs = concat(pool)
     idx = np.sort(rng.choice(len(allobs), size=n, replace=False))
     out = allobs.take(idx)
