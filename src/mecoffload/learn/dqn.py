@@ -43,8 +43,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..policies.dqn import DQNPolicy
+from ..policies.nets import qnetwork_class
 from ..scenario import Scenario
 from ..sim.env import OffloadVectorEnv, feature_names
+from ..sim.rollout import run_closed_loop
 from .checkpoint import save_checkpoint
 
 
@@ -108,31 +111,8 @@ class DQNConfig:
 # --------------------------------------------------------------------------- network
 
 
-class QNetwork(nn.Module):
-    """MLP torso + (dueling) head: (batch, in_dim) features → (batch, n_actions) Q-values."""
-
-    def __init__(self, in_dim: int, n_actions: int, hidden: tuple[int, ...], dueling: bool):
-        super().__init__()
-        layers, d = [], in_dim
-        for h in hidden:
-            layers += [nn.Linear(d, h), nn.ReLU()]
-            d = h
-        self.torso = nn.Sequential(*layers)
-        self.dueling = dueling
-        self.adv = nn.Linear(d, n_actions)
-        self.value = nn.Linear(d, 1) if dueling else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.torso(x)
-        a = self.adv(z)
-        if not self.dueling:
-            return a
-        return self.value(z) + a - a.mean(dim=1, keepdim=True)
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> "QNetwork":
-        """Rebuild the architecture described by a checkpoint's ``config.json``."""
-        return cls(int(cfg["input_dim"]), int(cfg["n_actions"]), tuple(cfg["hidden"]), bool(cfg["dueling"]))
+QNetwork = qnetwork_class()
+"""the Q-network (``mecoffload.policies.nets``): MLP torso + dueling head"""
 
 
 def masked_argmax(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -344,10 +324,7 @@ def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: b
     if losses:
         summary["final_loss"] = round(losses[-1][1], 6)
     if cfg.eval_episodes > 0:
-        from ..eval.evaluate import run_policy
-        from ..policies.dqn import DQNPolicy
-
-        m = run_policy(scenario, DQNPolicy(p, str(out)), episodes=cfg.eval_episodes, seed=eval_seed).metrics
+        m = run_closed_loop(p, DQNPolicy(p, str(out)), cfg.eval_episodes, eval_seed).metrics
         summary.update({f"eval_{k}": round(float(m[k]), 4) for k in ("AL_slots", "TDR_pct", "PR_pct")})
     _plot_curve(episodes, losses, out / "curve.png", scenario.name)
     summary["wall_s"] = round(time.perf_counter() - t_start, 2)
