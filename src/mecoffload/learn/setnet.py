@@ -29,6 +29,7 @@ from ..sim.params import Params
 from ..sim.rewards import lacs_slots, reward
 from ..sim.rollout import episodes, epsilon_oracle
 from .checkpoint import require_torch, save_checkpoint
+from .grpo_core import group_advantages, grpo_loss, sample_groups
 
 
 @dataclass
@@ -144,11 +145,7 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
                     logp_old = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
                     logp_ref = torch.log_softmax(masked_logits(ref(t, s), p.allow_local), -1)
                 cost = lacs_slots(obs, p, rng)
-                probs = logp_old.exp().numpy().astype(np.float64)
-                probs /= probs.sum(1, keepdims=True)
-                u = rng.random((len(obs), cfg.group_size, 1))
-                a = (u > np.cumsum(probs, 1)[:, None, :]).sum(-1)  # G samples from π_old per state (eq 17)
-                a = np.minimum(a, p.n_servers)
+                a = sample_groups(logp_old, cfg.group_size, rng)  # G samples from π_old per state (eq 17)
                 batch_t.append(t), batch_s.append(s), batch_lp.append(logp_old), batch_ref.append(logp_ref)
                 batch_r.append(torch.from_numpy(reward(cost, a, cfg.cost_cap_slots)).float())
                 batch_a.append(torch.from_numpy(a))
@@ -157,15 +154,10 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
             t, s = torch.cat(batch_t), torch.cat(batch_s)
             a, r = torch.cat(batch_a), torch.cat(batch_r)
             lp_old, lp_ref = torch.cat(batch_lp), torch.cat(batch_ref)
-            adv = (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)  # eq 18
-            old_a = lp_old.gather(1, a)
+            adv = group_advantages(r)  # eq 18
             for _ in range(cfg.grpo_epochs):
                 logp = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
-                ratio = (logp.gather(1, a) - old_a).exp()
-                surr = torch.minimum(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
-                pr = logp.exp()
-                kl = (pr * (logp - lp_ref).nan_to_num(0.0, 0.0, 0.0)).sum(-1).mean()  # exact KL(π_θ‖π_ref)
-                loss = -surr + cfg.kl_beta * kl
+                loss, kl = grpo_loss(logp, lp_old, lp_ref, a, adv, cfg.clip_eps, cfg.kl_beta)  # eq 19
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
