@@ -122,7 +122,7 @@ def test_dataset_sizes_and_seeds_differ(p):
 
 
 def test_grpo_math():
-    from mecoffload.llm.grpo import group_advantages, grpo_loss, sample_groups
+    from mecoffload.learn.grpo_core import group_advantages, grpo_loss, sample_groups
 
     logp = torch.log_softmax(torch.tensor([[0.0, 1.0, 2.0], [5.0, 0.0, 0.0]]), -1)
     a = sample_groups(logp, 8, np.random.default_rng(0))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scenario import Scenario
+from ..learn.grpo_core import group_advantages, grpo_loss, sample_groups
 from ..sim.params import Params
 from ..sim import rewards
 from .sft import LLMConfig, build_policy_model, evaluate_set, make_progress, plot_curve, sft_stage, write_checkpoint
@@ -33,34 +34,6 @@ from .sft import LLMConfig, build_policy_model, evaluate_set, make_progress, plo
 
 GRPO_KNOBS = ("batch", "grpo_steps", "grpo_states", "group_size", "clip_eps", "kl_beta", "lr_grpo",
               "lr_grpo_encoder", "cost_cap_slots")
-
-# --------------------------------------------------------------------------- GRPO core (shared math)
-
-
-def sample_groups(logp_old, group: int, rng: np.random.Generator) -> np.ndarray:
-    """G actions per row from π_old (eq 17), (n, G) int64."""
-    probs = logp_old.exp().double().numpy()
-    probs /= probs.sum(1, keepdims=True)
-    u = rng.random((probs.shape[0], group, 1))
-    a = (u > np.cumsum(probs, 1)[:, None, :]).sum(-1)
-    return np.minimum(a, probs.shape[1] - 1).astype(np.int64)
-
-
-def group_advantages(r):
-    """Eq 18: (r − mean) / (std + ε) within each row's group (zero when all rewards are equal)."""
-    return (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)
-
-
-def grpo_loss(logp, logp_old, logp_ref, actions, adv, clip_eps: float, beta: float):
-    """−(eq 19): clipped-ratio surrogate over the G samples + β·exact KL(π_θ‖π_ref). Returns (loss, kl)."""
-    import torch
-
-    ratio = (logp.gather(1, actions) - logp_old.gather(1, actions)).exp()
-    surr = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv).mean()
-    pr = logp.exp()
-    kl = (pr * (logp - logp_ref)).nan_to_num(0.0, 0.0, 0.0).sum(-1).mean()
-    return -surr + beta * kl, kl
-
 
 # --------------------------------------------------------------------------- training
 
