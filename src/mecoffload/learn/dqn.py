@@ -49,6 +49,7 @@ from ..scenario import Scenario
 from ..sim.env import OffloadVectorEnv, feature_names
 from ..sim.rollout import run_closed_loop
 from .checkpoint import save_checkpoint
+from .curves import Panel, Series, plot_curves
 
 
 @dataclass
@@ -356,29 +357,18 @@ class _ProgressBar:
 
 
 def _plot_curve(episodes: list, losses: list, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    """Episode mean reward (raw, smoothed, and the oracle's on the same states) and the TD loss."""
+    top, bottom = [], []
     if episodes:
         e = np.array(episodes, dtype=float)
         w = max(1, len(e) // 30)
-        smooth = np.convolve(e[:, 1], np.ones(w) / w, mode="valid")
-        ax1.plot(e[:, 0], e[:, 1], ".", ms=2, alpha=0.3, color="C0")
-        ax1.plot(e[w - 1 :, 0], smooth, color="C0", label=f"DQN (ε-greedy), mean of {w} episodes")
-        ax1.plot(e[w - 1 :, 0], np.convolve(e[:, 2], np.ones(w) / w, mode="valid"), "--", color="k",
-                 label="one-step oracle on the same states")
-        ax1.legend(fontsize=8)
-    ax1.set_ylabel("episode mean reward −J (slots)")
-    ax1.set_title(f"DQN training on {title}")
+        mean = lambda y: np.convolve(y, np.ones(w) / w, mode="valid")  # noqa: E731
+        top = [Series(e[:, 1], e[:, 0], ".", options={"ms": 2, "alpha": 0.3, "color": "C0"}),
+               Series(mean(e[:, 1]), e[w - 1:, 0], "-", f"DQN (ε-greedy), mean of {w} episodes", {"color": "C0"}),
+               Series(mean(e[:, 2]), e[w - 1:, 0], "--", "one-step oracle on the same states", {"color": "k"})]
     if losses:
-        l = np.array(losses, dtype=float)
-        ax2.plot(l[:, 0], l[:, 1], color="C1")
-        ax2.set_yscale("log")
-    ax2.set_ylabel("Huber TD loss")
-    ax2.set_xlabel("environment steps (decisions)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        loss = np.array(losses, dtype=float)
+        bottom = [Series(loss[:, 1], loss[:, 0], options={"color": "C1"})]
+    plot_curves(path, [Panel(f"DQN training on {title}", top, "", "episode mean reward −J (slots)"),
+                       Panel("", bottom, "environment steps (decisions)", "Huber TD loss", log_y=bool(losses))],
+                rows=2, panel_size=(7, 3), sharex=True)

@@ -29,6 +29,7 @@ from ..sim.params import Params
 from ..sim.rewards import lacs_slots, reward
 from ..sim.rollout import episodes, epsilon_oracle
 from .checkpoint import require_torch, save_checkpoint
+from .curves import Panel, plot_curves
 from .grpo_core import group_advantages, grpo_loss, sample_groups
 
 
@@ -176,23 +177,8 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
 
 
 def _plot(curve: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.5))
-    ax[0].plot(curve["imitation_loss"], lw=0.8)
-    ax[0].set_title("imitation cross-entropy")
-    ax[0].set_xlabel("gradient step")
-    ax[1].plot(curve["imitation_acc"], lw=0.8)
-    ax[1].set_title("imitation accuracy (oracle match)")
-    ax[1].set_xlabel("gradient step")
-    ax[2].plot(curve["grpo_reward"], lw=0.8)
-    ax[2].set_title("GRPO: LACS reward of visited actions (slots)")
-    ax[2].set_xlabel("GRPO update")
-    for a in ax:
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    plot_curves(path, [
+        Panel("imitation cross-entropy", [curve["imitation_loss"]], "gradient step"),
+        Panel("imitation accuracy (oracle match)", [curve["imitation_acc"]], "gradient step"),
+        Panel("GRPO: LACS reward of visited actions (slots)", [curve["grpo_reward"]], "GRPO update"),
+    ])

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..learn.curves import curve_panels, plot_curves
 from ..scenario import Scenario
 from ..sim.params import Params
 from .prompt import PromptConfig
@@ -282,23 +283,8 @@ def make_progress(progress: bool):
 
 
 def plot_curve(curve: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in ("sft_loss", "sft_acc", "grpo_reward", "grpo_kl") if curve.get(k)]
-    if not keys:
-        return
-    fig, ax = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
-    for a, k in zip(ax[0], keys):
-        a.plot(curve[k], lw=0.8)
-        a.set_title(k.replace("_", " "))
-        a.set_xlabel("update")
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    """``curve.png`` of an LLM learner: SFT loss / accuracy, GRPO reward / KL (the entries it has)."""
+    plot_curves(path, curve_panels(curve, ("sft_loss", "sft_acc", "grpo_reward", "grpo_kl")), panel_size=(4, 3.2), dpi=90)
 
 
 def resolve_config(config: LLMConfig | None, p: Params) -> LLMConfig:
