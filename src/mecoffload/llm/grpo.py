@@ -25,11 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..scenario import Scenario
+from ..learn.checkpoint import CheckpointError, load_checkpoint
 from ..learn.grpo_core import group_advantages, grpo_loss, sample_groups
-from ..sim.params import Params
+from ..scenario import Scenario
 from ..sim import rewards
-from .sft import LLMConfig, build_policy_model, evaluate_set, make_progress, plot_curve, sft_stage, write_checkpoint
+from ..sim.params import Params
+from . import LLMError, require_llm
+from .datasets import collect_states, save_jsonl
+from .sft import (LLMConfig, build_policy_model, checkpoint_tensors, evaluate_set, make_progress, plot_curve, sft_stage,
+                  split_tensors, write_checkpoint)
 
 
 GRPO_KNOBS = ("batch", "grpo_steps", "grpo_states", "group_size", "clip_eps", "kl_beta", "lr_grpo",
@@ -93,11 +97,6 @@ def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps:
                    backbone: str | None, config: LLMConfig | None = None, init: str | Path | None = None,
                    data: dict | None = None) -> dict:
     """SFT (or ``init``) then GRPO with ``reward``; writes a ``kind`` checkpoint."""
-    from ..learn.checkpoint import CheckpointError, load_checkpoint
-    from . import LLMError, require_llm
-    from .datasets import collect_states, save_jsonl
-    from .sft import split_tensors
-
     try:
         torch = require_llm()
     except LLMError as exc:
@@ -124,8 +123,6 @@ def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps:
                 sft = build_policy_model(backbone, cfg, p)
                 sobs = data.get("sft") or collect_states(p, cfg.sft_states, seed * 10 + 1)
                 summary.update(sft_stage(sft, sobs, p, cfg, seed, bar, curve))
-                from .sft import checkpoint_tensors
-
                 stages, enc = split_tensors(checkpoint_tensors(sft, "sft"))
                 del sft
             if steps is not None:

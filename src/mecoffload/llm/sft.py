@@ -18,11 +18,21 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..learn.checkpoint import CheckpointError, save_checkpoint
 from ..learn.curves import curve_panels, plot_curves
 from ..scenario import Scenario
+from ..sim.cost import oracle_actions
+from ..sim.metrics import static_metrics
 from ..sim.params import Params
+from . import LLMError, require_llm
+from .datasets import collect_states, save_jsonl
+from .encoder import EncoderScorer, build_encoder, embedding_std
+from .model import add_lora, load_backbone, lora_tensors, merge_lora, prune_layers
 from .prompt import PromptConfig
+from .scoring import TextScorer
 
 
 SFT_SCHEDULES = ("constant", "linear")
@@ -136,10 +146,6 @@ class Trainable:
 def build_policy_model(backbone: str, cfg: LLMConfig, p: Params, stages: dict | None = None,
                        encoder_tensors: dict | None = None, trainable: bool = True) -> Trainable:
     """Backbone (+ pruning) with ``stages`` merged; a fresh LoRA if ``trainable``; scorer for cfg.mode."""
-    from .encoder import EncoderScorer, build_encoder, embedding_std
-    from .model import add_lora, load_backbone, merge_lora, prune_layers
-    from .scoring import TextScorer
-
     bb = load_backbone(backbone, cfg.dtype)
     model = prune_layers(bb.model, cfg.layers, cfg.keep_last)
     for tensors in (stages or {}).values():
@@ -164,8 +170,6 @@ def build_policy_model(backbone: str, cfg: LLMConfig, p: Params, stages: dict | 
 
 
 def checkpoint_tensors(tr: Trainable, new_stage: str | None) -> dict:
-    from .model import lora_tensors
-
     out = {}
     for name, tensors in tr.stages.items():
         out.update({f"lora.{name}.{k}": v for k, v in tensors.items()})
@@ -192,8 +196,6 @@ def split_tensors(tensors: dict) -> tuple[dict, dict]:
 
 def write_checkpoint(out: Path, kind: str, tr: Trainable, new_stage: str | None, scenario: Scenario, p: Params,
                      seed: int, extra: dict) -> None:
-    from ..learn.checkpoint import save_checkpoint
-
     stages = list(tr.stages) + ([new_stage] if new_stage else [])
     config = {"kind": kind, "backbone": tr.backbone, "mode": tr.cfg.mode, "llm": asdict(tr.cfg),
               "prompt": tr.cfg.prompt(p).to_dict(), "lora_stages": stages, "trained_on": scenario.name,
@@ -204,8 +206,6 @@ def write_checkpoint(out: Path, kind: str, tr: Trainable, new_stage: str | None,
 def evaluate_set(tr: Trainable, obs, p: Params, batch: int = 32) -> tuple[dict, np.ndarray]:
     """Greedy actions on a state set and their static metrics (AL, TDR, PR, LBI)."""
     import torch
-
-    from ..sim.metrics import static_metrics
 
     acts = []
     with torch.no_grad():
@@ -219,9 +219,7 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
     """Train ``tr`` (fresh LoRA + encoder) on the oracle labels of ``obs``; returns summary numbers."""
     import torch
 
-    from ..policies.oracle import oracle_costs
-
-    labels = torch.from_numpy(np.argmin(oracle_costs(obs, p), 1))
+    labels = torch.from_numpy(oracle_actions(obs, p))
     lora_ps, enc_ps = tr.trainable_params()
     groups = [{"params": lora_ps, "lr": cfg.lr_sft}]
     if enc_ps:
@@ -275,9 +273,6 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
 
 
 def make_progress(progress: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=Console(stderr=True), disable=not progress, transient=True)
 
@@ -294,10 +289,6 @@ def resolve_config(config: LLMConfig | None, p: Params) -> LLMConfig:
 def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
           backbone: str | None = None, config: LLMConfig | None = None, data: dict | None = None) -> dict:
     """SFT on ``cfg.sft_states`` oracle-labelled states; writes an ``llm-sft`` checkpoint to ``out``."""
-    from ..learn.checkpoint import CheckpointError
-    from . import LLMError, require_llm
-    from .datasets import collect_states, save_jsonl
-
     try:
         torch = require_llm()
     except LLMError as exc:
