@@ -271,3 +271,15 @@ def test_bad_policy_actions_are_rejected():
 
     with pytest.raises(errors.PolicyError):
         run_policy(sc, Short(), episodes=1, seed=0)
+
+
+def test_evaluate_takes_built_policies_and_sweep_points_resolve_aliases():
+    sc = load_scenario("comllm", SHORT)
+    p = Params.from_scenario(sc)
+    built = evaluate(sc, [make_policy("oracle", p), "random"], episodes=2, seed=3)
+    assert built["oracle"].metrics == evaluate(sc, ["oracle"], episodes=2, seed=3)["oracle"].metrics
+    from mecoffload.eval.evaluate import sweep_points
+
+    points = sweep_points(sc, "E", [3, 5])
+    assert [label for label, _ in points] == ["3", "5"] and points[1][1].edge.count == 5
+    assert tuple(sweep_points(sc, "task.size_mbit", [2.0])[0][1].task.size_mbit) == (2.0, 2.0)

@@ -3,7 +3,9 @@
 Each of the ``episodes`` episodes is one environment of a batch; every policy is run on a
 fresh batch reset with the same seed, so all policies see identical layouts, arrivals, task
 sizes and channel draws. After the horizon, the queues drain (no new arrivals) until every
-task has completed or been dropped.
+task has completed or been dropped. The loop itself is ``sim.rollout.run_closed_loop``; this
+module turns scenarios and policy specs into runs (``Params`` built once per evaluation, each
+spec built once) and sweeps a scenario parameter.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from ..scenario import Scenario
 from ..sim.params import Params
 from ..sim.rollout import PolicyRun, Progress, policy_seed, run_closed_loop
 
-__all__ = ["PolicyRun", "Progress", "policy_seed", "run_policy", "evaluate", "sweep", "SWEEP_ALIASES"]
+__all__ = ["PolicyRun", "Progress", "policy_seed", "run_policy", "evaluate", "sweep", "sweep_points", "SWEEP_ALIASES"]
 
 
 def run_policy(
@@ -31,17 +33,19 @@ def run_policy(
 
 def evaluate(
     scenario: Scenario,
-    policies: list[str],
+    policies: list[str | Policy],
     episodes: int = 20,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> dict[str, PolicyRun]:
-    """Evaluate several policies on identical random inputs (common random numbers)."""
+    """Evaluate several policies (specs, or policies already built for ``scenario``) on identical
+    random inputs (common random numbers); ``Params`` are built once and every spec once."""
     p = Params.from_scenario(scenario)
-    dup = sorted({s for s in policies if policies.count(s) > 1})
+    names = [s if isinstance(s, str) else s.name for s in policies]
+    dup = sorted({s for s in names if names.count(s) > 1})
     if dup:
         raise PolicyError(f"policy listed more than once: {', '.join(dup)}")
-    built = [make_policy(s, p) for s in policies]  # fail fast on a bad spec
+    built = [make_policy(s, p) if isinstance(s, str) else s for s in policies]  # fail fast on a bad spec
     return {pol.name: run_closed_loop(p, pol, episodes, seed, progress) for pol in built}
 
 
@@ -50,6 +54,15 @@ SWEEP_ALIASES = {
     "lambda": "task.rate",
     "E": "edge.count",
 }
+
+
+def sweep_points(scenario: Scenario, param: str, values: list) -> list[tuple[str, Scenario]]:
+    """(label, scenario) of every value of ``param`` (dotted scenario path or an alias of
+    ``SWEEP_ALIASES``, resolved here once); ``task.size_mbit`` given a number v means a fixed
+    size [v, v] (seed 001 Table III). Raises ``ScenarioError`` on a value the scenario refuses."""
+    path = SWEEP_ALIASES.get(param, param)
+    fixed = lambda v: [v, v] if path == "task.size_mbit" and not isinstance(v, list) else v  # noqa: E731
+    return [(str(v), scenario.with_overrides({path: fixed(v)})) for v in values]
 
 
 def sweep(
@@ -61,16 +74,12 @@ def sweep(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> dict[str, dict[str, dict]]:
-    """For each value of ``param`` (dotted scenario path or alias), evaluate every policy.
+    """For each value of ``param`` (see ``sweep_points``), evaluate every policy.
 
-    ``task.size_mbit`` given a number v means a fixed size [v, v] (seed 001 Table III).
     Returns {value: {policy: metrics}}.
     """
-    path = SWEEP_ALIASES.get(param, param)
     out: dict[str, dict[str, dict]] = {}
-    for v in values:
-        val = [v, v] if path == "task.size_mbit" and not isinstance(v, list) else v
-        sc = scenario.with_overrides({path: val})
+    for label, sc in sweep_points(scenario, param, values):
         runs = evaluate(sc, policies, episodes, seed, progress)
-        out[str(v)] = {name: r.metrics for name, r in runs.items()}
+        out[label] = {name: r.metrics for name, r in runs.items()}
     return out
