@@ -51,7 +51,11 @@ def concat(parts: list[Obs]) -> Obs:
 
 
 def make_sets(scenario: Scenario, seed: int = 0, sizes: dict | None = None) -> dict[str, Obs]:
-    p = Params.from_scenario(scenario)
+    """The SFT / GRPO / test state sets (``SIZES`` unless ``sizes``), each from its own seed."""
+    return _sets(Params.from_scenario(scenario), seed, sizes)
+
+
+def _sets(p: Params, seed: int, sizes: dict | None) -> dict[str, Obs]:
     sizes = {**SIZES, **(sizes or {})}
     return {name: collect_states(p, n, seed * 10 + SEED_OFFSET[name]) for name, n in sizes.items() if n > 0}
 
@@ -80,4 +84,4 @@ def load_jsonl(path: Path) -> Obs:
 
 def write_sets(scenario: Scenario, out: Path, seed: int = 0, sizes: dict | None = None) -> dict[str, str]:
     p = Params.from_scenario(scenario)
-    return {name: str(save_jsonl(obs, p, Path(out) / f"{name}.jsonl")) for name, obs in make_sets(scenario, seed, sizes).items()}
+    return {name: str(save_jsonl(obs, p, Path(out) / f"{name}.jsonl")) for name, obs in _sets(p, seed, sizes).items()}

@@ -282,10 +282,6 @@ def plot_curve(curve: dict, path: Path) -> None:
     plot_curves(path, curve_panels(curve, ("sft_loss", "sft_acc", "grpo_reward", "grpo_kl")), panel_size=(4, 3.2), dpi=90)
 
 
-def resolve_config(config: LLMConfig | None, p: Params) -> LLMConfig:
-    return config or LLMConfig()
-
-
 def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
           backbone: str | None = None, config: LLMConfig | None = None, data: dict | None = None) -> dict:
     """SFT on ``cfg.sft_states`` oracle-labelled states; writes an ``llm-sft`` checkpoint to ``out``."""
@@ -293,7 +289,7 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
         torch = require_llm()
     except LLMError as exc:
         raise CheckpointError(str(exc)) from None
-    cfg = resolve_config(config, Params.from_scenario(scenario))
+    cfg = config or LLMConfig()
     if steps is not None:
         cfg.sft_steps = steps
     backbone = backbone or "smollm2-135m"
