@@ -16,12 +16,12 @@ import os
 import time
 
 
-from mecoffload.eval.evaluate import policy_seed
 from mecoffload.policies.base import make_policy
-from mecoffload.policies.oracle import oracle_costs
 from mecoffload.scenario import load_scenario
-from mecoffload.sim.dynamics import decide, draw_slot, observe, reset, serve, set_threads
+from mecoffload.sim.cost import oracle_costs
+from mecoffload.sim.dynamics import reset, set_threads
 from mecoffload.sim.params import Params
+from mecoffload.sim.rollout import decisions, drive, policy_seed
 
 
 def decisions_per_second(policy: str, batch: int, slots: int, seed: int = 0) -> tuple[float, int]:
@@ -32,16 +32,16 @@ def decisions_per_second(policy: str, batch: int, slots: int, seed: int = 0) -> 
     pol.reset(batch)
     rng = policy_seed(seed)
     n = 0
+
+    def act(obs):
+        nonlocal n
+        n += len(obs)
+        a = pol.act(obs, rng)
+        oracle_costs(obs, p)  # the evaluation's bookkeeping
+        return a
+
     t0 = time.perf_counter()
-    for _ in range(slots):
-        arr = draw_slot(state, p, exo)
-        for k in range(arr.width):
-            obs = observe(state, arr, k, p)
-            a = pol.act(obs, rng)
-            oracle_costs(obs, p)
-            decide(state, obs, a, p)
-        n += int(arr.valid.sum())
-        serve(state, p)
+    drive(decisions(state, exo, p, slots), act)
     return n / (time.perf_counter() - t0), n
 
 

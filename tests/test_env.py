@@ -10,11 +10,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from mecoffload.eval.evaluate import run_policy
-from mecoffload.eval.metrics import check_accounting
+from mecoffload.sim.metrics import check_accounting
 from mecoffload.policies.oracle import OraclePolicy
 from mecoffload.scenario import load_scenario
 from mecoffload.sim.dynamics import SimState, decide, draw_slot, observe, reset, serve
-from mecoffload.sim.env import OBS_HIGH, OffloadEnv, OffloadVectorEnv, _put_rows, _take_rows
+from mecoffload.sim.env import OBS_HIGH, OffloadEnv, OffloadVectorEnv
+from mecoffload.sim.envbatch import put_rows, take_rows
 from mecoffload.sim.params import Params
 
 
@@ -272,10 +273,10 @@ def test_serving_a_sub_batch_equals_serving_the_whole_batch():
     serve(full, p)
     rows = np.array([1, 3, 4])
     part = state.copy()
-    sub = _take_rows(part, rows)
+    sub = take_rows(part, rows)
     serve(sub, p)
-    _put_rows(part, rows, sub)
-    assert _padded_equal(_take_rows(part, rows), _take_rows(full, rows))
+    put_rows(part, rows, sub)
+    assert _padded_equal(take_rows(part, rows), take_rows(full, rows))
     others = np.array([0, 2, 5])
-    assert _padded_equal(_take_rows(part, others), _take_rows(before, others))
+    assert _padded_equal(take_rows(part, others), take_rows(before, others))
     assert float(np.abs(before.backlog_bits[rows] - full.backlog_bits[rows]).sum()) > 0  # serve did something

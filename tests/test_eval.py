@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from mecoffload.eval.evaluate import evaluate, policy_seed, run_policy, sweep
-from mecoffload.eval.metrics import Accumulator, check_accounting, jain_index
+from mecoffload.sim.metrics import Accumulator, check_accounting, jain_index
+from mecoffload.core import errors
 from mecoffload.policies.base import PolicyError, make_policy
 from mecoffload.policies.oracle import oracle_costs
 from mecoffload.scenario import load_scenario
@@ -261,12 +262,24 @@ def test_bad_policy_actions_are_rejected():
         def act(self, obs, rng):
             return np.zeros(len(obs), np.int64)  # local, forbidden here
 
-    with pytest.raises(PolicyError, match="bad"):
+    with pytest.raises(errors.PolicyError, match="bad"):
         run_policy(sc, Bad(), episodes=1, seed=0)
 
     class Short(Bad):
         def act(self, obs, rng):
             return np.ones(len(obs) + 1, np.int64)
 
-    with pytest.raises(PolicyError):
+    with pytest.raises(errors.PolicyError):
         run_policy(sc, Short(), episodes=1, seed=0)
+
+
+def test_evaluate_takes_built_policies_and_sweep_points_resolve_aliases():
+    sc = load_scenario("comllm", SHORT)
+    p = Params.from_scenario(sc)
+    built = evaluate(sc, [make_policy("oracle", p), "random"], episodes=2, seed=3)
+    assert built["oracle"].metrics == evaluate(sc, ["oracle"], episodes=2, seed=3)["oracle"].metrics
+    from mecoffload.eval.evaluate import sweep_points
+
+    points = sweep_points(sc, "E", [3, 5])
+    assert [label for label, _ in points] == ["3", "5"] and points[1][1].edge.count == 5
+    assert tuple(sweep_points(sc, "task.size_mbit", [2.0])[0][1].task.size_mbit) == (2.0, 2.0)

@@ -7,7 +7,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 torch = pytest.importorskip("torch")
 
-from mecoffload.llm.datasets import collect_states, load_jsonl, save_jsonl, static_metrics  # noqa: E402
+from mecoffload.llm.datasets import collect_states, load_jsonl, save_jsonl  # noqa: E402
+from mecoffload.sim.metrics import static_metrics  # noqa: E402
 from mecoffload.llm.prompt import LABELS, PERTURBATIONS, STYLES, PromptConfig, state_text  # noqa: E402
 from mecoffload.policies.oracle import oracle_costs  # noqa: E402
 from mecoffload.scenario import load_scenario  # noqa: E402
@@ -121,7 +122,7 @@ def test_dataset_sizes_and_seeds_differ(p):
 
 
 def test_grpo_math():
-    from mecoffload.llm.grpo import group_advantages, grpo_loss, sample_groups
+    from mecoffload.learn.grpo_core import group_advantages, grpo_loss, sample_groups
 
     logp = torch.log_softmax(torch.tensor([[0.0, 1.0, 2.0], [5.0, 0.0, 0.0]]), -1)
     a = sample_groups(logp, 8, np.random.default_rng(0))

@@ -85,3 +85,16 @@ def test_bad_arguments(tmp_path):
 
     with pytest.raises(CheckpointError, match="no setnet checkpoint"):
         make_policy(f"setnet:{tmp_path}", p)
+
+
+def test_grpo_core_forbidden_action_adds_no_nan():
+    """A forbidden action (log-prob −inf in π_θ and π_ref) adds nothing to the exact KL nor NaN to its gradient."""
+    from mecoffload.learn.grpo_core import grpo_loss
+
+    theta = torch.tensor([[0.0, 1.0, 2.0]], requires_grad=True)
+    forbid = torch.tensor([[float("-inf"), 0.0, 0.0]])
+    logp = torch.log_softmax(theta + forbid, -1)
+    ref = torch.log_softmax(torch.tensor([[0.0, 0.5, 0.2]]) + forbid, -1)
+    loss, kl = grpo_loss(logp, logp.detach(), ref, torch.tensor([[1, 2]]), torch.tensor([[1.0, -1.0]]), 0.2, 0.5)
+    loss.backward()
+    assert torch.isfinite(kl) and torch.isfinite(theta.grad).all() and theta.grad[0, 0] == 0

@@ -24,11 +24,26 @@ checkpoints under ``ckpt/``.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ..learn.checkpoint import CheckpointError
+from ..llm import LLMError, require_llm
+from ..llm import comllm as C
+from ..llm import grpo as G
+from ..llm import sft as S
+from ..llm.datasets import collect_states, make_sets
+from ..llm.model import GGUF_PACKAGES
+from ..llm.policy import LLMPolicy
+from ..scenario import load_scenario
+from ..sim.cost import oracle_actions
+from ..sim.metrics import static_metrics
+from ..sim.params import Params
+from ..sim.rewards import lacs_cost_s
 
 PAPER_TABLE2 = {  # seed 001 Table II: AL (slots), TDR %, PR %, LBI %
     "COMLLM (7B)": (3.0745, 0.00, 96.86, 73.87), "GRPO-7B": (3.1197, 0.00, 95.46, 71.20), "DQN": (3.3966, 4.35, 87.68, 65.64),
@@ -63,23 +78,15 @@ EXTRA_SIZES = {"gemma3-270m": "270M"}
 
 
 def _available(backbone: str) -> bool:
-    import importlib.util
-
-    from ..llm.model import GGUF_PACKAGES
-
     return backbone in GGUF_PACKAGES and importlib.util.find_spec(GGUF_PACKAGES[backbone][0]) is not None
 
 
 def _baseline_actions(name: str, obs, p, rng) -> np.ndarray:
-    from ..policies.oracle import oracle_costs
-    from ..sim.lacs import lacs_terms
-
     if name == "Random":
         return rng.integers(0 if p.allow_local else 1, p.n_servers + 1, len(obs))
     if name == "Oracle":
-        return np.argmin(oracle_costs(obs, p), 1)
-    j, impact = lacs_terms(obs, p, rng)
-    return np.argmin(j + p.lacs_weight * impact, 1)
+        return oracle_actions(obs, p)
+    return np.argmin(lacs_cost_s(obs, p, rng), 1)
 
 
 def _write_table(out: Path, name: str, title: str, header: list[str], rows: list[list]) -> None:
@@ -96,15 +103,6 @@ def _write_table(out: Path, name: str, title: str, header: list[str], rows: list
 def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone: str | None = None,
         overrides: dict | None = None) -> dict:
     """Run the experiment; ``backbone``/``overrides`` let tests use the tiny model and tiny sizes."""
-    from ..learn.checkpoint import CheckpointError
-    from ..llm import LLMError, require_llm
-    from ..llm import grpo as G
-    from ..llm import sft as S
-    from ..llm.datasets import collect_states, make_sets, static_metrics
-    from ..llm.policy import LLMPolicy
-    from ..scenario import load_scenario
-    from ..sim.params import Params
-
     try:
         require_llm()
     except LLMError as exc:
@@ -117,8 +115,24 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     sc = load_scenario("comllm")
-    p = Params.from_scenario(sc)
     sets = make_sets(sc, seed, B["sizes"])
+    models, timings, skipped = _train_all(sc, sets, B, backbone, out, seed, progress)
+    rows = _Rows(models, B, backbone, seed)
+    results: dict = {"budget": budget, "backbone": backbone, "timings_s": timings, "skipped_backbones": skipped}
+    results["table2"] = _table2(out, rows, Params.from_scenario(sc), sets["test"])
+    results["decision_ms_1task"] = rows.latency_ms
+    results["table3"] = _table3(out, rows, sc, B, seed)
+    results["table4"] = _tables4_5(out, rows, sc, B, seed)
+    results["table6"] = _table6(out, rows, Params.from_scenario(sc), sets["test"])
+    _plot(results["table2"], out / "pr_table2.png")
+    results["wall_s"] = round(time.perf_counter() - t_all, 1)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def _train_all(sc, sets: dict, B: dict, backbone: str, out: Path, seed: int, progress: bool):
+    """SFT, then GRPO (−J) and COMLLM (LACS) from the same SFT checkpoint, for every variant;
+    returns ({row name: checkpoint folder}, timings in s, skipped extra backbones)."""
     timings: dict[str, float] = {}
     models: dict[str, str] = {}  # row name -> checkpoint folder
     variants = [("text", backbone, "135M", ""), ("encoder", backbone, "135M", "-enc")]
@@ -137,7 +151,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
         S.train(sc, sft_dir, knobs.get("sft_steps"), seed, progress, backbone=bb, config=cfg, data=sets)
         timings[f"sft{tag}_s"] = round(time.perf_counter() - t0, 1)
         models[f"SFT-{size}{suffix}"] = str(sft_dir)
-        for kind, mod in (("llm-grpo", G), ("comllm", __import__("mecoffload.llm.comllm", fromlist=["train"]))):
+        for kind, mod in (("llm-grpo", G), ("comllm", C)):
             t0 = time.perf_counter()
             d = out / "ckpt" / f"{kind}{tag}"
             mod.train(sc, d, knobs.get("grpo_steps"), seed, progress, config=cfg, init=str(sft_dir), data=sets)
@@ -145,57 +159,65 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
             models[("GRPO-" if kind == "llm-grpo" else "COMLLM-") + size + suffix] = str(d)
     timings["comllm_pipeline_text_s"] = timings["sft_s"] + timings["comllm_s"]
     timings["comllm_pipeline_encoder_s"] = timings["sft-enc_s"] + timings["comllm-enc_s"]
+    return models, timings, skipped
 
-    rng = np.random.default_rng(seed)
 
-    latency_ms: dict[str, float] = {}
+class _Rows:
+    """Scores every row (baselines, zero-shot, trained checkpoints) on a state set; one random stream
+    for the baselines across all tables, and the decision times of the timed table."""
 
-    def evaluate_rows(p_eval, obs, perturbation=None, text_only=False, zeroshot=False, timed=False):
+    def __init__(self, models: dict[str, str], B: dict, backbone: str, seed: int):
+        self.models, self.B, self.backbone = models, B, backbone
+        self.rng = np.random.default_rng(seed)
+        self.latency_ms: dict[str, float] = {}
+
+    def __call__(self, p_eval, obs, perturbation=None, text_only=False, zeroshot=False, timed=False) -> dict:
         res = {}
         if not text_only:
             for b in ("Random", "Oracle", "LACS"):
-                res[b] = static_metrics(_baseline_actions(b, obs, p_eval, rng), obs, p_eval)
+                res[b] = static_metrics(_baseline_actions(b, obs, p_eval, self.rng), obs, p_eval)
         loaders = {}  # row -> how to load its policy (one model in memory at a time)
-        if zeroshot and B.get("zeroshot"):
-            loaders["Zero-shot-135M"] = lambda: LLMPolicy.zero_shot(backbone, p_eval, B["text"].get("style", "minimal"),
+        if zeroshot and self.B.get("zeroshot"):
+            loaders["Zero-shot-135M"] = lambda: LLMPolicy.zero_shot(self.backbone, p_eval, self.B["text"].get("style", "minimal"),
                                                                     perturbation)
-        for row, folder in models.items():
+        for row, folder in self.models.items():
             if not (text_only and row.endswith("-enc")):
                 loaders[row] = lambda folder=folder: LLMPolicy.from_checkpoint(folder, p_eval, perturbation=perturbation)
         for row, load in loaders.items():
             pol = load()
             res[row] = static_metrics(_act(pol, obs), obs, p_eval)
             if timed:
-                latency_ms[row] = _latency_ms(pol, obs)
+                self.latency_ms[row] = _latency_ms(pol, obs)
         return res
 
-    results: dict = {"budget": budget, "backbone": backbone, "timings_s": timings, "skipped_backbones": skipped}
-    # Table II
-    t2 = evaluate_rows(p, sets["test"], zeroshot=True, timed=True)
-    results["table2"] = t2
-    results["decision_ms_1task"] = latency_ms
+
+def _table2(out: Path, rows: _Rows, p, test) -> dict:
+    t2 = rows(p, test, zeroshot=True, timed=True)
     hdr = ["model", "AL (slots)", "TDR %", "PR %", "LBI %", "oracle match %", "decision ms (1 task)"]
-    rows = [[k, m["AL_slots"], m["TDR_pct"], m["PR_pct"], m["LBI_pct"], m["oracle_match_pct"], latency_ms.get(k, "")]
-            for k, m in t2.items()]
-    rows += [[f"paper: {k}", *v, "", ""] for k, v in PAPER_TABLE2.items()]
-    _write_table(out, "table2", "Table II: E = 6, test states (ours) and seed 001's published rows", hdr, rows)
-    # Table III: task size
+    lines = [[k, m["AL_slots"], m["TDR_pct"], m["PR_pct"], m["LBI_pct"], m["oracle_match_pct"], rows.latency_ms.get(k, "")]
+             for k, m in t2.items()]
+    lines += [[f"paper: {k}", *v, "", ""] for k, v in PAPER_TABLE2.items()]
+    _write_table(out, "table2", "Table II: E = 6, test states (ours) and seed 001's published rows", hdr, lines)
+    return t2
+
+
+def _table3(out: Path, rows: _Rows, sc, B: dict, seed: int) -> dict:
     t3 = {}
     for size in B["task_sizes"]:
-        sc_s = sc.with_overrides({"task.size_mbit": [size, size]})
-        p_s = Params.from_scenario(sc_s)
-        t3[str(size)] = evaluate_rows(p_s, collect_states(p_s, B["test_small"], seed * 10 + 5))
-    results["table3"] = t3
+        p_s = Params.from_scenario(sc.with_overrides({"task.size_mbit": [size, size]}))
+        t3[str(size)] = rows(p_s, collect_states(p_s, B["test_small"], seed * 10 + 5))
     names = list(next(iter(t3.values())))
     _write_table(out, "table3", "Table III: AL (slots) / TDR % vs task size (Mbit)", ["model"] + [f"{s} Mbit AL / TDR" for s in t3],
                  [[n] + [f"{t3[s][n]['AL_slots']:.3f} / {t3[s][n]['TDR_pct']:.2f}" for s in t3] for n in names])
-    # Table IV + V: topologies (trained on E = 6 only)
+    return t3
+
+
+def _tables4_5(out: Path, rows: _Rows, sc, B: dict, seed: int) -> dict:
+    """Table IV (every topology, trained on E = 6 only) and Table V (offloading at the largest E)."""
     t4 = {}
     for E in B["topologies"]:
-        sc_e = sc.with_overrides({"edge.count": E})
-        p_e = Params.from_scenario(sc_e)
-        t4[str(E)] = evaluate_rows(p_e, collect_states(p_e, B["test_small"], seed * 10 + 6))
-    results["table4"] = t4
+        p_e = Params.from_scenario(sc.with_overrides({"edge.count": E}))
+        t4[str(E)] = rows(p_e, collect_states(p_e, B["test_small"], seed * 10 + 6))
     names = list(next(iter(t4.values())))
     _write_table(out, "table4", "Table IV: AL (slots) / TDR % / PR % vs number of servers (trained on E = 6)",
                  ["model"] + [f"E={E}" for E in t4],
@@ -204,17 +226,17 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
     _write_table(out, "table5", f"Table V: offloading distribution at E = {E_last} (0 = local) and LBI %",
                  ["model"] + [str(i) for i in range(int(E_last) + 1)] + ["LBI %"],
                  [[n] + t4[E_last][n]["offload"] + [t4[E_last][n]["LBI_pct"]] for n in names])
-    # Table VI: prompt perturbations (text rows)
-    t6 = {pert: evaluate_rows(p, sets["test"], pert, text_only=True, zeroshot=True) for pert in ("standard", "shuffle", "noisy", "units")}
-    results["table6"] = t6
+    return t4
+
+
+def _table6(out: Path, rows: _Rows, p, test) -> dict:
+    """Table VI: the text rows under the four prompt perturbations."""
+    t6 = {pert: rows(p, test, pert, text_only=True, zeroshot=True) for pert in ("standard", "shuffle", "noisy", "units")}
     names = list(t6["standard"])
     _write_table(out, "table6", "Table VI: AL (slots) / TDR % / LBI % under prompt perturbations (text policies)",
                  ["model"] + list(t6), [[n] + [f"{t6[k][n]['AL_slots']:.4f} / {t6[k][n]['TDR_pct']:.2f} / {t6[k][n]['LBI_pct']:.2f}"
                                              for k in t6] for n in names])
-    _plot(t2, out / "pr_table2.png")
-    results["wall_s"] = round(time.perf_counter() - t_all, 1)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    return results
+    return t6
 
 
 def _latency_ms(pol, obs, reps: int = 10) -> float:

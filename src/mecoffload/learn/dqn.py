@@ -1,9 +1,10 @@
 """Double + dueling DQN on ``OffloadEnv`` (seed 001's value-based DRL baseline, Table II).
 
-The whole learner reads top to bottom in this file (CleanRL style): config, Q-network, replay
-buffer, then ``train``: collect ε-greedy experience, store it, regress Q(s, a) on the double-DQN
-target r + γ·Q_target(s', argmax_a' Q(s', a')) with the Huber loss and Adam, Polyak-average
-the target network, and finally write ``model.safetensors`` + ``config.json`` + ``curve.png``.
+The whole learner reads top to bottom in this file (CleanRL style): config, replay buffer, then
+``train``: collect ε-greedy experience, store it, regress Q(s, a) on the double-DQN target
+r + γ·Q_target(s', argmax_a' Q(s', a')) with the Huber loss and Adam (``_QLearner``),
+Polyak-average the target network, and finally write ``model.safetensors`` + ``config.json`` +
+``curve.png``. The Q-network is defined with the policy that runs it (``policies.nets``).
 
 MDP: exactly the one of :class:`mecoffload.sim.env.OffloadEnv` (one decision per step, reward
 −J/Δt of the chosen location, eq 14), except that the Q-network does not see the "slot"
@@ -41,11 +42,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from ..policies.dqn import DQNPolicy
+from ..policies.nets import qnetwork_class
 from ..scenario import Scenario
 from ..sim.env import OffloadVectorEnv, feature_names
+from ..sim.rollout import run_closed_loop
 from .checkpoint import save_checkpoint
+from .curves import Panel, Series, plot_curves
 
 
 @dataclass
@@ -108,31 +115,8 @@ class DQNConfig:
 # --------------------------------------------------------------------------- network
 
 
-class QNetwork(nn.Module):
-    """MLP torso + (dueling) head: (batch, in_dim) features → (batch, n_actions) Q-values."""
-
-    def __init__(self, in_dim: int, n_actions: int, hidden: tuple[int, ...], dueling: bool):
-        super().__init__()
-        layers, d = [], in_dim
-        for h in hidden:
-            layers += [nn.Linear(d, h), nn.ReLU()]
-            d = h
-        self.torso = nn.Sequential(*layers)
-        self.dueling = dueling
-        self.adv = nn.Linear(d, n_actions)
-        self.value = nn.Linear(d, 1) if dueling else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.torso(x)
-        a = self.adv(z)
-        if not self.dueling:
-            return a
-        return self.value(z) + a - a.mean(dim=1, keepdim=True)
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> "QNetwork":
-        """Rebuild the architecture described by a checkpoint's ``config.json``."""
-        return cls(int(cfg["input_dim"]), int(cfg["n_actions"]), tuple(cfg["hidden"]), bool(cfg["dueling"]))
+QNetwork = qnetwork_class()
+"""the Q-network (``mecoffload.policies.nets``): MLP torso + dueling head"""
 
 
 def masked_argmax(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -196,7 +180,7 @@ def train(
 
 
 def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: bool, t_start: float) -> dict:
-    # -- seeding: independent streams for the envs, torch init, exploration and replay sampling
+    # -- seeding: independent streams for the envs, torch init, exploration, replay sampling and evaluation
     env_seed, torch_seed, explore_seed, sample_seed, eval_seed = (
         int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence([seed, 0xD0]).spawn(5)
     )
@@ -204,114 +188,157 @@ def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: b
     explore_rng = np.random.default_rng(explore_seed)
     sample_rng = np.random.default_rng(sample_seed)
 
-    # -- environments and feature selection
+    # -- environments, the features the network sees, networks and buffer
     envs = OffloadVectorEnv(cfg.num_envs, scenario, reward="cost", max_servers=cfg.max_servers)
     p = envs.params
-    names = feature_names(envs.max_servers, p.history)
-    unknown = sorted(set(cfg.drop_features) - set(names))
-    if unknown:
-        raise ValueError(f"drop_features: unknown feature(s) {unknown}")
-    keep = np.array([i for i, n in enumerate(names) if n not in cfg.drop_features])
-    n_actions = envs.max_servers + 1
-    obs, _ = envs.reset(seed=env_seed)
-    obs = obs[:, keep]
+    names, keep = _inputs(envs, cfg)
+    obs = envs.reset(seed=env_seed)[0][:, keep]
     mask_np = envs.action_masks()[0]  # the same for every env and step (E is fixed)
-    mask = torch.from_numpy(mask_np)
+    learner = _QLearner(len(keep), envs.max_servers + 1, torch.from_numpy(mask_np), cfg)
     allowed = np.flatnonzero(mask_np)
-
-    # -- networks, optimiser, buffer
-    qnet = QNetwork(len(keep), n_actions, tuple(cfg.hidden), cfg.dueling)
-    target = QNetwork(len(keep), n_actions, tuple(cfg.hidden), cfg.dueling)
-    target.load_state_dict(qnet.state_dict())
-    for prm in target.parameters():
-        prm.requires_grad_(False)
-    opt = torch.optim.Adam(qnet.parameters(), lr=cfg.lr)
-    buf = ReplayBuffer(min(cfg.buffer_size, cfg.steps), len(keep))
-
     n = cfg.num_envs
     iters = max(1, math.ceil(cfg.steps / n))
     learning_starts = min(cfg.learning_starts, cfg.steps // 10)
     eps_steps = max(1.0, cfg.eps_fraction * cfg.steps)
-
-    # -- bookkeeping for the curve: per finished episode, per logged gradient step
-    ep_reward = np.zeros(n)  # sum of rewards (−J, slots) of the running episode
-    ep_oracle = np.zeros(n)  # sum of −(oracle J) on the same states
-    ep_len = np.zeros(n, np.int64)
-    episodes: list[tuple[int, float, float, int]] = []  # (step, mean reward, mean oracle reward, decisions)
-    losses: list[tuple[int, float]] = []  # (step, mean loss since the last log)
-    loss_acc, loss_n, grad_steps = 0.0, 0, 0
+    log = _Log(n)
     resetting = np.zeros(n, bool)  # envs whose next step is an autoreset (their action is ignored)
 
     bar = _ProgressBar(cfg.steps) if progress else None
     try:
         for it in range(iters):
             step = it * n
-            # ε-greedy action selection over the allowed actions
             eps = max(cfg.eps_end, cfg.eps_start + (cfg.eps_end - cfg.eps_start) * step / eps_steps)
-            with torch.no_grad():
-                greedy = masked_argmax(qnet(torch.from_numpy(obs)), mask).numpy()
-            explore = explore_rng.random(n) < eps
-            if step < learning_starts:
-                explore[:] = True
-            actions = np.where(explore, allowed[explore_rng.integers(0, allowed.size, n)], greedy)
-
+            actions = learner.act(obs, eps, step < learning_starts, allowed, explore_rng)
             next_obs, reward, terminated, truncated, info = envs.step(actions)
             next_obs = next_obs[:, keep]
-
             # store real transitions; an env reset in this step ignored its action
             acted = ~resetting
-            buf.add(obs[acted], actions[acted], reward[acted] * cfg.reward_scale, next_obs[acted], terminated[acted])
-            ep_reward[acted] += reward[acted]
-            ep_oracle[acted] -= info["oracle_J_slots"][acted]
-            ep_len[acted] += 1
-            for i in np.flatnonzero((truncated | terminated) & acted):
-                episodes.append((step + n, ep_reward[i] / ep_len[i], ep_oracle[i] / ep_len[i], int(ep_len[i])))
-                ep_reward[i] = ep_oracle[i] = ep_len[i] = 0
+            learner.buf.add(obs[acted], actions[acted], reward[acted] * cfg.reward_scale, next_obs[acted], terminated[acted])
+            log.transitions(step + n, acted, reward, info["oracle_J_slots"], truncated | terminated)
             resetting = truncated | terminated
             obs = next_obs
-
-            # one gradient step on the double-DQN target
             if step + n > learning_starts and it % cfg.train_every == 0:
-                s, a, r, s2, d = buf.sample(cfg.batch_size, sample_rng)
-                with torch.no_grad():
-                    q_next_target = target(s2)
-                    a2 = masked_argmax(qnet(s2) if cfg.double else q_next_target, mask)
-                    y = r + cfg.gamma * (1.0 - d) * q_next_target.gather(1, a2[:, None]).squeeze(1)
-                q = qnet(s).gather(1, a[:, None]).squeeze(1)
-                loss = nn.functional.huber_loss(q, y, delta=cfg.huber_delta)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(qnet.parameters(), cfg.grad_clip)
-                opt.step()
-                grad_steps += 1
-                loss_acc += loss.item()
-                loss_n += 1
-                if grad_steps % cfg.target_every == 0:
-                    with torch.no_grad():
-                        for pt, po in zip(target.parameters(), qnet.parameters()):
-                            pt.lerp_(po, cfg.target_tau)
-                if loss_n == 50:
-                    losses.append((step + n, loss_acc / loss_n))
-                    loss_acc, loss_n = 0.0, 0
-
+                log.loss(step + n, learner.update(sample_rng))
             if bar is not None:
-                recent = [e[1] for e in episodes[-20:]]
-                bar.update(step + n, eps, float(np.mean(recent)) if recent else float("nan"))
+                bar.update(step + n, eps, log.recent_reward())
     finally:
         if bar is not None:
             bar.close()
-    if loss_n:
-        losses.append((iters * n, loss_acc / loss_n))
+    log.close(iters * n)
     train_wall = time.perf_counter() - t_start
 
-    # -- checkpoint
-    config = {
+    save_checkpoint(out, learner.qnet.state_dict(), _checkpoint_config(scenario, cfg, seed, envs, names, keep))
+    summary = _summary(out, iters * n, log, learner, train_wall)
+    if cfg.eval_episodes > 0:  # greedy, on episodes no training env saw: estimated AL / TDR / PR
+        m = run_closed_loop(p, DQNPolicy(p, str(out)), cfg.eval_episodes, eval_seed).metrics
+        summary.update({f"eval_{k}": round(float(m[k]), 4) for k in ("AL_slots", "TDR_pct", "PR_pct")})
+    _plot_curve(log.episodes, log.losses, out / "curve.png", scenario.name)
+    summary["wall_s"] = round(time.perf_counter() - t_start, 2)
+    return summary
+
+
+def _inputs(envs: OffloadVectorEnv, cfg: DQNConfig) -> tuple[list[str], np.ndarray]:
+    """(all feature names, indices of those the network sees: all but ``drop_features``)."""
+    names = feature_names(envs.max_servers, envs.params.history)
+    unknown = sorted(set(cfg.drop_features) - set(names))
+    if unknown:
+        raise ValueError(f"drop_features: unknown feature(s) {unknown}")
+    return names, np.array([i for i, n in enumerate(names) if n not in cfg.drop_features])
+
+
+class _QLearner:
+    """Online and target Q-networks, their optimiser and the replay buffer: ε-greedy acting and
+    one gradient step on the double-DQN target with a Polyak-averaged target network."""
+
+    def __init__(self, in_dim: int, n_actions: int, mask: torch.Tensor, cfg: DQNConfig):
+        self.qnet = QNetwork(in_dim, n_actions, tuple(cfg.hidden), cfg.dueling)
+        self.target = QNetwork(in_dim, n_actions, tuple(cfg.hidden), cfg.dueling)
+        self.target.load_state_dict(self.qnet.state_dict())
+        for prm in self.target.parameters():
+            prm.requires_grad_(False)
+        self.opt = torch.optim.Adam(self.qnet.parameters(), lr=cfg.lr)
+        self.buf = ReplayBuffer(min(cfg.buffer_size, cfg.steps), in_dim)
+        self.mask, self.cfg, self.grad_steps = mask, cfg, 0
+
+    def act(self, obs: np.ndarray, eps: float, explore_all: bool, allowed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """ε-greedy over the allowed actions (all random while ``explore_all``)."""
+        n = len(obs)
+        with torch.no_grad():
+            greedy = masked_argmax(self.qnet(torch.from_numpy(obs)), self.mask).numpy()
+        explore = rng.random(n) < eps
+        if explore_all:
+            explore[:] = True
+        return np.where(explore, allowed[rng.integers(0, allowed.size, n)], greedy)
+
+    def update(self, rng: np.random.Generator) -> float:
+        """One gradient step on r + γ·Q_target(s', argmax_a' Q(s', a')); returns the Huber loss."""
+        cfg, mask = self.cfg, self.mask
+        s, a, r, s2, d = self.buf.sample(cfg.batch_size, rng)
+        with torch.no_grad():
+            q_next_target = self.target(s2)
+            a2 = masked_argmax(self.qnet(s2) if cfg.double else q_next_target, mask)
+            y = r + cfg.gamma * (1.0 - d) * q_next_target.gather(1, a2[:, None]).squeeze(1)
+        q = self.qnet(s).gather(1, a[:, None]).squeeze(1)
+        loss = nn.functional.huber_loss(q, y, delta=cfg.huber_delta)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.qnet.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self.grad_steps += 1
+        if self.grad_steps % cfg.target_every == 0:
+            with torch.no_grad():
+                for pt, po in zip(self.target.parameters(), self.qnet.parameters()):
+                    pt.lerp_(po, cfg.target_tau)
+        return loss.item()
+
+
+class _Log:
+    """The training curve: per finished episode (step, mean reward, mean oracle reward, decisions)
+    and the mean loss of every 50 gradient steps (step, loss)."""
+
+    def __init__(self, n: int):
+        self.ep_reward = np.zeros(n)  # sum of rewards (−J, slots) of the running episode
+        self.ep_oracle = np.zeros(n)  # sum of −(oracle J) on the same states
+        self.ep_len = np.zeros(n, np.int64)
+        self.episodes: list[tuple[int, float, float, int]] = []
+        self.losses: list[tuple[int, float]] = []
+        self.loss_acc, self.loss_n = 0.0, 0
+
+    def transitions(self, step: int, acted: np.ndarray, reward: np.ndarray, oracle_j: np.ndarray, done: np.ndarray) -> None:
+        self.ep_reward[acted] += reward[acted]
+        self.ep_oracle[acted] -= oracle_j[acted]
+        self.ep_len[acted] += 1
+        for i in np.flatnonzero(done & acted):
+            self.episodes.append((step, self.ep_reward[i] / self.ep_len[i], self.ep_oracle[i] / self.ep_len[i],
+                                  int(self.ep_len[i])))
+            self.ep_reward[i] = self.ep_oracle[i] = self.ep_len[i] = 0
+
+    def loss(self, step: int, value: float) -> None:
+        self.loss_acc += value
+        self.loss_n += 1
+        if self.loss_n == 50:
+            self.close(step)
+
+    def close(self, step: int) -> None:
+        if self.loss_n:
+            self.losses.append((step, self.loss_acc / self.loss_n))
+            self.loss_acc, self.loss_n = 0.0, 0
+
+    def recent_reward(self) -> float:
+        recent = [e[1] for e in self.episodes[-20:]]
+        return float(np.mean(recent)) if recent else float("nan")
+
+
+def _checkpoint_config(scenario: Scenario, cfg: DQNConfig, seed: int, envs: OffloadVectorEnv, names: list[str],
+                       keep: np.ndarray) -> dict:
+    p = envs.params
+    return {
         "kind": "dqn",
         "scenario": scenario.name,
         "n_servers": int(p.n_servers),
         "max_servers": int(envs.max_servers),
         "history": int(p.history),
-        "n_actions": int(n_actions),
+        "n_actions": int(envs.max_servers + 1),
         "obs_dim": len(names),
         "input_dim": int(len(keep)),
         "hidden": list(cfg.hidden),
@@ -325,32 +352,25 @@ def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: b
         "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "scenario_config": scenario.model_dump(mode="json"),
     }
-    save_checkpoint(out, qnet.state_dict(), config)
 
-    # -- final greedy evaluation (estimated AL / TDR / PR) on episodes no training env saw
+
+def _summary(out: Path, steps: int, log: _Log, learner: _QLearner, train_wall: float) -> dict:
+    episodes = log.episodes
     summary: dict = {
         "kind": "dqn",
         "out": str(out),
-        "steps": int(iters * n),
+        "steps": int(steps),
         "episodes": len(episodes),
-        "gradient_steps": grad_steps,
-        "parameters": int(sum(x.numel() for x in qnet.parameters())),
+        "gradient_steps": learner.grad_steps,
+        "parameters": int(sum(x.numel() for x in learner.qnet.parameters())),
         "train_wall_s": round(train_wall, 2),
     }
     tail = episodes[-max(1, len(episodes) // 10):] if episodes else []
     if tail:
         summary["final_mean_reward_slots"] = round(float(np.mean([e[1] for e in tail])), 4)
         summary["final_train_pr_pct"] = round(100 * float(np.sum([e[2] * e[3] for e in tail]) / np.sum([e[1] * e[3] for e in tail])), 2)
-    if losses:
-        summary["final_loss"] = round(losses[-1][1], 6)
-    if cfg.eval_episodes > 0:
-        from ..eval.evaluate import run_policy
-        from ..policies.dqn import DQNPolicy
-
-        m = run_policy(scenario, DQNPolicy(p, str(out)), episodes=cfg.eval_episodes, seed=eval_seed).metrics
-        summary.update({f"eval_{k}": round(float(m[k]), 4) for k in ("AL_slots", "TDR_pct", "PR_pct")})
-    _plot_curve(episodes, losses, out / "curve.png", scenario.name)
-    summary["wall_s"] = round(time.perf_counter() - t_start, 2)
+    if log.losses:
+        summary["final_loss"] = round(log.losses[-1][1], 6)
     return summary
 
 
@@ -361,9 +381,6 @@ class _ProgressBar:
     """rich progress bar on stderr: transitions, ε and the mean reward of the last 20 episodes."""
 
     def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.prog = Progress(
             TextColumn("dqn"), BarColumn(), MofNCompleteColumn(), TextColumn("steps ε={task.fields[eps]:.2f} "
             "reward={task.fields[rew]:.3f} slots"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
@@ -379,29 +396,18 @@ class _ProgressBar:
 
 
 def _plot_curve(episodes: list, losses: list, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    """Episode mean reward (raw, smoothed, and the oracle's on the same states) and the TD loss."""
+    top, bottom = [], []
     if episodes:
         e = np.array(episodes, dtype=float)
         w = max(1, len(e) // 30)
-        smooth = np.convolve(e[:, 1], np.ones(w) / w, mode="valid")
-        ax1.plot(e[:, 0], e[:, 1], ".", ms=2, alpha=0.3, color="C0")
-        ax1.plot(e[w - 1 :, 0], smooth, color="C0", label=f"DQN (ε-greedy), mean of {w} episodes")
-        ax1.plot(e[w - 1 :, 0], np.convolve(e[:, 2], np.ones(w) / w, mode="valid"), "--", color="k",
-                 label="one-step oracle on the same states")
-        ax1.legend(fontsize=8)
-    ax1.set_ylabel("episode mean reward −J (slots)")
-    ax1.set_title(f"DQN training on {title}")
+        mean = lambda y: np.convolve(y, np.ones(w) / w, mode="valid")  # noqa: E731
+        top = [Series(e[:, 1], e[:, 0], ".", options={"ms": 2, "alpha": 0.3, "color": "C0"}),
+               Series(mean(e[:, 1]), e[w - 1:, 0], "-", f"DQN (ε-greedy), mean of {w} episodes", {"color": "C0"}),
+               Series(mean(e[:, 2]), e[w - 1:, 0], "--", "one-step oracle on the same states", {"color": "k"})]
     if losses:
-        l = np.array(losses, dtype=float)
-        ax2.plot(l[:, 0], l[:, 1], color="C1")
-        ax2.set_yscale("log")
-    ax2.set_ylabel("Huber TD loss")
-    ax2.set_xlabel("environment steps (decisions)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        loss = np.array(losses, dtype=float)
+        bottom = [Series(loss[:, 1], loss[:, 0], options={"color": "C1"})]
+    plot_curves(path, [Panel(f"DQN training on {title}", top, "", "episode mean reward −J (slots)"),
+                       Panel("", bottom, "environment steps (decisions)", "Huber TD loss", log_y=bool(losses))],
+                rows=2, panel_size=(7, 3), sharex=True)

@@ -16,19 +16,22 @@ Train on E = 6 only; the network runs unchanged on any number of servers.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from rich.progress import Progress
 
-from ..policies.oracle import oracle_costs
 from ..policies.setnet import build_setnet, masked_logits, set_features
 from ..scenario import Scenario
-from ..sim.dynamics import decide, draw_slot, observe, reset, serve
-from ..sim.lacs import lacs_terms
 from ..sim.params import Params
+from ..sim.rewards import lacs_slots, reward
+from ..sim.rollout import episodes, epsilon_oracle
 from .checkpoint import require_torch, save_checkpoint
+from .curves import Panel, plot_curves
+from .grpo_core import group_advantages, grpo_loss, sample_groups
 
 
 @dataclass
@@ -66,18 +69,8 @@ class SetNetConfig:
 
 
 def _rollouts(p: Params, envs: int, seed: int):
-    """Endless stream of (obs, commit) over batched episodes; call commit(actions) for each obs."""
-    episode = 0
-    while True:
-        state, exo = reset(p, envs, seed * 100_003 + episode)
-        for _ in range(p.horizon):
-            arr = draw_slot(state, p, exo)
-            for k in range(arr.width):
-                obs = observe(state, arr, k, p)
-                actions = yield obs
-                decide(state, obs, actions, p)
-            serve(state, p)
-        episode += 1
+    """Endless stream of Obs over batched episodes; ``send`` the actions of each."""
+    return episodes(p, envs, (seed * 100_003 + e for e in itertools.count()))
 
 
 def _tensors(torch, obs, p: Params):
@@ -89,8 +82,6 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
           config: SetNetConfig | None = None) -> dict:
     """Imitation then GRPO+LACS on ``scenario``; writes the checkpoint to ``out``."""
     torch = require_torch()
-    from rich.progress import Progress
-
     cfg = config or SetNetConfig()
     if steps is not None:
         cfg.grpo_iters = steps
@@ -103,90 +94,23 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
     curve: dict[str, list] = {"imitation_loss": [], "imitation_acc": [], "grpo_reward": [], "grpo_kl": []}
 
     with Progress(disable=not progress, transient=True) as bar:
-        # ---------------- stage 1: imitation of the oracle (eq 15-16)
-        task_x, server_x, labels = [], [], []
-        gen = _rollouts(p, cfg.envs, seed)
-        obs = next(gen)
-        n_target = int(cfg.imitation_slots * cfg.envs * p.n_users * p.rate)  # ≈ tasks in that many slots
-        job = bar.add_task("imitation: collecting", total=n_target)
-        while sum(len(y) for y in labels) < n_target:
-            best = np.argmin(oracle_costs(obs, p), axis=1)
-            t, s = set_features(obs, p)
-            task_x.append(t), server_x.append(s), labels.append(best)
-            explore = rng.random(len(obs)) < cfg.imitation_epsilon
-            lo = 0 if p.allow_local else 1
-            act = np.where(explore, rng.integers(lo, p.n_servers + 1, len(obs)), best)
-            bar.advance(job, len(obs))
-            obs = gen.send(act)
-        tx = torch.from_numpy(np.concatenate(task_x))
-        sx = torch.from_numpy(np.concatenate(server_x))
-        y = torch.from_numpy(np.concatenate(labels))
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_imitation)
-        n = len(y)
-        steps_per_epoch = max(1, n // cfg.batch_size)
-        job = bar.add_task("imitation: training", total=cfg.imitation_epochs * steps_per_epoch)
-        g = torch.Generator().manual_seed(seed)
-        for _ in range(cfg.imitation_epochs):
-            perm = torch.randperm(n, generator=g)
-            for i in range(steps_per_epoch):
-                idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                logits = masked_logits(net(tx[idx], sx[idx]), p.allow_local)
-                loss = torch.nn.functional.cross_entropy(logits, y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                curve["imitation_loss"].append(loss.item())
-                curve["imitation_acc"].append(float((logits.argmax(1) == y[idx]).float().mean()))
-                bar.advance(job)
-
-        # ---------------- stage 2: GRPO with the LACS-shaped reward (eqs 17-19, 22-26)
+        # stage 1: imitation of the oracle (eqs 15-16) on states of the ε-oracle
+        data = _imitation_set(_rollouts(p, cfg.envs, seed), p, cfg, rng, bar)
+        _imitate(torch, net, data, p, cfg, seed, bar, curve)
+        # stage 2: GRPO with the LACS-shaped reward (eqs 17-19, 22-26) against the frozen imitation policy
         ref = build_setnet(cfg.hidden)
         ref.load_state_dict(net.state_dict())
         ref.eval()
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_grpo)
-        gen = _rollouts(p, cfg.envs, seed + 1)
-        obs = next(gen)
+        stream = _rollouts(p, cfg.envs, seed + 1)
+        obs = next(stream)
         job = bar.add_task("GRPO + LACS", total=cfg.grpo_iters)
-        for it in range(cfg.grpo_iters):
-            # collect states visited by the current policy, with rewards for every action
-            batch_t, batch_s, batch_r, batch_lp, batch_ref, batch_a = [], [], [], [], [], []
-            slots_seen = 0
-            while slots_seen < cfg.grpo_slots * cfg.envs * p.n_users * p.rate:
-                t, s = _tensors(torch, obs, p)
-                with torch.no_grad():
-                    logp_old = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
-                    logp_ref = torch.log_softmax(masked_logits(ref(t, s), p.allow_local), -1)
-                j, impact = lacs_terms(obs, p, rng)
-                cost = np.minimum((j + p.lacs_weight * impact) / p.slot_s, cfg.cost_cap_slots)
-                probs = logp_old.exp().numpy().astype(np.float64)
-                probs /= probs.sum(1, keepdims=True)
-                u = rng.random((len(obs), cfg.group_size, 1))
-                a = (u > np.cumsum(probs, 1)[:, None, :]).sum(-1)  # G samples from π_old per state (eq 17)
-                a = np.minimum(a, p.n_servers)
-                batch_t.append(t), batch_s.append(s), batch_lp.append(logp_old), batch_ref.append(logp_ref)
-                batch_r.append(torch.from_numpy(-np.take_along_axis(cost, a, 1)).float())
-                batch_a.append(torch.from_numpy(a))
-                slots_seen += len(obs)
-                obs = gen.send(a[:, 0])  # the environment follows the policy's first sample
-            t, s = torch.cat(batch_t), torch.cat(batch_s)
-            a, r = torch.cat(batch_a), torch.cat(batch_r)
-            lp_old, lp_ref = torch.cat(batch_lp), torch.cat(batch_ref)
-            adv = (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)  # eq 18
-            old_a = lp_old.gather(1, a)
-            for _ in range(cfg.grpo_epochs):
-                logp = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
-                ratio = (logp.gather(1, a) - old_a).exp()
-                surr = torch.minimum(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
-                pr = logp.exp()
-                kl = (pr * (logp - lp_ref).nan_to_num(0.0, 0.0, 0.0)).sum(-1).mean()  # exact KL(π_θ‖π_ref)
-                loss = -surr + cfg.kl_beta * kl
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            curve["grpo_reward"].append(float(r[:, 0].mean()))
-            curve["grpo_kl"].append(kl.item())
+        for _ in range(cfg.grpo_iters):
+            batch, obs = _grpo_batch(torch, stream, obs, net, ref, p, cfg, rng)
+            _grpo_update(torch, net, opt, batch, p, cfg, curve)
             bar.update(job, advance=1, description=f"GRPO + LACS  reward {curve['grpo_reward'][-1]:.3f}")
 
+    n = len(data[2])
     wall = time.perf_counter() - t0
     config = {"kind": "setnet", "hidden": cfg.hidden, "trained_on": scenario.name, "trained_n_servers": p.n_servers,
               "seed": seed, "train": asdict(cfg), "wall_s": round(wall, 1), "imitation_samples": int(n)}
@@ -197,24 +121,79 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
             "grpo_iters": cfg.grpo_iters, "grpo_final_reward_slots": float(np.mean(curve["grpo_reward"][-10:] or [0]))}
 
 
+def _imitation_set(stream, p: Params, cfg: SetNetConfig, rng: np.random.Generator, bar) -> tuple[np.ndarray, ...]:
+    """(task features, server features, oracle labels) of ≈ ``imitation_slots`` slots of ε-oracle decisions."""
+    task_x, server_x, labels = [], [], []
+    obs = next(stream)
+    n_target = int(cfg.imitation_slots * cfg.envs * p.n_users * p.rate)  # ≈ tasks in that many slots
+    job = bar.add_task("imitation: collecting", total=n_target)
+    while sum(len(y) for y in labels) < n_target:
+        act, best = epsilon_oracle(obs, p, rng, cfg.imitation_epsilon)
+        t, s = set_features(obs, p)
+        task_x.append(t), server_x.append(s), labels.append(best)
+        bar.advance(job, len(obs))
+        obs = stream.send(act)
+    return np.concatenate(task_x), np.concatenate(server_x), np.concatenate(labels)
+
+
+def _imitate(torch, net, data: tuple, p: Params, cfg: SetNetConfig, seed: int, bar, curve: dict) -> None:
+    """Minimise the cross-entropy to the oracle labels (eq 16), ``imitation_epochs`` shuffled passes."""
+    tx, sx, y = (torch.from_numpy(x) for x in data)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_imitation)
+    n = len(y)
+    steps_per_epoch = max(1, n // cfg.batch_size)
+    job = bar.add_task("imitation: training", total=cfg.imitation_epochs * steps_per_epoch)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(cfg.imitation_epochs):
+        perm = torch.randperm(n, generator=g)
+        for i in range(steps_per_epoch):
+            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            logits = masked_logits(net(tx[idx], sx[idx]), p.allow_local)
+            loss = torch.nn.functional.cross_entropy(logits, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            curve["imitation_loss"].append(loss.item())
+            curve["imitation_acc"].append(float((logits.argmax(1) == y[idx]).float().mean()))
+            bar.advance(job)
+
+
+def _grpo_batch(torch, stream, obs, net, ref, p: Params, cfg: SetNetConfig, rng: np.random.Generator):
+    """States visited by the current policy over ≈ ``grpo_slots`` slots, each with G actions sampled from
+    π_old and their LACS rewards; returns ((task, server, actions, rewards, log π_old, log π_ref), next obs)."""
+    parts = []
+    seen = 0
+    while seen < cfg.grpo_slots * cfg.envs * p.n_users * p.rate:
+        t, s = _tensors(torch, obs, p)
+        with torch.no_grad():
+            logp_old = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
+            logp_ref = torch.log_softmax(masked_logits(ref(t, s), p.allow_local), -1)
+        cost = lacs_slots(obs, p, rng)
+        a = sample_groups(logp_old, cfg.group_size, rng)  # G samples from π_old per state (eq 17)
+        parts.append((t, s, torch.from_numpy(a), torch.from_numpy(reward(cost, a, cfg.cost_cap_slots)).float(),
+                      logp_old, logp_ref))
+        seen += len(obs)
+        obs = stream.send(a[:, 0])  # the environment follows the policy's first sample
+    return tuple(torch.cat(x) for x in zip(*parts)), obs
+
+
+def _grpo_update(torch, net, opt, batch: tuple, p: Params, cfg: SetNetConfig, curve: dict) -> None:
+    """``grpo_epochs`` passes of the clipped objective with the exact KL (eqs 18-19) over one batch."""
+    t, s, a, r, lp_old, lp_ref = batch
+    adv = group_advantages(r)  # eq 18
+    for _ in range(cfg.grpo_epochs):
+        logp = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
+        loss, kl = grpo_loss(logp, lp_old, lp_ref, a, adv, cfg.clip_eps, cfg.kl_beta)  # eq 19
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    curve["grpo_reward"].append(float(r[:, 0].mean()))
+    curve["grpo_kl"].append(kl.item())
+
+
 def _plot(curve: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.5))
-    ax[0].plot(curve["imitation_loss"], lw=0.8)
-    ax[0].set_title("imitation cross-entropy")
-    ax[0].set_xlabel("gradient step")
-    ax[1].plot(curve["imitation_acc"], lw=0.8)
-    ax[1].set_title("imitation accuracy (oracle match)")
-    ax[1].set_xlabel("gradient step")
-    ax[2].plot(curve["grpo_reward"], lw=0.8)
-    ax[2].set_title("GRPO: LACS reward of visited actions (slots)")
-    ax[2].set_xlabel("GRPO update")
-    for a in ax:
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    plot_curves(path, [
+        Panel("imitation cross-entropy", [curve["imitation_loss"]], "gradient step"),
+        Panel("imitation accuracy (oracle match)", [curve["imitation_acc"]], "gradient step"),
+        Panel("GRPO: LACS reward of visited actions (slots)", [curve["grpo_reward"]], "GRPO update"),
+    ])

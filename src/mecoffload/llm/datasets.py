@@ -9,15 +9,17 @@ three never share an episode. Every record carries the oracle label and J of eve
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ..policies.oracle import oracle_costs
 from ..scenario import Scenario
-from ..sim.dynamics import Obs, decide, draw_slot, observe, reset, serve
+from ..sim.cost import oracle_costs
+from ..sim.dynamics import Obs
 from ..sim.params import Params
+from ..sim.rollout import drive, episodes, epsilon_oracle
 
 SIZES = {"sft": 1000, "grpo": 2000, "test": 1000}
 SEED_OFFSET = {"sft": 1, "grpo": 2, "test": 3}
@@ -28,23 +30,15 @@ def collect_states(p: Params, n: int, seed: int, epsilon: float = 0.3, envs: int
     """``n`` states visited by the ε-oracle in the simulator (rows of one Obs)."""
     rng = np.random.Generator(np.random.PCG64([seed, 11]))
     pool: list[Obs] = []
-    have, episode = 0, 0
-    lo = 0 if p.allow_local else 1
-    while have < 3 * n:
-        state, exo = reset(p, envs, seed * 1_000_003 + episode)
-        for _ in range(p.horizon):
-            arr = draw_slot(state, p, exo)
-            for k in range(arr.width):
-                obs = observe(state, arr, k, p)
-                best = np.argmin(oracle_costs(obs, p), 1)
-                act = np.where(rng.random(len(obs)) < epsilon, rng.integers(lo, p.n_servers + 1, len(obs)), best)
-                pool.append(obs)
-                have += len(obs)
-                decide(state, obs, act, p)
-            serve(state, p)
-            if have >= 3 * n:
-                break
-        episode += 1
+    have = 0
+
+    def act(obs: Obs) -> np.ndarray:
+        nonlocal have
+        pool.append(obs)
+        have += len(obs)
+        return epsilon_oracle(obs, p, rng, epsilon)[0]
+
+    drive(episodes(p, envs, (seed * 1_000_003 + e for e in itertools.count()), until=lambda: have >= 3 * n), act)
     allobs = concat(pool)
     idx = np.sort(rng.choice(len(allobs), size=n, replace=False))
     out = allobs.take(idx)
@@ -57,7 +51,11 @@ def concat(parts: list[Obs]) -> Obs:
 
 
 def make_sets(scenario: Scenario, seed: int = 0, sizes: dict | None = None) -> dict[str, Obs]:
-    p = Params.from_scenario(scenario)
+    """The SFT / GRPO / test state sets (``SIZES`` unless ``sizes``), each from its own seed."""
+    return _sets(Params.from_scenario(scenario), seed, sizes)
+
+
+def _sets(p: Params, seed: int, sizes: dict | None) -> dict[str, Obs]:
     sizes = {**SIZES, **(sizes or {})}
     return {name: collect_states(p, n, seed * 10 + SEED_OFFSET[name]) for name, n in sizes.items() if n > 0}
 
@@ -86,21 +84,4 @@ def load_jsonl(path: Path) -> Obs:
 
 def write_sets(scenario: Scenario, out: Path, seed: int = 0, sizes: dict | None = None) -> dict[str, str]:
     p = Params.from_scenario(scenario)
-    return {name: str(save_jsonl(obs, p, Path(out) / f"{name}.jsonl")) for name, obs in make_sets(scenario, seed, sizes).items()}
-
-
-def static_metrics(actions: np.ndarray, obs: Obs, p: Params) -> dict:
-    """AL (slots), TDR, PR, LBI (eqs 28-33) of the given actions on a fixed state set."""
-    from ..eval.metrics import jain_index
-
-    j = oracle_costs(obs, p)
-    chosen = j[np.arange(len(actions)), actions]
-    counts = np.bincount(actions, minlength=p.n_servers + 1)
-    return {
-        "AL_slots": float(chosen.mean() / p.slot_s),
-        "TDR_pct": float(100 * (chosen > p.tau_s + 1e-12).mean()),
-        "PR_pct": float(100 * j.min(1).mean() / chosen.mean()),
-        "LBI_pct": float(100 * jain_index(counts[1:])),
-        "oracle_match_pct": float(100 * (actions == j.argmin(1)).mean()),
-        "offload": counts.tolist(),
-    }
+    return {name: str(save_jsonl(obs, p, Path(out) / f"{name}.jsonl")) for name, obs in _sets(p, seed, sizes).items()}

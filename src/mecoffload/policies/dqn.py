@@ -19,6 +19,7 @@ from ..sim.dynamics import Obs
 from ..sim.env import feature_dim, flat_features
 from ..sim.params import Params
 from .base import PolicyError, allowed_mask, register
+from .nets import qnetwork_from_config
 
 
 @register("dqn", "double+dueling DQN checkpoint, greedy (dqn:FOLDER; fixed number of servers; `mecoffload train dqn`)")
@@ -47,9 +48,7 @@ class DQNPolicy:
             raise CheckpointError(
                 f"dqn checkpoint '{arg}' was trained with sim.history_slots={h_ckpt} but the scenario has {p.history}"
             )
-        from ..learn.dqn import QNetwork
-
-        net = QNetwork.from_config(cfg)
+        net = qnetwork_from_config(cfg)
         try:
             net.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:

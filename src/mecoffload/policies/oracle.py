@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sim.cost import estimated_j
+from ..sim.cost import oracle_costs
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import register
-
-
-def oracle_costs(obs: Obs, p: Params) -> np.ndarray:
-    """(B, E+1) generalized cost J (s) of every location; forbidden ones are +inf."""
-    return estimated_j(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
 
 
 @register("oracle", "eq 15: the location with the least estimated generalized cost J")

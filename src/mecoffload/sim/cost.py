@@ -3,6 +3,9 @@
 All functions broadcast over leading axes; the last axis of per-server arrays is the
 server axis (E), and cost arrays have E+1 entries (index 0 = local execution).
 Times are in seconds, sizes in bits, frequencies in Hz, workloads in cycles.
+
+``obs_latency`` / ``oracle_costs`` / ``oracle_actions`` take the rows of a ``sim.dynamics.Obs``
+(any object with its ``bits, rate, local_wait_s, f_edge, n_active, backlog_bits`` arrays).
 """
 
 from __future__ import annotations
@@ -53,6 +56,21 @@ def estimated_j(
     """Generalized cost J (eq 11) of every location, seconds, +inf where forbidden:
     ``mask_local(generalized_cost(estimated_costs(...)))`` in one pass. Same arguments."""
     return _costs(p, True, bits, rate, local_wait_s, f_edge, n_active, backlog_bits)
+
+
+def obs_latency(obs, p: Params) -> np.ndarray:
+    """(n, E+1) latency C (s, eqs 2-8) of every location for the n rows of an ``Obs``."""
+    return _costs(p, False, obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits)
+
+
+def oracle_costs(obs, p: Params) -> np.ndarray:
+    """(n, E+1) generalized cost J (s, eq 11) of every location of an ``Obs``; forbidden ones are +inf."""
+    return _costs(p, True, obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits)
+
+
+def oracle_actions(obs, p: Params) -> np.ndarray:
+    """(n,) one-step oracle of seed 001 eq 15: the location with the least estimated J."""
+    return np.argmin(oracle_costs(obs, p), axis=1)
 
 
 def _costs(p: Params, generalized: bool, bits, rate, local_wait_s, f_edge, n_active, backlog_bits) -> np.ndarray:

@@ -4,16 +4,11 @@
 off-the-shelf agents such as Stable-Baselines3 DQN train on it unmodified. ``OffloadVectorEnv``
 runs ``num_envs`` copies over one batched ``SimState`` with NumPy (no Python loop over envs).
 
-Both are thin drivers of :mod:`mecoffload.sim.dynamics`: every state change goes through
-``reset`` / ``draw_slot`` / ``observe`` / ``decide`` / ``serve``; this module only keeps, per
-environment, a pointer to the pending task of its current slot and decides when a slot is
-exhausted (then the slot is served and the next slot with at least one arrival is drawn).
-
-Envs of one batch advance through slots independently: the envs whose slot is exhausted are
-gathered into a sub-batch ``SimState`` (rows of every array), served and drawn there, and
-scattered back. The dynamics treat envs independently (every array is batch-first and all
-queue operations are row-wise), so serving a sub-batch is the same as serving those envs in
-the full batch. Units: seconds, bits, Hz unless a name says otherwise.
+Both are thin drivers of :mod:`mecoffload.sim.dynamics` through ``sim.envbatch.EnvBatch`` (B
+episodes, each at its own slot, with a pointer to its pending task); the observation is
+``sim.features.flat_features`` and the reward comes from ``sim.rewards``. This module holds the
+spaces, the action masks, the reward choice, seeding and autoreset. Units: seconds, bits, Hz
+unless a name says otherwise.
 """
 
 from __future__ import annotations
@@ -27,177 +22,16 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..policies.oracle import oracle_costs
 from ..scenario import Scenario, load_scenario
-from .cost import estimated_costs
-from .dynamics import Arrivals, Obs, SimState, decide, draw_slot, observe, reset, serve
-from .lacs import lacs_reward
+from .dynamics import Obs, SimState
+from .envbatch import EnvBatch
+from .features import OBS_HIGH, SERVER_FEATURES, TASK_FEATURES, feature_dim, feature_names, flat_features
 from .params import Params
+from .rewards import COSTS, j_slots, reward
 
 RewardKind = Literal["cost", "lacs"]
 
-OBS_HIGH = 10.0
-"""Every (scaled) observation feature is clipped to [0, OBS_HIGH]."""
-
-TASK_FEATURES = ("size", "local_wait", "local_compute", "deadline", "slot")
-SERVER_FEATURES = ("valid", "f_edge", "rate", "n_active", "backlog", "distance", "est_latency")
-
 _SEED_HIGH = 2**63 - 1
-
-
-# --------------------------------------------------------------------------- state rows
-
-
-def _take_rows(state: SimState, rows: np.ndarray) -> SimState:
-    """Sub-batch holding copies of the given env rows (shared scalars are shared)."""
-    return SimState(
-        **{f.name: (a[rows] if (a := getattr(state, f.name)).ndim else a) for f in dataclasses.fields(state)}
-    )
-
-
-def _pad_last(a: np.ndarray, width: int) -> np.ndarray:
-    """Zero-pad the last (queue) axis; the dynamics keep 0 beyond each queue's length."""
-    if a.shape[-1] >= width:
-        return a
-    pad = np.zeros(a.shape[:-1] + (width - a.shape[-1],), a.dtype)
-    return np.concatenate([a, pad], axis=-1)
-
-
-def _put_rows(state: SimState, rows: np.ndarray, sub: SimState) -> None:
-    """Write ``sub`` (a sub-batch, possibly with wider or narrower queues) into ``state`` rows."""
-    for f in dataclasses.fields(state):
-        a, s = getattr(state, f.name), getattr(sub, f.name)
-        if not a.ndim:
-            continue
-        if a.shape[1:] != s.shape[1:]:  # a queue grew in one of them: widen the other
-            width = max(a.shape[-1], s.shape[-1])
-            a, s = _pad_last(a, width), _pad_last(s, width)
-            setattr(state, f.name, a)
-        a[rows] = s
-
-
-class _Batch:
-    """B environments over one ``SimState``, each with its own slot and pending-task pointer.
-
-    Invariant between calls: every env has a pending task, the ``ptr``-th arrival of its
-    current slot (slots without arrivals are served and skipped).
-    """
-
-    def __init__(self, p: Params, batch: int, seed: int):
-        self.p, self.B = p, batch
-        self.state, self.exo = reset(p, batch, seed)
-        self.user = np.zeros((batch, 1), np.int64)  # arrivals of each env's current slot
-        self.bits = np.zeros((batch, 1))
-        self.count = np.zeros(batch, np.int64)
-        self.ptr = np.zeros(batch, np.int64)
-        self._next_slot(np.arange(batch), serve_first=False)
-
-    def _next_slot(self, rows: np.ndarray, serve_first: bool) -> None:
-        """For the (sorted, distinct) env ``rows``: serve the current slot (if ``serve_first``)
-        and draw the next one, repeating while an env's new slot has no arrival."""
-        p = self.p
-        while rows.size:
-            whole = rows.size == self.B
-            sub = self.state if whole else _take_rows(self.state, rows)
-            if serve_first:
-                serve(sub, p)
-            arr = draw_slot(sub, p, self.exo)
-            if not whole:
-                _put_rows(self.state, rows, sub)
-            self._store(rows, arr)
-            rows = rows[self.count[rows] == 0]
-            serve_first = True
-
-    def _store(self, rows: np.ndarray, arr: Arrivals) -> None:
-        w = arr.width
-        if w > self.user.shape[1]:
-            self.user = _pad_last(self.user, w)
-            self.bits = _pad_last(self.bits, w)
-        self.user[rows, :w] = arr.user
-        self.bits[rows, :w] = arr.bits
-        self.count[rows] = arr.valid.sum(1)
-        self.ptr[rows] = 0
-
-    def observe(self) -> Obs:
-        """Observation of every env's pending task (row i = env i)."""
-        b = np.arange(self.B)
-        k = self.ptr
-        arr = Arrivals(user=self.user[b, k][:, None], bits=self.bits[b, k][:, None], valid=np.ones((self.B, 1), bool))
-        return observe(self.state, arr, 0, self.p)
-
-    def decide(self, obs: Obs, action: np.ndarray) -> None:
-        """Decide the pending task of the envs ``obs.env`` (sorted), then advance exhausted slots."""
-        decide(self.state, obs, action, self.p)
-        b = obs.env
-        self.ptr[b] += 1
-        self._next_slot(b[self.ptr[b] >= self.count[b]], serve_first=True)
-
-    def reset_rows(self, rows: np.ndarray, seed: int) -> None:
-        """Fresh layouts (drawn from ``seed``) and empty queues for ``rows``, at slot 0."""
-        fresh, _ = reset(self.p, rows.size, seed)
-        _put_rows(self.state, rows, fresh)
-        self._next_slot(rows, serve_first=False)
-
-
-# --------------------------------------------------------------------------- features
-
-
-def feature_dim(max_servers: int, history: int) -> int:
-    """Length of the flat observation: 5 task features + M·(7 + H) server features."""
-    return len(TASK_FEATURES) + max_servers * (len(SERVER_FEATURES) + history)
-
-
-def feature_names(max_servers: int, history: int) -> list[str]:
-    """Name of every entry of the flat observation, in order (see the layout table below)."""
-    srv = [*SERVER_FEATURES, *(f"backlog_hist_{h - history}" for h in range(history))]
-    return [*TASK_FEATURES, *(f"s{e + 1}_{n}" for e in range(max_servers) for n in srv)]
-
-
-def flat_features(obs: Obs, t: np.ndarray, p: Params, max_servers: int | None = None) -> np.ndarray:
-    """(n, 5 + M·(7+H)) float32 scaled features of the n rows of ``obs``: the env's observation.
-
-    t: (n,) slot index of each row's task. M = ``max_servers`` (default ``obs.n_servers``);
-    servers beyond ``obs.n_servers`` are zero padding. The reference magnitudes depend only on
-    scenario constants that ``n_servers`` does not change, so any ``Params`` of the scenario
-    gives the same features. Used by ``OffloadEnv`` / ``OffloadVectorEnv`` and by policies
-    that must see exactly what a learner saw (``policies.dqn``).
-    """
-    n, E = obs.rate.shape
-    M = E if max_servers is None else int(max_servers)
-    if M < E:
-        raise ValueError(f"max_servers={M} is smaller than the observation's {E} servers")
-    # reference magnitudes: each scaled feature is O(1) in normal operation
-    size_ref = p.size_hi_bit  # bit: the largest task
-    T = p.tau_s  # s: the deadline τ_max
-    freq_ref = p.f_edge_hi  # Hz: the fastest possible server
-    rate_ref = p.bandwidth_hz * np.log2(1.0 + p.snr_ref)  # bit/s at d0 with |h|² = 1
-    count_ref = max(1.0, p.n_users * p.rate)  # tasks: mean arrivals per slot
-    dist_ref = p.area_m  # m: side of the area
-    task = np.stack(
-        [
-            obs.bits / size_ref,
-            obs.local_wait_s / T,
-            obs.bits * p.gamma / p.f_loc / T,
-            np.full(n, p.tau_s / T),
-            np.asarray(t) / p.horizon,
-        ],
-        axis=1,
-    )
-    lat = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
-    srv = np.zeros((n, M, len(SERVER_FEATURES) + p.history))
-    cols = [
-        np.ones((n, E)),
-        obs.f_edge / freq_ref,
-        obs.rate / rate_ref,
-        obs.n_active / count_ref,
-        obs.backlog_bits / size_ref,
-        obs.dist / dist_ref,
-        lat[:, 1:] / T,
-    ]
-    srv[:, :E, : len(cols)] = np.stack(cols, axis=-1)
-    srv[:, :E, len(cols) :] = obs.hist / size_ref
-    out = np.concatenate([task, srv.reshape(n, -1)], axis=1)
-    return np.clip(out, 0.0, OBS_HIGH).astype(np.float32)
 
 
 class _Spec:
@@ -217,6 +51,7 @@ class _Spec:
         if m < p.n_servers:
             raise ValueError(f"max_servers={m} is smaller than the scenario's edge.count={p.n_servers}")
         self.scenario, self.p0, self.reward, self.max_servers = sc, p, reward, m
+        self.cost = COSTS["j" if reward == "cost" else reward]
         self.H = p.history
         self.dim = feature_dim(m, self.H)
         self.fallback = 0 if p.allow_local else 1
@@ -252,15 +87,14 @@ class _Spec:
 
     def rewards(self, obs: Obs, action: np.ndarray, p: Params, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """(reward, J of the action, oracle J), each (n,), J in slots."""
-        j = oracle_costs(obs, p) / p.slot_s
-        j_a = j[np.arange(len(action)), action]
-        r = -j_a if self.reward == "cost" else lacs_reward(obs, action, p, rng)
-        return r, j_a, j.min(1)
+        j = j_slots(obs, p)
+        r = reward(j if self.cost is j_slots else self.cost(obs, p, rng), action)
+        return r, j[np.arange(len(action)), action], j.min(1)
 
     def estimated_j(self, obs: Obs, p: Params) -> np.ndarray:
         """(n, max_servers+1) estimated J (eq 11) in slots; +inf for masked actions."""
         j = np.full((len(obs), self.max_servers + 1), np.inf)
-        j[:, : obs.n_servers + 1] = oracle_costs(obs, p) / p.slot_s
+        j[:, : obs.n_servers + 1] = j_slots(obs, p)
         return j
 
 
@@ -299,8 +133,8 @@ _DOC_MDP = """
     action outside ``Discrete(M+1)`` raises ``ValueError``.
 
     **Reward** (per decision, in slots): ``"cost"`` → −J/Δt, the estimated generalized cost of
-    the chosen location (eqs 11, 14; J from ``policies.oracle.oracle_costs``); ``"lacs"`` →
-    −(J + λ·C_impact)/Δt (eq 26, ``sim.lacs.lacs_reward``, K future tasks sampled from the
+    the chosen location (eqs 11, 14; ``sim.rewards.j_slots``); ``"lacs"`` →
+    −(J + λ·C_impact)/Δt (eq 26, ``sim.rewards.lacs_slots``, K future tasks sampled from the
     env's ``np_random``), never larger than the "cost" reward of the same state and action.
 
     **Dynamics and episode end.** Reset draws a layout and starts at slot 0 with the slot's
@@ -317,10 +151,57 @@ _DOC_MDP = """
 """
 
 
-# --------------------------------------------------------------------------- single env
+# --------------------------------------------------------------------------- envs
 
 
-class OffloadEnv(gym.Env[np.ndarray, np.int64]):
+class _Episodes:
+    """What both envs keep: the spec, the batch of episodes and the current episode's constants."""
+
+    def _setup(self, scenario: Scenario | str, reward: str, max_servers: int | None, overrides) -> None:
+        self._spec = _Spec(scenario, reward, max_servers, overrides)
+        self.scenario = self._spec.scenario
+        self.max_servers = self._spec.max_servers
+        self.reward_kind = reward
+        self.feature_names = self._spec.feature_names()
+        self._batch: EnvBatch | None = None
+        self._p = self._spec.p0
+        self._mask = self._spec.mask(self._p.n_servers)
+        self.last_obs: Obs | None = None
+
+    @property
+    def params(self) -> Params:
+        """SI constants of the current episode (``n_servers`` = its E)."""
+        return self._p
+
+    @property
+    def state(self) -> SimState:
+        """The underlying ``SimState`` (row i = env i); read it, do not modify it."""
+        self._require_reset()
+        return self._batch.state
+
+    def _start(self, seed: int | None, options: dict[str, Any] | None, batch: int) -> int:
+        """After ``super().reset(seed=seed)``: fresh episodes with the E of ``options``; returns E."""
+        e = self._spec.n_servers_from(options)
+        self._p = self._spec.params(e)
+        self._mask = self._spec.mask(e)
+        exo_seed = seed if seed is not None else int(self.np_random.integers(_SEED_HIGH))
+        self._batch = EnvBatch(self._p, batch, exo_seed)
+        self.last_obs = self._batch.observe()
+        return e
+
+    def _estimated_j(self) -> np.ndarray:
+        self._require_reset()
+        return self._spec.estimated_j(self.last_obs, self._p)
+
+    def _all_features(self) -> np.ndarray:
+        return self._spec.features(self.last_obs, self._batch.state.t, self._p)
+
+    def _require_reset(self) -> None:
+        if self._batch is None:
+            raise RuntimeError("call reset() before using the environment")
+
+
+class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
     __doc__ = (
         """MEC task offloading, one decision per step (B = 1 over ``sim.dynamics``).
 
@@ -350,41 +231,17 @@ class OffloadEnv(gym.Env[np.ndarray, np.int64]):
         max_servers: int | None = None,
         overrides: dict[str, Any] | list[str] | None = None,
     ):
-        self._spec = _Spec(scenario, reward, max_servers, overrides)
-        self.scenario = self._spec.scenario
-        self.max_servers = self._spec.max_servers
-        self.reward_kind = reward
-        self.feature_names = self._spec.feature_names()
+        self._setup(scenario, reward, max_servers, overrides)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
         self.action_space = spaces.Discrete(self.max_servers + 1)
-        self._batch: _Batch | None = None
-        self._p = self._spec.p0
-        self._mask = self._spec.mask(self._p.n_servers)
-        self.last_obs: Obs | None = None
-
-    @property
-    def params(self) -> Params:
-        """SI constants of the current episode (``n_servers`` = its E)."""
-        return self._p
 
     @property
     def n_servers(self) -> int:
         return self._p.n_servers
 
-    @property
-    def state(self) -> SimState:
-        """The underlying ``SimState`` (batch of 1); read it, do not modify it."""
-        self._require_reset()
-        return self._batch.state
-
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        e = self._spec.n_servers_from(options)
-        self._p = self._spec.params(e)
-        self._mask = self._spec.mask(e)
-        exo_seed = seed if seed is not None else int(self.np_random.integers(_SEED_HIGH))
-        self._batch = _Batch(self._p, 1, exo_seed)
-        self.last_obs = self._batch.observe()
+        e = self._start(seed, options, 1)
         return self._features(), {"slot": int(self._batch.state.t[0]), "n_servers": e}
 
     def step(self, action):
@@ -419,21 +276,13 @@ class OffloadEnv(gym.Env[np.ndarray, np.int64]):
     def estimated_costs_slots(self) -> np.ndarray:
         """(max_servers+1,) estimated J (eq 11) of each action for the pending task, in slots;
         +inf for masked actions. Its argmin is the one-step oracle (eq 15)."""
-        self._require_reset()
-        return self._spec.estimated_j(self.last_obs, self._p)[0]
+        return self._estimated_j()[0]
 
     def _features(self) -> np.ndarray:
-        return self._spec.features(self.last_obs, self._batch.state.t, self._p)[0]
-
-    def _require_reset(self) -> None:
-        if self._batch is None:
-            raise RuntimeError("call reset() before using the environment")
+        return self._all_features()[0]
 
 
-# --------------------------------------------------------------------------- vector env
-
-
-class OffloadVectorEnv(VectorEnv):
+class OffloadVectorEnv(_Episodes, VectorEnv):
     __doc__ = (
         """``num_envs`` independent ``OffloadEnv`` episodes over one batched ``SimState``.
 
@@ -475,40 +324,17 @@ class OffloadVectorEnv(VectorEnv):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
         self.num_envs = int(num_envs)
-        self._spec = _Spec(scenario, reward, max_servers, overrides)
-        self.scenario = self._spec.scenario
-        self.max_servers = self._spec.max_servers
-        self.reward_kind = reward
-        self.feature_names = self._spec.feature_names()
+        self._setup(scenario, reward, max_servers, overrides)
         self.single_observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
         self.single_action_space = spaces.Discrete(self.max_servers + 1)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.max_servers + 1))
-        self._batch: _Batch | None = None
-        self._p = self._spec.p0
-        self._mask = self._spec.mask(self._p.n_servers)
         self._autoreset = np.zeros(self.num_envs, bool)
-        self.last_obs: Obs | None = None
-
-    @property
-    def params(self) -> Params:
-        return self._p
-
-    @property
-    def state(self) -> SimState:
-        """The shared ``SimState`` (row i = env i); read it, do not modify it."""
-        self._require_reset()
-        return self._batch.state
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        e = self._spec.n_servers_from(options)
-        self._p = self._spec.params(e)
-        self._mask = self._spec.mask(e)
-        exo_seed = seed if seed is not None else int(self.np_random.integers(_SEED_HIGH))
-        self._batch = _Batch(self._p, self.num_envs, exo_seed)
+        e = self._start(seed, options, self.num_envs)
         self._autoreset[:] = False
-        self.last_obs = self._batch.observe()
         all_ = np.ones(self.num_envs, bool)
         info = {
             "slot": self._batch.state.t.copy(), "_slot": all_,
@@ -563,15 +389,10 @@ class OffloadVectorEnv(VectorEnv):
 
     def estimated_costs_slots(self) -> np.ndarray:
         """(num_envs, max_servers+1) estimated J (eq 11) in slots; +inf for masked actions."""
-        self._require_reset()
-        return self._spec.estimated_j(self.last_obs, self._p)
+        return self._estimated_j()
 
     def _features(self) -> np.ndarray:
-        return self._spec.features(self.last_obs, self._batch.state.t, self._p)
-
-    def _require_reset(self) -> None:
-        if self._batch is None:
-            raise RuntimeError("call reset() before using the environment")
+        return self._all_features()
 
 
 __all__ = [
