@@ -14,6 +14,7 @@ import numpy as np
 import typer
 
 from ..core.errors import UserError
+from ..eval.runfolder import staged_output
 from ..llm.datasets import collect_states, write_sets
 from ..llm.model import load_backbone, prepare
 from ..llm.prompt import STYLES
@@ -21,7 +22,6 @@ from ..llm.sft import SFT_SCHEDULES, LLMConfig
 from ..policies.base import make_policy
 from ..sim.params import Params
 from ..sim.scenario import load_scenario
-from ..eval.runfolder import staged_output
 from .common import check_writable, emit_json, err
 from .runs import FORCE_OUT_OPT, moved_paths, train_into
 from .train import trainer

@@ -17,12 +17,18 @@ API::
     execute(fn, inputs) -> (result, seconds)    # what a worker does for one cell
     check_unique(names, what)                   # PolicyError for a policy listed twice
 
-A command wires it like this (``--backend``, ``--jobs``, ``--address``, ``--resume``, ``--force``)::
+A command wires it like this (``--backend``, ``--jobs``, ``--address``, ``--resume``, ``--force``;
+the CLI's helpers are in :mod:`mecoffload.cli.runs`)::
 
     runner = Runner(backend, jobs, address)                  # bad options: UserError, before any work
     with run_folder(out, resume, force) as folder:           # writes OUT.partial/, renamed to OUT at the end
         runs = run_evaluate(sc, names, episodes, seed, runner, folder / "cells", progress)
         ...write metrics, report and plots into folder...
+
+The batch jobs as cells: ``evaluate`` / ``sweep`` (:mod:`mecoffload.eval.cells`: one policy on one
+scenario point), ``tier-eval`` (:mod:`mecoffload.tiers.evaluate`: one policy on every device
+count x seed), ``run-ecs`` (:mod:`mecoffload.ecs.runner`: one EdgeCloudSim orchestrator, or all
+added policies together, on every device count x seed).
 
 - ``backend="local"``: ``jobs`` None/1 runs the cells one after another in this process;
   ``jobs=N`` runs them in N worker processes (``concurrent.futures`` with the *forkserver*
