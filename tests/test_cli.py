@@ -75,3 +75,73 @@ def test_lists(capsys):
     assert main(["scenarios"]) == 0
     text = capsys.readouterr().out
     assert "comllm" in text and "loadbalance" in text
+
+
+TINY = ["-p", "random,lacs", "-n", "1", "--set", "sim.horizon_slots=5", "--no-plots", "--json"]
+
+
+def test_out_folder_is_never_silently_replaced(tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["evaluate", *TINY, "--out", str(out)]) == 0
+    first = capsys.readouterr().out
+    (out / "mine.txt").write_text("keep")
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
+    assert len(stamps) == 4  # two cells: JSON + arrays each
+    assert main(["evaluate", *TINY, "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "already holds a run" in lines[0] and "--resume" in lines[0] and "--force" in lines[0]
+    assert (out / "mine.txt").exists()
+    assert main(["evaluate", *TINY, "--out", str(out), "--resume"]) == 0  # a finished run: every cell reused
+    assert capsys.readouterr().out == first
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == stamps
+    assert main(["evaluate", *TINY, "--out", str(out), "--force"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out == first and f"replacing the existing run folder {out} (--force)" in cap.err
+    assert not (out / "mine.txt").exists() and not (tmp_path / "ev.partial").exists()
+
+
+def test_default_run_folders_never_collide(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["evaluate", *TINY]) == 0
+    capsys.readouterr()
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(r.startswith("evaluate-comllm-") and not r.endswith(".partial") for r in runs)
+
+
+def test_train_writes_a_staged_checkpoint_and_needs_force_to_replace(tmp_path, capsys, monkeypatch):
+    import mecoffload.cli.train as train_cli
+
+    def fake_train(sc, out, steps, seed, progress=False):
+        (out / "config.json").write_text(json.dumps({"kind": "fake", "seed": seed}))
+        return {"kind": "fake", "out": str(out)}
+
+    monkeypatch.setattr(train_cli, "trainer", lambda kind: fake_train)
+    ck = tmp_path / "ck"
+    assert main(["train", "fake", "--out", str(ck), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"] == str(ck)
+    assert main(["train", "fake", "--out", str(ck), "--seed", "1"]) == 2
+    assert "already holds a checkpoint" in capsys.readouterr().err
+    assert json.loads((ck / "config.json").read_text())["seed"] == 0
+    assert main(["train", "fake", "--out", str(ck), "--seed", "1", "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"] == str(ck)
+    assert json.loads((ck / "config.json").read_text())["seed"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_ctrl_c_keeps_the_partial_folder(tmp_path, capsys, monkeypatch):
+    import mecoffload.cli.evaluate as ev
+
+    def interrupted(sc, names, episodes, seed, runner, store, progress):
+        store.put("m:f", {"x": 1}, {"done": True})  # one cell finished, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ev, "run_evaluate", interrupted)
+    out = tmp_path / "ev"
+    assert main(["evaluate", *TINY, "--out", str(out)]) == 130
+    assert capsys.readouterr().err.strip() == (f"aborted: interrupted by the user (kept in {out}.partial; "
+                                               "rerun with --resume to finish)")
+    assert not out.exists() and len(list((tmp_path / "ev.partial" / "cells").glob("*.json"))) == 1
+    monkeypatch.undo()
+    assert main(["evaluate", *TINY, "--out", str(out), "--resume"]) == 0
+    assert out.is_dir() and not (tmp_path / "ev.partial").exists()

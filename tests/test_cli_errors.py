@@ -25,6 +25,10 @@ def files(tmp_path):
     (tmp_path / "notoml.toml").write_text("[edge\ncount = 3\n")
     (tmp_path / "folder.toml").mkdir()
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.csv").write_text("an earlier result")
+    (tmp_path / "half.partial").mkdir()
+    (tmp_path / "half.partial" / "x").write_text("an unfinished run")
     if hasattr(os, "mkfifo"):
         os.mkfifo(tmp_path / "fifo.toml")
     return tmp_path
@@ -62,6 +66,25 @@ BAD = [
     (["llm", "data", "--out", "{t}/afile", "--sft", "1"], "not a folder"),
     (["import-ecs", str(FIX / "ecs_small"), "--out", "{t}/folder.toml"], "exists and is a folder"),
     (["run-ecs", str(FIX / "ecs_small"), "--out", "{t}/afile", "--no-plots"], "not a folder"),
+    # earlier results are never replaced silently (checked before any work)
+    (["evaluate", "-p", "random", *TINY, "--out", "{t}/run"], "already holds a run; use --resume"),
+    (["sweep", "--param", "E", "--values", "3", "-p", "random", "-n", "1", "--out", "{t}/run"], "already holds a run"),
+    (["sweep", "--param", "E", "--values", "3", "-p", "random", "-n", "1", "--out", "{t}/half"], "unfinished run"),
+    (["tier-eval", "-p", "random", "-d", "10", "--seeds", "1", "--out", "{t}/run"], "already holds a run"),
+    (["run-ecs", str(FIX / "ecs_small"), "--out", "{t}/run", "--no-plots"], "already holds a run"),
+    (["experiment", "comllm", "--out", "{t}/run"], "already holds a run; use --force"),
+    (["train", "dqn", "--out", "{t}/run"], "already holds a checkpoint; use --force"),
+    (["tier-train", "--out", "{t}/run"], "already holds a checkpoint"),
+    (["llm", "data", "--out", "{t}/run", "--sft", "1"], "already holds a data set"),
+    (["import-ecs", str(FIX / "ecs_small"), "--out", "{t}/afile"], "already exists; use --force"),
+    # runner options
+    (["evaluate", "-p", "random", *TINY, "--backend", "slurm"], "--backend must be one of local, ray"),
+    (["sweep", "--param", "E", "--values", "3", "-p", "random", "--address", "127.0.0.1:1"], "--address needs --backend ray"),
+    (["run-ecs", str(FIX / "ecs_small"), "--address", "auto", "--no-plots"], "--address needs --backend ray"),
+    (["tier-eval", "--jobs", "0"], "--jobs"),
+    (["evaluate", "-p", "random", *TINY, "--resume"], "--resume needs --out"),
+    (["tier-eval", "--resume"], "need --out"),
+    (["evaluate", "-p", "random", *TINY, "--out", "{t}/new", "--resume", "--force"], "exclude each other"),
     # names and choices
     (["experiment", "nope"], "unknown experiment 'nope'"),
     (["experiment", "comllm", "--budget", "huge"], "--budget"),

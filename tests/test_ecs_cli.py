@@ -69,3 +69,19 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["run-ecs", str(FIX / "ecs_small"), "--orchestrators", "none", "--out", str(tmp_path / "d")]) == 2
     assert "nothing to run" in capsys.readouterr().err
+
+
+def test_cells_on_two_processes_equal_one(tmp_path, capsys):
+    """One cell per orchestrator and one for --policies: --jobs 2 gives the numbers of --jobs 1."""
+    docs = []
+    for jobs in ("1", "2"):
+        rc = main(["run-ecs", str(FIX / "ecs_small"), "--devices", "20", "-p", "lacs,random", "--orchestrators",
+                   "TWO_TIER/NEXT_FIT,SINGLE_TIER/FIRST_FIT", "--json", "--no-plots", "--jobs", jobs,
+                   "--out", str(tmp_path / jobs)])
+        assert rc == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc.pop("timing_s")["total"] > 0
+        docs.append(doc)
+    assert docs[0] == docs[1]
+    assert list(docs[0]["accounting"]) == ["TWO_TIER/NEXT_FIT+SINGLE_TIER/FIRST_FIT+lacs+random"]
+    assert len(list((tmp_path / "2" / "cells").glob("*.json"))) == 3

@@ -16,7 +16,7 @@ import pytest
 from mecoffload.core.errors import PolicyError, UserError
 from mecoffload.eval.cells import EVALUATE_CELL, run_evaluate, run_sweep
 from mecoffload.eval.evaluate import evaluate, sweep
-from mecoffload.eval.runfolder import fresh_run_path, open_run_folder, partial_path, run_folder
+from mecoffload.eval.runfolder import fresh_run_path, open_run_folder, partial_path, run_folder, staged_output
 from mecoffload.eval.runner import Cell, Runner, run_cells
 from mecoffload.eval.store import CellStore, atomic_write, canonical_json, cell_key, normalise
 from mecoffload.scenario import load_scenario
@@ -92,6 +92,22 @@ def test_local_jobs_and_ray_give_identical_sweeps(tmp_path, ray_runtime):
     with pytest.raises(ValueError, match="unknown policy 'nope'") as info:  # the cell's own error, also through Ray
         Runner(backend="ray").run([bad])
     assert type(info.value).__name__ == "PolicyError"
+
+
+def test_cli_sweep_on_ray_equals_local(tmp_path, capsys, ray_runtime):
+    """`mecoffload sweep --backend ray` (on the local 2-CPU runtime) prints the numbers of --backend local."""
+    from mecoffload.cli import main
+
+    args = ["sweep", "--param", "E", "--values", "3,5", "-p", "random,lacs", "-n", "2", "--set", "sim.horizon_slots=20",
+            "--json"]
+    docs = {}
+    for backend in ("local", "ray"):
+        assert main([*args, "--backend", backend, "--out", str(tmp_path / backend)]) == 0
+        docs[backend] = capsys.readouterr().out.strip().splitlines()[-1]
+    assert docs["ray"] == docs["local"]
+    assert json.loads(docs["ray"])["values"]["5"]["lacs"]["PR_pct"] > 0
+    assert (tmp_path / "ray" / "sweep.json").read_text() == (tmp_path / "local" / "sweep.json").read_text()
+    assert len(list((tmp_path / "ray" / "cells").glob("*.json"))) == 4
 
 
 def test_process_pool_keeps_error_type_and_order():
@@ -174,60 +190,54 @@ def test_atomic_write_never_shows_a_partial_file(tmp_path, monkeypatch):
     assert not list(store.root.glob("*.json")), "no record without its arrays"
 
 
-# --- a sweep killed with SIGKILL, then resumed ------------------------------------------------
+# --- `mecoffload sweep` killed with SIGKILL, then resumed ------------------------------------
 
-DRIVER = """
-import json, sys, time
-from pathlib import Path
-from mecoffload.eval.cells import run_sweep
-from mecoffload.eval.runfolder import run_folder
-from mecoffload.eval.store import CellStore
-from mecoffload.scenario import load_scenario
-
-class Logged(CellStore):
-    def put(self, fn, inputs, result, label="", elapsed_s=0.0):
-        back = super().put(fn, inputs, result, label, elapsed_s)
-        print("computed", self.key(fn, inputs), flush=True)
-        if len(list(self.root.glob("*.json"))) == 2:
-            time.sleep(float(sys.argv[3]))  # a slow cell after the first two: the test kills the sweep here
-        return back
-
-sc = load_scenario("comllm", ["sim.horizon_slots=20"])
-with run_folder(Path(sys.argv[1]), resume=sys.argv[2] == "1") as folder:
-    res = run_sweep(sc, "E", [3, 4, 5], ["random", "lacs"], 2, 0, store=Logged(folder / "cells"))
-    (folder / "sweep.json").write_text(json.dumps(res))
-"""
+# 10 cells in order (value x policy): eight short ones, then two of 1000 slots (~1 s each), so
+# the run is killed while it computes a long cell, whatever the machine's speed
+KILL_ARGS = ["sweep", "--param", "sim.horizon_slots", "--values", "20,21,22,23,1000", "-p", "random,lacs", "-n", "2",
+             "--seed", "3", "--json"]
+N_CELLS = 10
 
 
-def _driver(out: Path, resume: bool, delay: float) -> subprocess.Popen:
+def _cli(args: list[str]) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen([sys.executable, "-c", DRIVER, str(out), "1" if resume else "0", str(delay)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-m", "mecoffload.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
 
 
-def test_sigkill_mid_sweep_then_resume(tmp_path):
-    out = tmp_path / "sweep-E"
+def _stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    """cell file -> (inode, mtime ns): a file the store writes again gets a new inode (os.replace)."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.json")}
+
+
+def test_cli_sweep_killed_with_sigkill_then_resumed(tmp_path, capsys):
+    from mecoffload.cli import main
+
+    out = tmp_path / "sweep"
     cells = partial_path(out) / "cells"
-    proc = _driver(out, False, 30.0)
-    deadline = time.monotonic() + 90
-    while len(list(cells.glob("*.json"))) < 2:
-        assert proc.poll() is None, proc.stderr.read()
+    proc = _cli([*KILL_ARGS, "--out", str(out)])
+    deadline = time.monotonic() + 120
+    while len(_stamps(cells)) < 3:
+        assert proc.poll() is None, proc.communicate()[1]
         assert time.monotonic() < deadline, "the sweep stored no cells"
-        time.sleep(0.05)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    before = {p.stem for p in cells.glob("*.json")}
-    assert len(before) == 2 and not out.exists(), "a killed run is only ever a .partial folder"
-    with pytest.raises(UserError, match="--resume"):
-        open_run_folder(out)
-    done = _driver(out, True, 0.0)
-    stdout, stderr = done.communicate(timeout=120)
+    before = _stamps(cells)
+    assert 3 <= len(before) < N_CELLS and not out.exists(), "a killed run is only ever a .partial folder"
+    assert main([*KILL_ARGS, "--out", str(out)]) == 2, "an unfinished run is not overwritten"
+    assert "--resume" in capsys.readouterr().err
+    done = _cli([*KILL_ARGS, "--out", str(out), "--resume"])
+    stdout, stderr = done.communicate(timeout=300)
     assert done.returncode == 0, stderr
-    computed = {line.split()[1] for line in stdout.splitlines() if line.startswith("computed")}
-    assert len(computed) == 4 and not computed & before, "only the four missing cells were recomputed"
     assert out.is_dir() and not partial_path(out).exists()
-    sc = load_scenario("comllm", SHORT)
-    assert (out / "sweep.json").read_text() == json.dumps(sweep(sc, "E", [3, 4, 5], POLICIES, 2, 0))
+    after = _stamps(out / "cells")
+    assert {k: after[k] for k in before} == before, "no finished cell was computed again"
+    assert len(after) == N_CELLS, "only the missing cells were computed"
+    assert main([*KILL_ARGS, "--out", str(tmp_path / "whole")]) == 0  # the same sweep, never interrupted
+    whole = capsys.readouterr().out.strip().splitlines()[-1]
+    assert stdout.strip().splitlines()[-1] == whole
+    assert (out / "sweep.json").read_text() == (tmp_path / "whole" / "sweep.json").read_text()
 
 
 # --- run folders ------------------------------------------------------------------------------
@@ -258,3 +268,43 @@ def test_run_folder_rules(tmp_path):
         open_run_folder(out, resume=True, force=True)
     (tmp_path / "r" / "a.partial").mkdir(parents=True)
     assert fresh_run_path(tmp_path / "r", "a") == tmp_path / "r" / "a-2"
+
+
+def test_staged_output_replaces_only_on_success(tmp_path):
+    said: list[str] = []
+    ck = tmp_path / "ck"
+    with staged_output(ck) as stage:
+        assert stage == partial_path(ck) and not ck.exists()
+        (stage / "config.json").write_text("1")
+    assert (ck / "config.json").read_text() == "1" and not stage.exists()
+    with pytest.raises(UserError, match="already holds a checkpoint; use --force"):
+        with staged_output(ck):
+            pass
+    with pytest.raises(RuntimeError):
+        with staged_output(ck, force=True, say=said.append) as stage:
+            (stage / "config.json").write_text("2")
+            raise RuntimeError("training diverged")
+    assert (ck / "config.json").read_text() == "1" and not stage.exists(), "a failed training keeps the old one"
+    (stage / "leftover").mkdir(parents=True)  # an earlier aborted write
+    with staged_output(ck, force=True, say=said.append) as stage:
+        assert not any(stage.iterdir())
+        (stage / "model.safetensors").write_text("3")
+    assert sorted(p.name for p in ck.iterdir()) == ["model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+    assert said == [f"replacing the existing checkpoint {ck} (--force)"] * 2
+
+
+def test_fingerprint_finds_checkpoints_anywhere_in_a_spec(tmp_path):
+    from mecoffload.core.errors import CheckpointError
+    from mecoffload.eval.store import check_fingerprint, fingerprint
+
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / "config.json").write_text("{}")
+    specs = [f"dqn:{ck}", f"mec:setnet:{ck}", f"dl-tier:desc,{ck}"]
+    prints = {fingerprint(s) for s in specs}
+    assert len(prints) == 1 and "" not in prints and fingerprint("lacs:3,0.3") == fingerprint("random") == ""
+    check_fingerprint(specs[0], fingerprint(specs[0]))
+    (ck / "config.json").write_text('{"retrained": 1}')
+    with pytest.raises(CheckpointError, match="differs"):
+        check_fingerprint(specs[0], prints.pop())

@@ -50,3 +50,22 @@ def test_tier_train_writes_checkpoint(tmp_path, capsys):
     rc = main(["tier-eval", "-p", f"dl-tier:{tmp_path / 'ck'}", "-d", "20", "--seeds", "1",
                "--set", "sim.horizon_s=4", "--set", "sim.warmup_s=1"])
     assert rc == 0
+
+
+def test_tier_eval_cells_same_on_two_processes_and_resumed(tmp_path, capsys):
+    """One cell per policy; --jobs 2 (worker processes) and a resumed run print the numbers of --jobs 1."""
+    args = ["tier-eval", "-p", "random,lacs,utilization-based", "-d", "20,30", "--seeds", "2", "--set", "sim.horizon_s=5",
+            "--set", "sim.warmup_s=1", "--json"]
+    assert main(args) == 0  # no --out: nothing written
+    want = capsys.readouterr().out
+    out = tmp_path / "te"
+    assert main([*args, "--jobs", "2", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == want
+    assert json.loads((out / "results.json").read_text())["devices"] == json.loads(want)["devices"]
+    cells = sorted((out / "cells").glob("*.json"))
+    assert len(cells) == 3
+    cells[0].unlink()  # a lost cell is computed again, the others are reused
+    stamps = {p.name: p.stat().st_mtime_ns for p in cells[1:]}
+    assert main([*args, "--out", str(out), "--resume"]) == 0
+    assert capsys.readouterr().out == want
+    assert {p.name: p.stat().st_mtime_ns for p in cells[1:]} == stamps and cells[0].exists()

@@ -9,12 +9,14 @@ One module per command group, each a typer sub-app merged into ``app`` here:
 - ``tiers``      : ``tier-policies``, ``tier-eval``, ``tier-train``
 - ``ecs``        : ``import-ecs``, ``run-ecs``
 - ``llm``        : the ``llm`` group (``prepare``, ``data``, ``finetune``, ``bench``)
-- ``common``     : consoles, progress, output folders, option parsing, tables
+- ``common``     : consoles, output paths, option parsing, tables
+- ``runs``       : runner options (``--backend``, ``--jobs``, ``--address``), run folders
+  (``--resume``, ``--force``, ``.partial``), cell progress bars, staged checkpoints
 
 ``main(argv) -> int`` runs in-process (used by the tests) and is the one error path:
 bad input (:class:`~mecoffload.core.errors.UserError`, a usage error, a file that cannot be
 read or written) prints one ``error: ...`` line on stderr and returns 2; Ctrl-C prints
-``aborted: ...`` and returns 130; anything else is a bug: one ``error: internal error (...)``
+``aborted: ...`` (during a run: where its ``.partial`` folder was kept) and returns 130; anything else is a bug: one ``error: internal error (...)``
 line and exit code 1 (the traceback too when ``MECOFFLOAD_DEBUG=1``).
 """
 
@@ -33,6 +35,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
 
 from ..core.errors import UserError, clip
 from . import ecs, evaluate, experiment, info, llm, tiers, train
+from .runs import Interrupted
 
 app = typer.Typer(
     add_completion=False,
@@ -75,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return _error(_one_line(exc), 2)
     except ClickException as exc:  # usage errors: unknown option, bad value, missing argument
         return _error(_one_line(exc.format_message()), 2)
-    except (KeyboardInterrupt, typer.Abort):
-        print("aborted: interrupted by the user", file=sys.stderr)
+    except (KeyboardInterrupt, typer.Abort) as exc:  # Interrupted: a run folder was kept, its message says where
+        print(f"aborted: {exc if isinstance(exc, Interrupted) else 'interrupted by the user'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `mecoffload policies | head -1`: the reader left; say nothing more
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes it at exit

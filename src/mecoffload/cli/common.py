@@ -1,4 +1,5 @@
-"""What every command shares: consoles, progress bars, output folders, option parsing, tables, JSON.
+"""What every command shares: consoles, output paths, option parsing, tables, JSON (run folders,
+runner options and progress bars: :mod:`.runs`).
 
 Output conventions: results go to stdout (a rich table; with ``--json`` one JSON document on
 the last line of stdout and the table on stderr); progress, warnings and ``wrote ...`` lines go
@@ -8,17 +9,14 @@ into one ``error:`` line and exit code 2.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Sequence
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..core.errors import UserError, clip
@@ -62,18 +60,6 @@ def split_ints(text: str, flag: str, lo: int = 1) -> list[int]:
     return values
 
 
-@contextlib.contextmanager
-def progress(total: int, label: str, enabled: bool, unit: str = "slots") -> Iterator[Optional[Callable[[int], None]]]:
-    """A transient progress bar on stderr; yields ``advance(n)`` (or None when disabled)."""
-    if not enabled:
-        yield None
-        return
-    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeRemainingColumn()]
-    with Progress(*cols, console=err, transient=True) as prog:
-        task = prog.add_task(label, total=total)
-        yield lambda n: prog.advance(task, n)
-
-
 def check_writable(path: Path, flag: str = "--out", folder: bool = True) -> Path:
     """Refuse, before any work, an output path that cannot be created: an existing file where a
     folder is wanted (or a folder where a file is), a file among its parents, an unwritable parent."""
@@ -91,20 +77,6 @@ def check_writable(path: Path, flag: str = "--out", folder: bool = True) -> Path
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"{flag} '{clip(path)}': cannot write in '{clip(parent)}'")
     return path
-
-
-def run_dir(out_dir: Optional[Path], kind: str, scenario: str) -> Path:
-    """The output folder of a run, checked but not created: ``--out`` or ``runs/<kind>-<scenario>-<time>``
-    (never an earlier run's folder)."""
-    if out_dir is not None:
-        return check_writable(out_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    stem = Path(scenario).stem
-    folder, n = Path("runs") / f"{kind}-{stem}-{stamp}", 1
-    while folder.exists():
-        n += 1
-        folder = Path("runs") / f"{kind}-{stem}-{stamp}-{n}"
-    return check_writable(folder)
 
 
 def make_dir(folder: Path, flag: str = "--out") -> Path:

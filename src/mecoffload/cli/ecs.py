@@ -4,7 +4,9 @@
   print a warning per setting that is not simulated, write the mecoffload scenario (TOML);
 - ``mecoffload run-ecs DIR|scenario.toml``: run its sweep (device counts x simulation scenarios
   x orchestrator policies), print EdgeCloudSim's figures, write results (JSON, CSV) and plots;
-  ``--policies lacs,setnet:...`` adds mecoffload policies to the comparison.
+  ``--policies lacs,setnet:...`` adds mecoffload policies to the comparison. The sweep runs as
+  cells (one per orchestrator, one for all ``--policies``; :mod:`mecoffload.ecs.runner`) through
+  the batch runner into a resumable run folder (:mod:`.runs`).
 
 A malformed file is one line ``error: FILE:LINE: field 'NAME': ...`` and exit code 2.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -25,8 +28,11 @@ from ..ecs.model import EcsScenario, dump_toml, load_ecs_scenario
 from ..ecs.orchestrators import register_tier_policies
 from ..ecs.parser import import_folder
 from ..ecs.plots import BackgroundPlotter
-from ..ecs.runner import EcsResult, run_ecs
-from .common import check_writable, emit_json, err, make_dir, print_table, run_dir, split_ints, warn
+from ..ecs.runner import EcsPlan, EcsResult, plan_ecs
+from ..eval.runner import Runner
+from .common import emit_json, err, make_dir, print_table, split_ints, warn
+from .runs import (ADDRESS_OPT, BACKEND_OPT, FORCE_OPT, FORCE_OUT_OPT, RESUME_OPT, RunOut, cell_bar, file_target,
+                   make_runner, run_output)
 
 app = typer.Typer()
 register_tier_policies()  # the ecs:SCENARIO/POLICY orchestrators join the tier policy registry
@@ -66,11 +72,12 @@ def import_ecs_cmd(
     folder: Path = typer.Argument(..., help="EdgeCloudSim scenario folder (default_config.properties, applications.xml, edge_devices.xml)"),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="scenario file to write (default: <folder name>.toml here)"),
     name: Optional[str] = typer.Option(None, "--name", help="scenario name (default: the folder's)"),
+    force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Import an EdgeCloudSim scenario folder as a mecoffload scenario (TOML)."""
     sc, warnings = import_folder(folder, name)
     warn(warnings)
-    target = check_writable(out_path or Path(f"{sc.name}.toml"), folder=False)
+    target = file_target(out_path or Path(f"{sc.name}.toml"), force)
     header = [f"mecoffload scenario imported from EdgeCloudSim folder {folder}", "run it with: mecoffload run-ecs " + str(target)]
     header += [f"import warning: {w}" for w in warnings]
     make_dir(target.parent)
@@ -120,36 +127,49 @@ def run_ecs_cmd(
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=1000, help="iterations per device count (seed, seed+1, ...; default 1)"),
     seed: int = typer.Option(0, "--seed", min=0, help="seed of workload, mobility and random choices"),
     slot: Optional[float] = typer.Option(None, "--slot", min=0.001, max=5.0, help="decision step, s (default: the scenario's sim.slot_s)"),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, max=64, help="processes for the EdgeCloudSim orchestrators; 0 = min(2, CPUs) (the results do not depend on it)"),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, max=64, help="local: worker processes, 1 = here; 0 = min(2, CPUs); ray: CPUs of the private runtime (the results do not depend on it)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/ecs-<scenario>-<time>)"),
     as_json: bool = typer.Option(False, "--json", help="print the results as JSON on stdout"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
+    backend: str = BACKEND_OPT,
+    address: Optional[str] = ADDRESS_OPT,
+    resume: bool = RESUME_OPT,
+    force: bool = FORCE_OPT,
 ) -> int:
-    """Run an EdgeCloudSim scenario's sweep and print EdgeCloudSim's figures (+ plots)."""
+    """Run an EdgeCloudSim scenario's sweep (one cell per orchestrator, one for --policies) and print EdgeCloudSim's figures (+ plots)."""
     sc, warnings = load_any(source)
     warn(warnings)
     pol = [p.strip() for p in policies.split(",") if p.strip()]
-    orch = _orchestrators(orchestrators)
     counts = split_ints(devices, "--devices") or None
-    folder = run_dir(out_dir, "ecs", sc.name)
+    plan = plan_ecs(sc, pol, seeds=seeds, seed=seed, devices=counts, orchestrators=_orchestrators(orchestrators), slot_s=slot)
+    runner = make_runner(backend, jobs or (min(2, os.cpu_count() or 1) if backend == "local" else None), address)
+    with run_output(out_dir, "ecs", sc.name, resume, force) as run:
+        res = _run_plan(plan, sc, runner, run, no_plots, source, as_json)
+    if as_json:
+        emit_json(res)
+    err.print(f"wrote {run.final}", highlight=False)
+    return 0
+
+
+def _run_plan(plan: EcsPlan, sc: EcsScenario, runner: Runner, run: RunOut, no_plots: bool, source: str,
+              as_json: bool) -> dict:
+    """Run the cells, then write results, table and plots into the run folder; the results JSON."""
     plotter = None if no_plots else BackgroundPlotter()
+    t0 = time.perf_counter()
     try:
-        res = run_ecs(sc, pol, seeds=seeds, seed=seed, devices=counts, orchestrators=orch,
-                      jobs=jobs or min(2, os.cpu_count() or 1), slot_s=slot)
+        with cell_bar("run-ecs", err.is_terminal) as bar:
+            results = runner.run(plan.cells(), run.cells, bar)
     except BaseException:
         if plotter:
             plotter.cancel()
         raise
-    make_dir(folder)
+    res = plan.result(results, time.perf_counter() - t0)
     if plotter:
-        plotter.plot(res, folder)
-    data = _write_results(res, sc, source, folder)
+        plotter.plot(res, run.path)
+    data = _write_results(res, sc, source, run.path)
     _print_figures(res, sc, as_json)
     if plotter:
         status = plotter.wait()
         if status != "ok":
             err.print(f"warning: {status}", highlight=False)
-    if as_json:
-        emit_json(data)
-    err.print(f"wrote {folder}", highlight=False)
-    return 0
+    return data

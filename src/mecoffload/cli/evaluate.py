@@ -10,12 +10,13 @@ import typer
 
 from ..core.errors import UserError
 from ..eval import plots as P
-from ..eval.evaluate import SWEEP_ALIASES, evaluate, sweep
+from ..eval.cells import run_evaluate, run_sweep, sweep_point
 from ..eval.report import TABLE_COLUMNS, fmt, write_evaluation, write_sweep
 from ..policies.base import expand_specs, make_policy
 from ..sim.params import Params
 from ..sim.scenario import load_scenario
-from .common import SCENARIO_OPT, SET_OPT, emit_json, err, make_dir, print_table, progress, run_dir, split_specs
+from .common import SCENARIO_OPT, SET_OPT, emit_json, err, print_table, split_specs
+from .runs import ADDRESS_OPT, BACKEND_OPT, FORCE_OPT, JOBS_OPT, RESUME_OPT, cell_bar, make_runner, run_output
 
 app = typer.Typer()
 
@@ -33,23 +34,29 @@ def evaluate_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/evaluate-<scenario>-<time>)"),
     as_json: bool = typer.Option(False, "--json", help='print {"policies": {name: {metric: value}}} on stdout'),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
+    backend: str = BACKEND_OPT,
+    jobs: Optional[int] = JOBS_OPT,
+    address: Optional[str] = ADDRESS_OPT,
+    resume: bool = RESUME_OPT,
+    force: bool = FORCE_OPT,
 ) -> int:
-    """Evaluate policies on one scenario with common random numbers; write CSV, report and plots."""
+    """Evaluate policies on one scenario with common random numbers (one cell per policy); write CSV, report and plots."""
     sc = load_scenario(scenario, overrides)
     names = expand_specs(split_specs(policies), sc.name)
     p = Params.from_scenario(sc)
     for n in names:
         make_policy(n, p)  # validate before any work
-    folder = run_dir(out_dir, "evaluate", scenario)
-    with progress(len(names) * sc.sim.horizon_slots, "evaluating", err.is_terminal) as prog:
-        runs = evaluate(sc, names, episodes, seed, prog)
+    runner = make_runner(backend, jobs, address)
+    with run_output(out_dir, "evaluate", scenario, resume, force) as run:
+        with cell_bar("evaluating", err.is_terminal) as bar:
+            runs = run_evaluate(sc, names, episodes, seed, runner, run.cells, bar)
+        plots = []
+        if not no_plots:
+            plots = [P.plot_bars(runs, run.path), P.plot_latency_cdf(runs, run.path), P.plot_offload(runs, run.path),
+                     P.plot_max_delay(runs, run.path, sc.sim.slot_s)]
+        report = write_evaluation(runs, sc, episodes, seed, run.path, plots)
+    folder = run.final
     metrics = {n: r.metrics for n, r in runs.items()}
-    make_dir(folder)
-    plots = []
-    if not no_plots:
-        plots = [P.plot_bars(runs, folder), P.plot_latency_cdf(runs, folder), P.plot_offload(runs, folder),
-                 P.plot_max_delay(runs, folder, sc.sim.slot_s)]
-    report = write_evaluation(runs, sc, episodes, seed, folder, plots)
     if as_json:
         emit_json({"policies": metrics})
     rows = [[name, *[fmt(k, m[k]) for k, _, _ in TABLE_COLUMNS]] for name, m in metrics.items()]
@@ -94,23 +101,27 @@ def sweep_cmd(
     overrides: Optional[list[str]] = SET_OPT,
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/sweep-<scenario>-<time>)"),
     as_json: bool = typer.Option(False, "--json", help='print {"param": p, "values": {v: {policy: metrics}}} on stdout'),
+    backend: str = BACKEND_OPT,
+    jobs: Optional[int] = JOBS_OPT,
+    address: Optional[str] = ADDRESS_OPT,
+    resume: bool = RESUME_OPT,
+    force: bool = FORCE_OPT,
 ) -> int:
-    """Evaluate policies over values of one scenario field (Tables III/IV of seed 001, Fig. 2 of seed 000)."""
+    """Evaluate policies over values of one scenario field, one cell per value x policy (Tables III/IV of seed 001, Fig. 2 of seed 000)."""
     sc = load_scenario(scenario, overrides)
     vals = parse_values(values)
     names = expand_specs(split_specs(policies), sc.name)
-    path = SWEEP_ALIASES.get(param, param)
     for v in vals:  # validate every value before running anything
-        v2 = [v, v] if path == "task.size_mbit" and not isinstance(v, list) else v
-        p = Params.from_scenario(sc.with_overrides({path: v2}))
+        p = Params.from_scenario(sweep_point(sc, param, v))
     for n in names:
         make_policy(n, p)
-    folder = run_dir(out_dir, "sweep", scenario)
-    with progress(len(vals) * len(names) * sc.sim.horizon_slots, f"sweeping {param}", err.is_terminal) as prog:
-        result = sweep(sc, param, vals, names, episodes, seed, prog)
-    make_dir(folder)
-    plot = P.plot_sweep(result, param, folder)
-    md = write_sweep(result, param, sc, folder, plot)
+    runner = make_runner(backend, jobs, address)
+    with run_output(out_dir, "sweep", scenario, resume, force) as run:
+        with cell_bar(f"sweeping {param}", err.is_terminal) as bar:
+            result = run_sweep(sc, param, vals, names, episodes, seed, runner, run.cells, bar)
+        plot = P.plot_sweep(result, param, run.path)
+        md = write_sweep(result, param, sc, run.path, plot)
+    folder = run.final
     if as_json:
         emit_json({"param": param, "values": result})
     rows = [[v, pol, *[fmt(k, m[k]) for k, _, _ in SWEEP_COLUMNS]] for v, per in result.items() for pol, m in per.items()]

@@ -8,8 +8,10 @@ from typing import Optional
 import typer
 
 from ..core.errors import UserError
+from ..eval.runfolder import staged_output
 from ..experiments import BUDGETS, EXPERIMENTS
-from .common import emit_json, entry, err, make_dir, out, run_dir
+from .common import check_writable, emit_json, entry, err, out
+from .runs import FORCE_OUT_OPT, default_run_path
 
 app = typer.Typer()
 
@@ -22,6 +24,7 @@ def experiment_cmd(
     seed: int = typer.Option(0, "--seed", min=0),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/experiment-<name>-<time>)"),
     as_json: bool = typer.Option(False, "--json", help="print the results as one JSON document on stdout"),
+    force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Reproduce a paper's tables and plots in one command (no NAME: list the experiments)."""
     if name is None or list_:
@@ -31,8 +34,9 @@ def experiment_cmd(
     run = entry(EXPERIMENTS, name)
     if budget not in BUDGETS:
         raise UserError(f"--budget must be one of {', '.join(BUDGETS)} (got '{budget}')")
-    folder = make_dir(run_dir(out_dir, "experiment", name))
-    result = run(budget, folder, seed, progress=err.is_terminal)
+    folder = check_writable(out_dir if out_dir is not None else default_run_path("experiment", name))
+    with staged_output(folder, force, what="run") as stage:  # written as FOLDER.partial, renamed when complete
+        result = run(budget, stage, seed, progress=err.is_terminal)
     if as_json:
         emit_json(result)
     err.print(f"wrote {folder}")

@@ -14,6 +14,7 @@ import numpy as np
 import typer
 
 from ..core.errors import UserError
+from ..eval.runfolder import staged_output
 from ..llm.datasets import collect_states, write_sets
 from ..llm.model import load_backbone, prepare
 from ..llm.prompt import STYLES
@@ -22,6 +23,7 @@ from ..policies.base import make_policy
 from ..sim.params import Params
 from ..sim.scenario import load_scenario
 from .common import check_writable, emit_json, err
+from .runs import FORCE_OUT_OPT, moved_paths, train_into
 from .train import trainer
 
 app = typer.Typer(no_args_is_help=True, help="LLM policies: prepare backbones, datasets, fine-tuning, latency.")
@@ -50,11 +52,14 @@ def data_cmd(
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="override a scenario field"),
     sft: int = typer.Option(1000, "--sft", min=0), grpo: int = typer.Option(2000, "--grpo", min=0),
     test: int = typer.Option(1000, "--test", min=0),
+    force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Write the SFT / GRPO / test state sets of seed 001 §V-A as JSONL (oracle labels and J included)."""
     sc = load_scenario(scenario, overrides)
     check_writable(out_dir)
-    emit_json(write_sets(sc, out_dir, seed, {"sft": sft, "grpo": grpo, "test": test}))
+    with staged_output(out_dir, force, what="data set") as stage:
+        doc = write_sets(sc, stage, seed, {"sft": sft, "grpo": grpo, "test": test})
+    emit_json(moved_paths(doc, stage, out_dir))
     return 0
 
 
@@ -95,6 +100,7 @@ def finetune_cmd(
     sft_states: int = typer.Option(1000, "--sft-states", min=1),
     grpo_states: int = typer.Option(2000, "--grpo-states", min=1),
     seed: int = typer.Option(0, "--seed", min=0),
+    force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Fine-tune with every knob exposed (``mecoffload train`` uses the defaults)."""
     _check_choices(kind, mode, style, sft_schedule)
@@ -109,7 +115,8 @@ def finetune_cmd(
             raise UserError("--init applies to llm-grpo and comllm")
         kwargs["init"] = init
     check_writable(out_dir)
-    summary = train(sc, out_dir, grpo_steps if kind != "llm-sft" else sft_steps, seed, progress=err.is_terminal, **kwargs)
+    steps = grpo_steps if kind != "llm-sft" else sft_steps
+    summary = train_into(out_dir, force, train, sc, steps, seed, progress=err.is_terminal, **kwargs)
     emit_json(summary)
     return 0
 

@@ -1,19 +1,25 @@
-"""Three-tier commands (seed 002): ``tier-policies``, ``tier-eval`` (device counts x seeds) and
-``tier-train`` (the dl-tier networks, saved as safetensors + JSON)."""
+"""Three-tier commands (seed 002): ``tier-policies``, ``tier-eval`` (device counts x seeds, one
+cell per policy through the batch runner) and ``tier-train`` (the dl-tier networks, saved as
+safetensors + JSON)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from ..core.errors import UserError
+from ..eval.runfolder import staged_output
 from ..experiments import iot_devices
 from ..tiers.config import load_tier_scenario
 from ..tiers.dlnet import save_dl_checkpoint, train_dl
 from ..tiers.evaluate import sweep_devices
 from ..tiers.policies import tier_policies
 from .common import check_writable, emit_json, err, out, print_summary, print_table, split_ints, split_specs
+from .runs import (ADDRESS_OPT, BACKEND_OPT, FORCE_OPT, FORCE_OUT_OPT, JOBS_OPT, RESUME_OPT, cell_bar, make_runner,
+                   run_output)
 
 app = typer.Typer()
 
@@ -44,12 +50,29 @@ def tier_eval_cmd(
     seed: int = typer.Option(0, "--seed", min=0),
     overrides: Optional[list[str]] = TIER_SET_OPT,
     as_json: bool = typer.Option(False, "--json", help='print {"devices": {n: {policy: metrics}}} on stdout'),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder for results.json and the finished cells (default: none, nothing written)"),
+    backend: str = BACKEND_OPT,
+    jobs: Optional[int] = JOBS_OPT,
+    address: Optional[str] = ADDRESS_OPT,
+    resume: bool = RESUME_OPT,
+    force: bool = FORCE_OPT,
 ) -> int:
-    """Evaluate tier policies with common random numbers (one batch per policy)."""
+    """Evaluate tier policies with common random numbers (one cell per policy: every device count x seed in one batch)."""
     sc = load_tier_scenario(scenario, overrides)
     names = iot_devices.default_policies() if policies.strip() == "all" else split_specs(policies)
     counts = split_ints(devices, "--devices") or [sc.devices.count]
-    res = sweep_devices(sc, names, counts, seeds, seed)
+    runner = make_runner(backend, jobs, address)
+    if out_dir is None:
+        if resume or force:
+            raise UserError("--resume and --force need --out (tier-eval writes nothing without it)")
+        with cell_bar("tier-eval", err.is_terminal) as bar:
+            res = sweep_devices(sc, names, counts, seeds, seed, runner=runner, cell_progress=bar)
+    else:
+        with run_output(out_dir, "tier-eval", scenario, resume, force) as run:
+            with cell_bar("tier-eval", err.is_terminal) as bar:
+                res = sweep_devices(sc, names, counts, seeds, seed, runner=runner, store=run.cells, cell_progress=bar)
+            doc = {"scenario": sc.name, "seeds": seeds, "seed": seed, "devices": {str(n): v for n, v in res.items()}}
+            (run.path / "results.json").write_text(json.dumps(doc, indent=1))
     if as_json:
         emit_json({"devices": {str(n): v for n, v in res.items()}})
     rows = [_row(n, p, m) for n, per in res.items() for p, m in per.items()]
@@ -66,12 +89,14 @@ def tier_train_cmd(
     epochs: int = typer.Option(10, "--epochs", min=1, max=10_000),
     overrides: Optional[list[str]] = typer.Option(None, "--set"),
     as_json: bool = typer.Option(False, "--json"),
+    force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Train dl-tier (TierSelectionNN on seed 002's rule labels + VMCompatibilityNN); use it as -p dl-tier:FOLDER."""
     sc = load_tier_scenario(scenario, overrides)
     check_writable(out_dir)
-    models = train_dl(sc, seed, samples=samples, epochs=epochs)
-    save_dl_checkpoint(models, out_dir)
+    with staged_output(out_dir, force) as stage:
+        models = train_dl(sc, seed, samples=samples, epochs=epochs)
+        save_dl_checkpoint(models, stage)
     print_summary(models.info, as_json)
     err.print(f"wrote checkpoint {out_dir}")
     return 0

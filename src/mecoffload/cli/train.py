@@ -13,6 +13,7 @@ from ..core.optional import install_hint
 from ..learn import TRAINERS
 from ..sim.scenario import load_scenario
 from .common import SCENARIO_OPT, SET_OPT, check_writable, entry, err, print_summary
+from .runs import FORCE_OUT_OPT, train_into
 
 app = typer.Typer()
 
@@ -33,6 +34,7 @@ def train_cmd(
     out_dir: Path = typer.Option(..., "--out", "-o", help="checkpoint folder (model.safetensors + config.json + curve.png)"),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="LLM learners only: smollm2-135m, gemma3-270m or a local model folder"),
     as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON on stdout"),
+    force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Train a learned policy and write its checkpoint; evaluate it with -p KIND:FOLDER."""
     train = trainer(kind)
@@ -43,7 +45,7 @@ def train_cmd(
             raise UserError(f"--backbone applies to LLM learners only, not '{kind}'")
         kwargs["backbone"] = backbone
     check_writable(out_dir)
-    summary = train(sc, out_dir, steps, seed, progress=err.is_terminal, **kwargs)
+    summary = train_into(out_dir, force, train, sc, steps, seed, progress=err.is_terminal, **kwargs)
     print_summary(summary, as_json)
     err.print(f"wrote checkpoint {out_dir}")
     return 0

@@ -3,26 +3,41 @@ iteration (seed) x orchestrator (simulation scenario x policy), plus any mecoffl
 
 All orchestrators of a run share one workload (tasks, device movements) per device count and
 seed: common random numbers, so differences between columns are the orchestrators' own. The
-whole sweep is one vectorised batch (:class:`~.engine.EcsSim`); with ``jobs > 1`` the
-EdgeCloudSim orchestrators are split over processes (same results: environments never
-interact). Seeded: the same seed gives the same numbers (EdgeCloudSim seeds from the clock).
+sweep runs as **cells** through the batch runner (:mod:`mecoffload.eval.runner`): one cell per
+EdgeCloudSim orchestrator, and one cell for all ``--policies`` together (they draw from one
+policy stream, ``EcsSim._policy_rng``, so they stay in one batch). A cell is one vectorised
+batch (:class:`~.engine.EcsSim`) over every (device count x seed) environment and regenerates
+the shared workload from the seed. Environments never interact and the orchestrators' random
+draws are per environment, so the numbers do not depend on how the columns are grouped, on the
+runner's backend or on ``jobs`` (``tests/test_ecs_cli.py``). Seeded: the same seed gives the
+same numbers (EdgeCloudSim seeds from the clock).
+
+API::
+
+    plan_ecs(sc, policies, seeds, seed, devices, orchestrators, slot_s) -> EcsPlan   # checks every name
+    EcsPlan.cells() -> list[Cell];  EcsPlan.result(cell results, wall s) -> EcsResult
+    ecs_cell(scenario, orchestrators, policies, counts, iters, seed, checkpoint_sha256) -> dict
+    run_ecs(sc, policies, seeds, seed, devices, orchestrators, jobs, slot_s,
+            runner=None, store=None, progress=None) -> EcsResult
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.errors import PolicyError
-from ..tiers.evaluate import check_unique
+from ..eval.runner import Cell, ProgressFn, Runner, check_unique
+from ..eval.store import CellStore, check_fingerprint, fingerprint
 from ..tiers.policies import make_tier_policy
 from ..tiers.workload import Layout, generate, make_envs
 from .engine import EcsSim, Mode
 from .metrics import aggregate, check_accounting, env_figures
-from .model import EcsScenario
+from .model import EcsScenario, validate_ecs_scenario
+
+ECS_CELL = "mecoffload.ecs.runner:ecs_cell"
 
 
 @dataclass
@@ -51,95 +66,101 @@ class EcsResult:
                 "accounting": self.accounting, "timing_s": self.timing}
 
 
-def _policy_mode(spec: str, tier_sc) -> Mode:
-    return Mode(label=spec, policy=make_tier_policy(spec, tier_sc))  # DEFER / REJECT: no VM (see engine)
-
-
-def _run_group(sc: EcsScenario, wl, modes: list[Mode], seed: int, tier_sc) -> tuple[list[dict], dict, int]:
-    sim = EcsSim(sc, wl, modes, seed=seed, tier_sc=tier_sc).run()
+def ecs_cell(scenario: dict, orchestrators: list[str], policies: list[str], counts: list[int], iters: int, seed: int,
+             checkpoint_sha256: list[str] | None = None) -> dict:
+    """One cell: the given orchestrators and tier / mecoffload policies as one batch over every
+    (device count x seed) environment; figures per column and device count, the accounting."""
+    for spec, sha in zip(policies, checkpoint_sha256 or []):
+        check_fingerprint(spec, sha)
+    t0 = time.perf_counter()
+    sc = validate_ecs_scenario(scenario)
+    tier_sc = sc.to_tier_scenario(max(counts))
+    wl = generate(tier_sc, Layout.from_scenario(tier_sc), make_envs(tier_sc, iters, seed, counts))
+    t_wl = time.perf_counter()
+    modes = [Mode.ecs(o) for o in orchestrators] + [Mode(label=p, policy=make_tier_policy(p, tier_sc)) for p in policies]
+    sim = EcsSim(sc, wl, modes, seed=seed, tier_sc=tier_sc).run()  # DEFER / REJECT: no VM (see engine)
     acc = check_accounting(sim)
-    return env_figures(sim), acc, sim.n_wenv
+    figs, n_wenv = env_figures(sim), sim.n_wenv
+    figures = {}
+    for m, mode in enumerate(modes):
+        envs_of = figs[m * n_wenv:(m + 1) * n_wenv]
+        figures[mode.label] = {str(n): aggregate(envs_of[k * iters:(k + 1) * iters]) for k, n in enumerate(counts)}
+    return {"figures": figures, "accounting": acc,
+            "timing": {"workload": t_wl - t0, "simulation": time.perf_counter() - t_wl}}
 
 
-def _worker(args):
-    sc, wl, specs, seed, tier_sc = args
-    return _run_group(sc, wl, [Mode.ecs(s) for s in specs], seed, tier_sc)
+@dataclass(frozen=True)
+class EcsPlan:
+    """A checked run-ecs sweep: what to run, as cells."""
+
+    sc: EcsScenario
+    counts: list[int]
+    iters: int
+    seed: int
+    orchestrators: list[str]
+    policies: list[str]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.orchestrators + self.policies
+
+    def cells(self) -> list[Cell]:
+        groups = [([o], []) for o in self.orchestrators] + ([([], self.policies)] if self.policies else [])
+        dump = self.sc.model_dump()
+        return [Cell(ECS_CELL, {"scenario": dump, "orchestrators": orch, "policies": pols, "counts": self.counts,
+                                "iters": self.iters, "seed": self.seed,
+                                "checkpoint_sha256": [fingerprint(p) for p in pols]},
+                     label=f"{self.sc.name} {'+'.join(orch + pols)}")
+                for orch, pols in groups]
+
+    def result(self, results: list[dict], wall_s: float) -> EcsResult:
+        """The sweep's :class:`EcsResult` from its cells' results (in the order of :meth:`cells`)."""
+        figures: dict[str, dict[int, dict]] = {}
+        accounting: dict[str, int] = {}
+        timing = {"workload": 0.0, "simulation": 0.0}
+        for res in results:
+            for label, per_n in res["figures"].items():
+                figures[label] = {int(n): f for n, f in per_n.items()}
+            for k, v in res["accounting"].items():
+                accounting[k] = accounting.get(k, 0) + v
+            for k in timing:
+                timing[k] += res["timing"][k]
+        timing = {k: round(v, 3) for k, v in timing.items()} | {"total": round(wall_s, 3)}
+        return EcsResult(scenario=self.sc.name, devices=list(self.counts), columns=self.columns,
+                         figures={c: figures[c] for c in self.columns}, accounting={"+".join(self.columns): accounting},
+                         seeds=self.iters, seed=self.seed, slot_s=float(self.sc.sim.slot_s), timing=timing)
+
+
+def plan_ecs(sc: EcsScenario, policies: list[str] | tuple[str, ...] = (), seeds: int | None = None, seed: int = 0,
+             devices: list[int] | None = None, orchestrators: list[str] | None = None,
+             slot_s: float | None = None) -> EcsPlan:
+    """Check a run-ecs sweep before any work: names known, none listed twice, something to run."""
+    if slot_s is not None:
+        sc = sc.model_copy(update={"sim": sc.sim.model_copy(update={"slot_s": float(slot_s)})})
+    counts = [int(n) for n in (devices or sc.devices.counts())]
+    orch = list(sc.orchestrators() if orchestrators is None else orchestrators)
+    check_unique(orch + list(policies), "listed more than once")
+    if not orch and not policies:
+        raise PolicyError("nothing to run: the scenario has no supported orchestrator; give --policies")
+    for o in orch:
+        Mode.ecs(o)
+    tier_sc = sc.to_tier_scenario(max(counts))
+    for p in policies:
+        make_tier_policy(p, tier_sc)
+    return EcsPlan(sc, counts, int(seeds or sc.iterations), int(seed), orch, list(policies))
 
 
 def run_ecs(sc: EcsScenario, policies: list[str] | tuple[str, ...] = (), seeds: int | None = None, seed: int = 0,
             devices: list[int] | None = None, orchestrators: list[str] | None = None, jobs: int = 1,
-            slot_s: float | None = None) -> EcsResult:
+            slot_s: float | None = None, runner: Runner | None = None, store: CellStore | None = None,
+            progress: ProgressFn | None = None) -> EcsResult:
     """The EdgeCloudSim sweep of ``sc`` (its orchestrators unless ``orchestrators`` is given)
-    plus the tier / mecoffload ``policies``; ``seeds`` iterations per device count."""
-    if slot_s is not None:
-        sc = sc.model_copy(update={"sim": sc.sim.model_copy(update={"slot_s": float(slot_s)})})
-    counts = list(devices) if devices else sc.devices.counts()
-    iters = int(seeds or sc.iterations)
-    orch = list(sc.orchestrators() if orchestrators is None else orchestrators)
-    check_unique(list(orch) + list(policies), "listed more than once")
-    if not orch and not policies:
-        raise PolicyError("nothing to run: the scenario has no supported orchestrator; give --policies")
-    t_start = time.perf_counter()
-    tier_sc = sc.to_tier_scenario(max(counts))
-    lay = Layout.from_scenario(tier_sc)
-    wl = generate(tier_sc, lay, make_envs(tier_sc, iters, seed, counts))
-    t_wl = time.perf_counter()
-    for o in orch:
-        Mode.ecs(o)  # validate names before the long part
-    ext = [_policy_mode(p, tier_sc) for p in policies]
-    per_col: dict[str, list[dict]] = {}
-    accounting: dict[str, dict] = {}
-    groups = _split(orch, jobs)
-    if len(groups) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx) as ex:
-            futs = [ex.submit(_worker, (sc, wl, g, seed, tier_sc)) for g in groups]
-            # the tier policies run here meanwhile
-            if ext:
-                figs, acc, n_wenv = _run_group(sc, wl, ext, seed, tier_sc)
-                _collect(per_col, accounting, [m.label for m in ext], figs, acc, n_wenv)
-            for g, f in zip(groups, futs):
-                figs, acc, n_wenv = f.result()
-                _collect(per_col, accounting, g, figs, acc, n_wenv)
-    else:
-        modes = [Mode.ecs(o) for o in orch] + ext
-        figs, acc, n_wenv = _run_group(sc, wl, modes, seed, tier_sc)
-        _collect(per_col, accounting, [m.label for m in modes], figs, acc, n_wenv)
-    columns = orch + list(policies)
-    figures: dict[str, dict[int, dict]] = {}
-    for col in columns:
-        envs_of = per_col[col]
-        figures[col] = {}
-        for k, n in enumerate(counts):
-            figures[col][int(n)] = aggregate(envs_of[k * iters:(k + 1) * iters])
-    t_end = time.perf_counter()
-    return EcsResult(scenario=sc.name, devices=[int(n) for n in counts], columns=columns, figures=figures,
-                     accounting=accounting, seeds=iters, seed=seed, slot_s=float(sc.sim.slot_s),
-                     timing={"workload": round(t_wl - t_start, 3), "simulation": round(t_end - t_wl, 3),
-                             "total": round(t_end - t_start, 3)})
-
-
-def _split(orch: list[str], jobs: int) -> list[list[str]]:
-    """Orchestrators per process: the edge orchestrator's (all servers, heavier) apart."""
-    jobs = max(1, min(int(jobs), os.cpu_count() or 1, len(orch)))
-    if jobs == 1 or len(orch) < 2:
-        return [orch] if orch else []
-    heavy = [o for o in orch if o.startswith("TWO_TIER_WITH_EO")]
-    light = [o for o in orch if not o.startswith("TWO_TIER_WITH_EO")]
-    if not heavy or not light:
-        half = (len(orch) + 1) // 2
-        return [orch[:half], orch[half:]]
-    return [light, heavy]
-
-
-def _collect(per_col, accounting, labels, figs, acc, n_wenv) -> None:
-    for m, label in enumerate(labels):
-        per_col[label] = figs[m * n_wenv:(m + 1) * n_wenv]
-    key = "+".join(labels)
-    accounting[key] = acc
+    plus the tier / mecoffload ``policies``; ``seeds`` iterations per device count. The cells run
+    on ``runner`` (default: ``jobs`` local processes); ``store`` keeps every finished cell."""
+    t0 = time.perf_counter()
+    plan = plan_ecs(sc, policies, seeds, seed, devices, orchestrators, slot_s)
+    results = (runner or Runner(jobs=max(1, int(jobs)))).run(plan.cells(), store, progress)
+    return plan.result(results, time.perf_counter() - t0)
 
 
 def reference_check(res: EcsResult, reference: dict, fields: tuple[str, ...]) -> dict:

@@ -12,7 +12,7 @@ API::
     run_evaluate(sc, policies, episodes, seed, runner, store, progress) -> {name: PolicyRun}   # = evaluate()
     run_sweep(sc, param, values, policies, episodes, seed, runner, store, progress) -> {value: {name: metrics}}  # = sweep()
     to_result(run) -> dict / to_policy_run(result) -> PolicyRun                      # what a cell stores
-    fingerprint(spec) -> str            # sha256 of the files a policy argument names (checkpoints)
+    fingerprint(spec) -> str            # sha256 of the files a policy argument names (from .store)
 
 A stored evaluate cell holds every field of ``PolicyRun``: ``metrics`` as JSON, ``latencies`` and
 ``max_delay_series`` as arrays, so plots can be redrawn from ``OUT/cells`` without recomputing.
@@ -20,16 +20,14 @@ A stored evaluate cell holds every field of ``PolicyRun``: ``metrics`` as JSON, 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import CheckpointError, PolicyError
 from ..scenario import Scenario, validate_scenario
 from .evaluate import SWEEP_ALIASES, PolicyRun, run_policy
-from .runner import Cell, ProgressFn, Runner
-from .store import CellStore
+from .runner import Cell, ProgressFn, Runner, check_unique
+from .store import CellStore, check_fingerprint, fingerprint
 
 EVALUATE_CELL = "mecoffload.eval.cells:evaluate_cell"
 
@@ -42,27 +40,9 @@ def to_policy_run(result: dict[str, Any]) -> PolicyRun:
     return PolicyRun(**result)
 
 
-def fingerprint(spec: str) -> str:
-    """sha256 over the files of a policy argument that is a path (``dqn:checkpoints/x``); '' otherwise.
-
-    Part of the cell's key, so a checkpoint retrained at the same path never reuses older cells.
-    """
-    _, _, arg = spec.partition(":")
-    path = Path(arg) if arg else None
-    if path is None or not path.exists():
-        return ""
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    h = hashlib.sha256()
-    for f in files:
-        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
-        h.update(hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()
-
-
 def evaluate_cell(scenario: dict, policy: str, episodes: int, seed: int, checkpoint_sha256: str = "") -> dict:
     """Run ``policy`` on the scenario dump for ``episodes`` episodes from ``seed``; a ``PolicyRun`` as a dict."""
-    if checkpoint_sha256 and fingerprint(policy) != checkpoint_sha256:
-        raise CheckpointError(f"policy '{policy}': the checkpoint here differs from the one the run was planned with")
+    check_fingerprint(policy, checkpoint_sha256)
     return to_result(run_policy(validate_scenario(scenario), policy, episodes, seed))
 
 
@@ -73,16 +53,10 @@ def evaluate_cells(sc: Scenario, policies: list[str], episodes: int, seed: int) 
             for spec in policies]
 
 
-def _no_duplicates(policies: list[str]) -> None:
-    dup = sorted({s for s in policies if policies.count(s) > 1})
-    if dup:
-        raise PolicyError(f"policy listed more than once: {', '.join(dup)}")
-
-
 def run_evaluate(sc: Scenario, policies: list[str], episodes: int = 20, seed: int = 0, runner: Runner | None = None,
                  store: CellStore | str | Path | None = None, progress: ProgressFn | None = None) -> dict[str, PolicyRun]:
     """:func:`mecoffload.eval.evaluate.evaluate` through the runner: one cell per policy."""
-    _no_duplicates(policies)
+    check_unique(policies)
     results = (runner or Runner()).run(evaluate_cells(sc, policies, episodes, seed), store, progress)
     runs = [to_policy_run(r) for r in results]
     return {r.name: r for r in runs}
@@ -99,7 +73,7 @@ def run_sweep(sc: Scenario, param: str, values: list, policies: list[str], episo
               runner: Runner | None = None, store: CellStore | str | Path | None = None,
               progress: ProgressFn | None = None) -> dict[str, dict[str, dict]]:
     """:func:`mecoffload.eval.evaluate.sweep` through the runner: one cell per (value, policy)."""
-    _no_duplicates(policies)
+    check_unique(policies)
     points = [sweep_point(sc, param, v) for v in values]  # every value validated before any work
     cells = [c for point in points for c in evaluate_cells(point, policies, episodes, seed)]
     results = iter((runner or Runner()).run(cells, store, progress))

@@ -11,6 +11,8 @@ API::
     run_folder(out, resume=False, force=False, say=print_err)              # context manager of both
     fresh_run_path(root, stem) -> Path                                     # root/stem(-N), neither taken
     partial_path(out) -> Path                                              # NAME -> NAME.partial
+    holds_files(folder) -> bool                                            # any file below it
+    staged_output(out, force=False, what="checkpoint", say=print_err)      # context manager, see below
 
 Rules of :func:`open_run_folder` for ``out`` = NAME:
 
@@ -20,6 +22,12 @@ Rules of :func:`open_run_folder` for ``out`` = NAME:
   its cells are reused) or ``force`` (both are deleted, said in one line through ``say``);
 - ``out`` is a file, lies under a file, or cannot be created, or both ``resume`` and ``force``
   are given → :class:`UserError` naming it, before any computation.
+
+:func:`staged_output` is for outputs without cells (checkpoints, data sets): an ``out`` that
+holds files is a :class:`UserError` unless ``force`` (said in one line); the output is written
+into ``NAME.partial/`` (a leftover of an aborted write is removed first) and moved to ``NAME``
+only when the block succeeds, so a failed or interrupted training leaves the old ``NAME``
+untouched and no half-written one.
 
 Only the standard library and ``core.errors`` are used, so that any layer may move this module down.
 """
@@ -119,6 +127,51 @@ def run_folder(out: str | Path, resume: bool = False, force: bool = False,
     part = open_run_folder(out, resume, force, say)
     yield part
     finish_run_folder(part)
+
+
+def holds_files(folder: str | Path) -> bool:
+    """True when ``folder`` (a folder) has a file anywhere below it."""
+    folder = Path(folder)
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+def _replace(stage: Path, final: Path) -> None:
+    """Move ``stage`` to ``final``; an existing ``final`` is moved aside first and deleted last."""
+    old = final.with_name(f".{final.name}.old")
+    _remove(old)
+    try:
+        if final.exists() or final.is_symlink():
+            final.rename(old)
+        stage.rename(final)
+    except OSError as exc:
+        raise UserError(f"--out: cannot move '{clip(stage)}' to '{clip(final)}': {exc.strerror or exc}") from None
+    _remove(old)
+
+
+@contextlib.contextmanager
+def staged_output(out: str | Path, force: bool = False, what: str = "checkpoint",
+                  say: Callable[[str], None] = _print_err) -> Iterator[Path]:
+    """``with staged_output(out) as folder:`` write into ``folder`` (``out.partial``); it replaces
+    ``out`` when the block succeeds and is removed when it fails (see the module docstring)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: '{clip(out)}' exists and is not a folder")
+    if _busy(out):
+        if not force:
+            raise UserError(f"--out: '{clip(out)}' already holds a {what}; use --force to replace it")
+        say(f"replacing the existing {what} {out} (--force)")
+    stage = partial_path(out)
+    try:
+        _remove(stage)
+        stage.mkdir(parents=True)
+    except OSError as exc:
+        raise UserError(f"--out: cannot create '{clip(stage)}': {exc.strerror or exc}") from None
+    try:
+        yield stage
+    except BaseException:
+        _remove(stage)
+        raise
+    _replace(stage, out)
 
 
 def fresh_run_path(root: str | Path, stem: str) -> Path:

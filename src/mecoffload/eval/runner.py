@@ -15,13 +15,20 @@ API::
     Runner.run(cells, store=None, progress=None) -> list   # results in the order of ``cells``
     run_cells(cells, runner=None, store=None, progress=None) -> list   # the same, default Runner()
     execute(fn, inputs) -> (result, seconds)    # what a worker does for one cell
+    check_unique(names, what)                   # PolicyError for a policy listed twice
 
-A command wires it like this (``--backend``, ``--jobs``, ``--address``, ``--resume``, ``--force``)::
+A command wires it like this (``--backend``, ``--jobs``, ``--address``, ``--resume``, ``--force``;
+the CLI's helpers are in :mod:`mecoffload.cli.runs`)::
 
     runner = Runner(backend, jobs, address)                  # bad options: UserError, before any work
     with run_folder(out, resume, force) as folder:           # writes OUT.partial/, renamed to OUT at the end
         runs = run_evaluate(sc, names, episodes, seed, runner, folder / "cells", progress)
         ...write metrics, report and plots into folder...
+
+The batch jobs as cells: ``evaluate`` / ``sweep`` (:mod:`mecoffload.eval.cells`: one policy on one
+scenario point), ``tier-eval`` (:mod:`mecoffload.tiers.evaluate`: one policy on every device
+count x seed), ``run-ecs`` (:mod:`mecoffload.ecs.runner`: one EdgeCloudSim orchestrator, or all
+added policies together, on every device count x seed).
 
 - ``backend="local"``: ``jobs`` None/1 runs the cells one after another in this process;
   ``jobs=N`` runs them in N worker processes (``concurrent.futures`` with the *forkserver*
@@ -71,6 +78,7 @@ import importlib
 import logging
 import multiprocessing as mp
 import os
+import signal
 import socket
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -78,7 +86,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..core.errors import UserError
+from ..core.errors import PolicyError, UserError
 from ..core.optional import require
 from .store import SALT, CellStore, cell_key, normalise
 
@@ -186,11 +194,11 @@ class Runner:
                 finished(key, *execute(cell.fn, cell.inputs))
             return
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method), initializer=_one_thread)
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method), initializer=_worker_init)
         try:
             _drain_futures({pool.submit(execute, c.fn, c.inputs): k for k, c in todo.items()}, finished)
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # do not wait for cells nobody will store
+            _stop_pool(pool)  # do not wait for cells nobody will store
             raise
         pool.shutdown()
 
@@ -205,25 +213,53 @@ class Runner:
             task = ray.remote(num_cpus=1)(_execute_in)
             cwd = os.getcwd()
             pending = {task.remote(cwd, SALT, c.fn, c.inputs): k for k, c in todo.items()}
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    key = pending.pop(ref)
-                    try:
-                        value, elapsed = ray.get(ref)
-                    except ray.exceptions.RayError as exc:
-                        for other in pending:
-                            ray.cancel(other)
-                        raise _unwrap(exc) from None
-                    finished(key, value, elapsed)
+            try:
+                _drain_refs(ray, pending, finished)
+            except BaseException:
+                for other in pending:  # a failed cell or Ctrl-C: nobody will store the others
+                    ray.cancel(other, force=True)
+                raise
         finally:
             if started:
                 ray.shutdown()
 
 
-def _one_thread() -> None:
-    """Worker processes run one thread each, as Ray's workers do (no oversubscription of cores)."""
+def _worker_init() -> None:
+    """Worker processes run one thread each, as Ray's workers do (no oversubscription of cores),
+    and leave Ctrl-C to the driver, which stops them (no traceback from every worker)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """End a process pool now: pending cells cancelled, running ones killed."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
+
+
+def _drain_refs(ray: Any, pending: dict, finished: Callable) -> None:
+    """Hand each finished Ray task's result to ``finished`` (raises the first cell's own error)."""
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            key = pending.pop(ref)
+            try:
+                value, elapsed = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                raise _unwrap(exc) from None
+            finished(key, value, elapsed)
+
+
+def check_unique(names: Sequence[str], what: str = "policy listed more than once") -> None:
+    """A :class:`PolicyError` naming the items (policies, orchestrators) listed twice."""
+    dup = sorted({s for s in names if list(names).count(s) > 1})
+    if dup:
+        raise PolicyError(f"{what}: {', '.join(dup)}")
 
 
 def _drain_futures(pending: dict, finished: Callable) -> None:

@@ -19,6 +19,12 @@ do not match its key) counts as missing and is recomputed.
 Results round-trip exactly, with two normalisations applied to every result whether it was just
 computed or read back (so numbers never depend on the path they took): tuples become lists and
 numpy scalars become Python scalars. Dict keys must be strings; their order is kept.
+
+Files a cell reads (a policy's checkpoint) are part of its inputs by content:
+``fingerprint(spec)`` is the sha256 over every file that a part of the policy spec names
+(``dqn:checkpoints/x``, ``mec:setnet:DIR``, ``dl-tier:desc,DIR``), so a checkpoint retrained at
+the same path never reuses older cells, and ``check_fingerprint`` refuses a worker whose copy
+differs from the driver's.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from ..core.errors import CheckpointError
 
 FORMAT = 1
 """version of the record layout; part of the salt"""
@@ -103,6 +111,38 @@ def normalise(result: Any) -> Any:
     arrays: dict[str, np.ndarray] = {}
     text = json.dumps(_plain(result, arrays), allow_nan=False)
     return _restore(json.loads(text), arrays)
+
+
+def _spec_paths(spec: str) -> list[Path]:
+    """The existing files or folders named by the parts of a policy spec after its name."""
+    _, _, arg = spec.partition(":")
+    parts = [arg] + [p for piece in arg.split(":") for p in piece.split(",")] if arg else []
+    seen: list[Path] = []
+    for part in parts:
+        path = Path(part)
+        if part and path.exists() and path not in seen:
+            seen.append(path)
+    return seen
+
+
+def fingerprint(spec: str) -> str:
+    """sha256 over the files that a policy spec names (checkpoints); '' when it names none."""
+    paths = _spec_paths(spec)
+    if not paths:
+        return ""
+    h = hashlib.sha256()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def check_fingerprint(spec: str, sha256: str) -> None:
+    """Refuse to run ``spec`` here when its files differ from those the run was planned with."""
+    if sha256 and fingerprint(spec) != sha256:
+        raise CheckpointError(f"policy '{spec}': the checkpoint here differs from the one the run was planned with")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
