@@ -8,6 +8,7 @@ from ..sim.cost import estimated_j
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import register
+from .specs import no_argument
 
 
 def oracle_costs(obs: Obs, p: Params) -> np.ndarray:
@@ -20,6 +21,7 @@ class OraclePolicy:
     name = "oracle"
 
     def __init__(self, p: Params, arg: str | None = None):
+        no_argument(self.name, arg)
         self.p = p
 
     def reset(self, batch: int) -> None:
