@@ -93,8 +93,8 @@ class LacsSection(Section):
 class Scenario(ScenarioModel):
     """An MEC system: simulation, users, edge servers, channel, tasks, cost and the LACS planner."""
 
-    name: str = "custom"
-    description: str = ""
+    name: str = Field("custom", max_length=200)
+    description: str = Field("", max_length=2000)
     sim: SimSection = SimSection()
     users: UsersSection = UsersSection()
     edge: EdgeSection = EdgeSection()
