@@ -345,3 +345,22 @@ def test_ga_huge_population_is_refused_at_once():
     t = time.perf_counter()
     _error("ga:pop=100000000")
     assert time.perf_counter() - t < 1.0
+
+
+# ---------------------------------------------------------------------- checkpoints validated before use (issue 13 item 2)
+
+
+@pytest.mark.parametrize("kind", ["dqn", "setnet"])
+def test_shipped_checkpoints_pass_validation_and_load_bit_identically(kind):
+    torch = pytest.importorskip("torch")
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    folder = Path(__file__).resolve().parent.parent / "checkpoints" / f"{kind}-comllm"
+    raw = load_file(str(folder / "model.safetensors"))
+    pol = make_policy(f"{kind}:{folder}", _params())
+    state = pol.net.state_dict()
+    assert set(state) == set(raw)
+    for name, t in raw.items():
+        assert state[name].dtype == t.dtype and torch.equal(state[name], t), name

@@ -203,7 +203,9 @@ def validate_model(model: type[M], data: dict, label: str | None = None, where: 
         kind = f"{label} field" if label else "field"
         got = err.get("input")
         value = "" if isinstance(got, dict) else f" = {_echo(got)}"  # a section-level rule names its fields
-        raise ScenarioError(f"{head}invalid {kind} '{loc or label}'{value}: {clip(msg, 300)}{_bounds(err['loc'], model)}") from None
+        if not loc:  # a rule of the whole model (e.g. warm-up < horizon): the message names its fields
+            raise ScenarioError(f"{head}invalid {label or 'value'}: {clip(msg, 300)}") from None
+        raise ScenarioError(f"{head}invalid {kind} '{loc}'{value}: {clip(msg, 300)}{_bounds(err['loc'], model)}") from None
 
 
 def _bounds(loc: tuple, model: Any) -> str:
