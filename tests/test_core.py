@@ -203,3 +203,28 @@ def test_load_checkpoint_validates_config_shapes_dtype_and_finiteness(tmp_path):
             load_checkpoint(folder, "k", Cfg, shapes)
         msg = _line(exc)
         assert needle in msg and str(folder) in msg, msg
+
+
+def test_check_memory_refuses_with_the_estimate(tmp_path, monkeypatch):
+    from mecoffload.core import resources
+
+    info = tmp_path / "meminfo"
+    info.write_text("MemTotal:       1000000 kB\nMemAvailable:     524288 kB\n")
+    monkeypatch.setattr(resources, "MEMINFO", info)
+    monkeypatch.setattr(resources, "CGROUP", tmp_path / "no-cgroup")
+    assert resources.free_memory_bytes() == 512 * 2**20
+    resources.check_memory(100 * 2**20, "small run")  # fits
+    with pytest.raises(UserError) as exc:
+        resources.check_memory(3 * 2**30, "evaluate -n 9", "use fewer episodes")
+    assert _line(exc) == "evaluate -n 9 needs about 3.0 GiB of memory but only 512.0 MiB is free; use fewer episodes"
+    cg = tmp_path / "cg"
+    cg.mkdir()
+    (cg / "memory.max").write_text(str(300 * 2**20))
+    (cg / "memory.current").write_text(str(100 * 2**20))
+    monkeypatch.setattr(resources, "CGROUP", cg)
+    assert resources.free_memory_bytes() == 200 * 2**20  # the cgroup limit is lower
+    monkeypatch.setattr(resources, "MEMINFO", tmp_path / "none")
+    monkeypatch.setattr(resources, "CGROUP", tmp_path / "none")
+    assert resources.free_memory_bytes() is None
+    resources.check_memory(10**30, "unknown machine")  # cannot tell: not refused
+    assert resources.fmt_bytes(512) == "512 B" and resources.fmt_bytes(3 * 2**40) == "3.0 TiB"

@@ -364,3 +364,31 @@ def test_shipped_checkpoints_pass_validation_and_load_bit_identically(kind):
     assert set(state) == set(raw)
     for name, t in raw.items():
         assert state[name].dtype == t.dtype and torch.equal(state[name], t), name
+
+
+# ---------------------------------------------------------------------- resource bounds (issue 13 item 3)
+
+
+def test_memory_estimates_refuse_what_cannot_fit(monkeypatch):
+    from mecoffload.core import resources
+    from mecoffload.core.errors import UserError
+    from mecoffload.policies.base import check_evaluation_memory, policy_memory_bytes
+    from mecoffload.sim.scenario import evaluation_memory_bytes
+
+    sc = load_scenario("comllm")
+    small = evaluation_memory_bytes(sc, 20, 3)
+    assert 10_000 < small < 50 * 2**20
+    big = load_scenario("comllm", {"users.count": 10_000, "sim.horizon_slots": 1_000_000})
+    assert evaluation_memory_bytes(big, 100_000) > 2**50
+    ga = make_policy("ga:pop=64,gens=2", _params())
+    assert policy_memory_bytes(ga, 1) > 0 and abs(policy_memory_bytes(ga, 20) - 20 * policy_memory_bytes(ga, 1)) <= 20
+    assert policy_memory_bytes(make_policy("oracle", _params()), 20) == 0
+    monkeypatch.setattr(resources, "free_memory_bytes", lambda: 2**30)
+    check_evaluation_memory(sc, 20, [ga, make_policy("oracle", _params())])
+    with pytest.raises(UserError, match=r"evaluate -n 100000 needs about .* PiB of memory but only 1.0 GiB is free"):
+        check_evaluation_memory(big, 100_000, [ga], "evaluate -n 100000")
+    with pytest.raises(UserError, match="policy 'ga' with pop=10000 on 1 environment"):
+        make_policy("ga:pop=10000,gens=1", _params(**{"users.count": 10_000, "task.rate": 20}))
+    ga_ok = make_policy("ga:pop=2000,gens=1", _params())
+    with pytest.raises(UserError, match="on 100000 environment"):
+        ga_ok.reset(100_000)  # the real batch is checked when a run starts

@@ -59,6 +59,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import PolicyError, clip
+from ..core.resources import check_memory
 from ..sim.cost import estimated_costs, generalized_cost
 from ..sim.dynamics import Arrivals, Obs, SimState, decide, observe
 from ..sim.params import Params
@@ -139,11 +140,28 @@ class GAPolicy:
             self._greedy = [MinMaxDelayPolicy(p), LeastLoadedPolicy(p), OraclePolicy(p)]
         else:
             self._greedy = [OraclePolicy(p), MinMaxDelayPolicy(p)]
+        self._check_memory(1)  # one environment must fit; reset() checks the real batch
         self._clear()
+
+    def memory_bytes(self, batch: int) -> int:
+        """Rough upper estimate (bytes) of the arrays of one slot's planning for ``batch``
+        environments: population, children and parents (B, pop, A) int64, fitness temporaries
+        (B, pop, E+1) and, with local execution, (B, pop, U) float64, tournaments (B, pop, 2, tour),
+        with A the arrivals of an environment in a slot (mean + 4σ for Poisson, U for Bernoulli)."""
+        p = self.p
+        mean = p.n_users * p.rate
+        arrivals = p.n_users if p.arrival == "bernoulli" else mean + 4 * mean**0.5 + 2
+        per_individual = 8 * arrivals + 12 * (p.n_servers + 1) + 2 * self.tour + (4 * p.n_users if p.allow_local else 0)
+        return int(8 * batch * (self.pop * per_individual + arrivals * p.n_servers))
+
+    def _check_memory(self, batch: int) -> None:
+        check_memory(self.memory_bytes(batch), f"policy '{self.name}' with pop={self.pop} on {batch} environment(s)",
+                     "lower pop or the number of episodes")
 
     # ------------------------------------------------------------------ protocol
 
     def reset(self, batch: int) -> None:
+        self._check_memory(batch)
         self._clear()
 
     def _clear(self) -> None:
