@@ -228,3 +228,28 @@ def test_check_memory_refuses_with_the_estimate(tmp_path, monkeypatch):
     assert resources.free_memory_bytes() is None
     resources.check_memory(10**30, "unknown machine")  # cannot tell: not refused
     assert resources.fmt_bytes(512) == "512 B" and resources.fmt_bytes(3 * 2**40) == "3.0 TiB"
+
+
+def test_quiet_third_party_hides_their_warnings_only():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, warnings, os\n"
+        "warnings.simplefilter('default')\n"
+        "from mecoffload.core.quiet import quiet_third_party\n"
+        "quiet_third_party(sys.argv[1] == 'verbose')\n"
+        "for mod in ('transformers.modeling_utils', 'matplotlib', 'torch.nn.modules.module', 'mecoffload.eval'):\n"
+        "    exec('import warnings; warnings.warn(\"from ' + mod + '\", FutureWarning)', {'__name__': mod})\n"
+        "print(os.environ.get('TRANSFORMERS_VERBOSITY'))\n"
+    )
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = {k: v for k, v in os.environ.items() if k != "TRANSFORMERS_VERBOSITY"} | {"PYTHONPATH": src}
+    quiet = subprocess.run([sys.executable, "-c", code, "quiet"], capture_output=True, text=True, env=env, timeout=120)
+    assert "from mecoffload.eval" in quiet.stderr and "transformers" not in quiet.stderr, quiet.stderr
+    assert "matplotlib" not in quiet.stderr and "torch" not in quiet.stderr and quiet.stdout.strip() == "error"
+    loud = subprocess.run([sys.executable, "-c", code, "verbose"], capture_output=True, text=True, env=env, timeout=120)
+    assert "from transformers.modeling_utils" in loud.stderr and "from matplotlib" in loud.stderr
+    assert loud.stdout.strip() == "None"
