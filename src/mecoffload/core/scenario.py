@@ -152,7 +152,7 @@ def set_path(data: dict, path: str, value: Any, label: str = "scenario") -> None
                 raise ScenarioError(f"unknown {label} field '{where}' (index 0..{len(node) - 1})")
             key = int(key)
         elif not isinstance(node, dict) or key not in node:
-            allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "(none)"
+            allowed = clip(", ".join(sorted(map(str, node))), 200) if isinstance(node, dict) else "(none)"
             raise ScenarioError(f"unknown {label} field '{where}' (allowed here: {allowed})")
         if i == len(keys) - 1:
             node[key] = value
@@ -197,7 +197,7 @@ def validate_model(model: type[M], data: dict, label: str | None = None, where: 
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = clip(".".join(str(p) for p in err["loc"]))
         msg = " ".join(err["msg"].removeprefix("Value error, ").split())
         head = f"{where}: " if where else ""
         kind = f"{label} field" if label else "field"
@@ -231,7 +231,7 @@ def _bounds(loc: tuple, model: Any) -> str:
     lo = next((v for m in meta for v in (getattr(m, "ge", None), getattr(m, "gt", None)) if v is not None), None)
     hi = next((v for m in meta for v in (getattr(m, "le", None), getattr(m, "lt", None)) if v is not None), None)
     strict_lo = any(getattr(m, "gt", None) is not None for m in meta)
-    name = ".".join(str(p) for p in loc)
+    name = clip(".".join(str(p) for p in loc))
     if lo is not None and hi is not None:
         return f" (allowed: {_num(lo)} {'<' if strict_lo else '<='} {name} <= {_num(hi)})"
     return f" ({description})" if description else ""
