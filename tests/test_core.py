@@ -131,3 +131,125 @@ def test_registries_are_one_type():
     assert {"llm-zeroshot", "llm-sft", "llm-grpo", "comllm", "oracle", "setnet", "dqn"} <= set(POLICIES.names())
     assert set(TRAINERS.names()) == {"dqn", "setnet", "llm-sft", "llm-grpo", "comllm"}
     assert {"comllm", "iot-devices"} <= set(EXPERIMENTS.names())
+
+
+# ---------------------------------------------------------------------- strict sections, checkpoint validation (issue 13)
+
+
+class Pair(Section):
+    span: tuple[float, float] = (1.0, 2.0)
+    n: int = Field(1, ge=1, le=5)
+
+
+def test_sections_are_strict_and_finite():
+    assert Pair.model_validate({"span": [1, 3]}).span == (1.0, 3.0)  # a list is a tuple, an int a float
+    for bad in ({"n": True}, {"n": 2.0}, {"n": "2"}, {"span": [1, "2"]}, {"span": [float("nan"), 1]}):
+        with pytest.raises(ScenarioError):
+            validate_model(Pair, bad)
+
+
+def test_bounds_of_list_items_are_quoted():
+    with pytest.raises(ScenarioError) as exc:
+        validate_model(Thing, {"items": [{"size_mb": 1}, {"size_mb": 50}]})
+    assert "(allowed: 0 < items.1.size_mb <= 10)" in _line(exc)
+
+
+def test_empty_file_is_an_error(tmp_path):
+    (tmp_path / "e.toml").write_text("# nothing here\n")
+    with pytest.raises(ScenarioError, match="sets no thing field"):
+        load_model(Thing, tmp_path / "e.toml")
+
+
+def _ckpt(tmp_path, tensors: dict, config):
+    import json
+
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "ck"
+    folder.mkdir(exist_ok=True)
+    save_file(tensors, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_load_checkpoint_validates_config_shapes_dtype_and_finiteness(tmp_path):
+    torch = pytest.importorskip("torch")
+    from mecoffload.core.checkpoint import CheckpointConfig, load_checkpoint
+    from mecoffload.core.errors import CheckpointError
+
+    class Cfg(CheckpointConfig):
+        width: int = Field(ge=1, le=8)
+
+    def shapes(c):
+        return {"w": (c.width, 2)}
+
+    ok = _ckpt(tmp_path, {"w": torch.ones(3, 2)}, {"kind": "k", "width": 3, "note": "kept"})
+    tensors, cfg = load_checkpoint(ok, "k", Cfg, shapes)
+    assert cfg["note"] == "kept" and torch.equal(tensors["w"], torch.ones(3, 2))
+    cases = [
+        ({"w": torch.ones(3, 2)}, {"kind": "k", "width": True}, "'width' = true"),
+        ({"w": torch.ones(3, 2)}, {"kind": "k", "width": 99}, "1 <= width <= 8"),
+        ({"w": torch.ones(3, 2)}, {"kind": "k"}, "'width': Field required"),
+        ({"w": torch.ones(4, 2)}, {"kind": "k", "width": 3}, "has shape (4, 2), expected (3, 2)"),
+        ({"w": torch.ones(3, 2), "v": torch.ones(1)}, {"kind": "k", "width": 3}, "unexpected v"),
+        ({"v": torch.ones(3, 2)}, {"kind": "k", "width": 3}, "missing w"),
+        ({"w": torch.ones(3, 2, dtype=torch.float64)}, {"kind": "k", "width": 3}, "is float64, expected float32"),
+        ({"w": torch.tensor([[1.0, float("nan")]] * 3)}, {"kind": "k", "width": 3}, "NaN or infinite"),
+        ({"w": torch.tensor([[1.0, float("inf")]] * 3)}, {"kind": "k", "width": 3}, "NaN or infinite"),
+    ]
+    for tensors, config, needle in cases:
+        folder = _ckpt(tmp_path, tensors, config)
+        with pytest.raises(CheckpointError) as exc:
+            load_checkpoint(folder, "k", Cfg, shapes)
+        msg = _line(exc)
+        assert needle in msg and str(folder) in msg, msg
+
+
+def test_check_memory_refuses_with_the_estimate(tmp_path, monkeypatch):
+    from mecoffload.core import resources
+
+    info = tmp_path / "meminfo"
+    info.write_text("MemTotal:       1000000 kB\nMemAvailable:     524288 kB\n")
+    monkeypatch.setattr(resources, "MEMINFO", info)
+    monkeypatch.setattr(resources, "CGROUP", tmp_path / "no-cgroup")
+    assert resources.free_memory_bytes() == 512 * 2**20
+    resources.check_memory(100 * 2**20, "small run")  # fits
+    with pytest.raises(UserError) as exc:
+        resources.check_memory(3 * 2**30, "evaluate -n 9", "use fewer episodes")
+    assert _line(exc) == "evaluate -n 9 needs about 3.0 GiB of memory but only 512.0 MiB is free; use fewer episodes"
+    cg = tmp_path / "cg"
+    cg.mkdir()
+    (cg / "memory.max").write_text(str(300 * 2**20))
+    (cg / "memory.current").write_text(str(100 * 2**20))
+    monkeypatch.setattr(resources, "CGROUP", cg)
+    assert resources.free_memory_bytes() == 200 * 2**20  # the cgroup limit is lower
+    monkeypatch.setattr(resources, "MEMINFO", tmp_path / "none")
+    monkeypatch.setattr(resources, "CGROUP", tmp_path / "none")
+    assert resources.free_memory_bytes() is None
+    resources.check_memory(10**30, "unknown machine")  # cannot tell: not refused
+    assert resources.fmt_bytes(512) == "512 B" and resources.fmt_bytes(3 * 2**40) == "3.0 TiB"
+
+
+def test_quiet_third_party_hides_their_warnings_only():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, warnings, os\n"
+        "warnings.simplefilter('default')\n"
+        "from mecoffload.core.quiet import quiet_third_party\n"
+        "quiet_third_party(sys.argv[1] == 'verbose')\n"
+        "for mod in ('transformers.modeling_utils', 'matplotlib', 'torch.nn.modules.module', 'mecoffload.eval'):\n"
+        "    exec('import warnings; warnings.warn(\"from ' + mod + '\", FutureWarning)', {'__name__': mod})\n"
+        "print(os.environ.get('TRANSFORMERS_VERBOSITY'))\n"
+    )
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = {k: v for k, v in os.environ.items() if k != "TRANSFORMERS_VERBOSITY"} | {"PYTHONPATH": src}
+    quiet = subprocess.run([sys.executable, "-c", code, "quiet"], capture_output=True, text=True, env=env, timeout=120)
+    assert "from mecoffload.eval" in quiet.stderr and "transformers" not in quiet.stderr, quiet.stderr
+    assert "matplotlib" not in quiet.stderr and "torch" not in quiet.stderr and quiet.stdout.strip() == "error"
+    loud = subprocess.run([sys.executable, "-c", code, "verbose"], capture_output=True, text=True, env=env, timeout=120)
+    assert "from transformers.modeling_utils" in loud.stderr and "from matplotlib" in loud.stderr
+    assert loud.stdout.strip() == "None"

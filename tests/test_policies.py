@@ -9,6 +9,7 @@ import pytest
 
 from mecoffload.policies.base import PolicyError, allowed_mask, available, make_policy
 from mecoffload.policies.oracle import oracle_costs
+from mecoffload.policies.specs import parse_policy_specs
 from mecoffload.scenario import load_scenario
 from mecoffload.sim.cost import estimated_costs, generalized_cost
 from mecoffload.sim.dynamics import Obs, decide, draw_slot, observe, reset, serve
@@ -224,11 +225,18 @@ def test_lacs_zero_weight_equals_oracle():
 
 def test_lacs_bad_arguments():
     p = _params()
-    for arg in ("lacs:x", "lacs:3", "lacs:0,0.3", "lacs:3,-1", "lacs:1,2,3"):
-        with pytest.raises(PolicyError):
+    for arg in ("lacs:x", "lacs:0,0.3", "lacs:3,-1", "lacs:1,2,3", "lacs:65,0.3", "lacs:3,nan", "lacs:3,inf",
+                "lacs:3,101", "lacs:k=3,w=1", "lacs:k=3,k=4", "lacs:3,lambda=1", "lacs:k=2.5", "lacs:k="):
+        with pytest.raises(PolicyError, match="^lacs argument") as exc:
             make_policy(arg, p)
+        assert "\n" not in str(exc.value)
+    assert "1 <= k <= 64" in _error("lacs:0,0.3") and "0.0 <= lambda <= 100.0" in _error("lacs:3,-1")
     pol = make_policy("lacs:5,0.7", p)
     assert pol.k == 5 and pol.weight == 0.7
+    pol = make_policy("lacs:k=4,lambda=0.5", p)
+    assert (pol.k, pol.weight) == (4, 0.5)
+    assert (make_policy("lacs:3", p).k, make_policy("lacs:3", p).weight) == (3, p.lacs_weight)
+    assert make_policy("lacs:lambda=0", p).k == p.lacs_k
 
 
 def test_lacs_terms_hand_case():
@@ -264,3 +272,123 @@ def test_lacs_terms_shapes_and_forbidden_local():
         assert j.shape == impact.shape == (len(o), 4)
         assert np.isinf(j[:, 0]).all() and np.isfinite(j[:, 1:]).all()
         assert np.isfinite(impact).all() and (impact > 0).all()
+
+
+def _error(spec: str, p: Params | None = None) -> str:
+    with pytest.raises(PolicyError) as exc:
+        make_policy(spec, p or _params())
+    return str(exc.value)
+
+
+# ---------------------------------------------------------------------- spec grammar (issue 13 item 5)
+
+
+@pytest.mark.parametrize("values, specs", [
+    (["random,oracle,lacs"], ["random", "oracle", "lacs"]),
+    (["lacs:k=3,lambda=0.3", "ga:pop=8,gens=2"], ["lacs:k=3,lambda=0.3", "ga:pop=8,gens=2"]),
+    (["lacs:3,0.3"], ["lacs:3,0.3"]),
+    (["lacs:3,0.3;ga:pop=8,gens=2;random"], ["lacs:3,0.3", "ga:pop=8,gens=2", "random"]),
+    (["random,lacs:3,0.3,oracle"], ["random", "lacs:3,0.3", "oracle"]),
+    (["comllm:runs/ck,random"], ["comllm:runs/ck", "random"]),
+    (["utilization-based,mec:lacs:3,0.3"], ["utilization-based", "mec:lacs:3,0.3"]),
+    ([" random , oracle ;; ", "lacs:"], ["random", "oracle", "lacs"]),
+    (["dqn:/a:b/c"], ["dqn:/a:b/c"]),
+    ("all", ["all"]),
+])
+def test_parse_policy_specs(values, specs):
+    assert parse_policy_specs(values) == specs
+
+
+@pytest.mark.parametrize("values, needle", [
+    ([","], "at least one policy"),
+    ([";", " "], "at least one policy"),
+    ([], "at least one policy"),
+    (["3,random"], "'3' is not a policy name"),
+    (["random,0.3"], "takes no argument here"),
+    ([":3"], "not a policy name"),
+])
+def test_parse_policy_specs_errors(values, needle):
+    with pytest.raises(PolicyError, match=needle):
+        parse_policy_specs(values)
+
+
+def test_specs_from_the_grammar_build_policies():
+    p = _params()
+    for spec in parse_policy_specs(["lacs:k=3,lambda=0.3", "ga:pop=8,gens=2", "lacs:3,0.3;random"]):
+        assert make_policy(spec, p).name == spec
+
+
+@pytest.mark.parametrize("name", ["random", "local", "nearest", "least-loaded", "round-robin", "oracle", "min-max-delay"])
+def test_a_policy_without_arguments_refuses_one(name):
+    assert "takes no argument" in _error(f"{name}:xyz")
+    assert make_policy(f"{name}:", _params()).name == f"{name}:"  # an empty argument is no argument
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ("ga:pop=100000000", "2 <= pop <= 10000"),
+    ("ga:gens=10001", "0 <= gens <= 10000"),
+    ("ga:pop=10000,gens=10000", "pop × gens × (E+1)"),
+    ("ga:mut=1.5", "0.0 <= mut <= 1.0"),
+    ("ga:pc=nan", "0.0 <= pc <= 1.0"),
+    ("ga:elite=20000", "1 <= elite <= 10000"),
+    ("ga:pop=4,tour=5", "tour must be in [1, pop=4]"),
+    ("ga:objective=fast", "one of max-delay, cost, auto"),
+    ("ga:8", "expected key=value"),
+])
+def test_ga_arguments_have_ranges(spec, needle):
+    assert needle in _error(spec)
+
+
+def test_ga_huge_population_is_refused_at_once():
+    import time
+
+    t = time.perf_counter()
+    _error("ga:pop=100000000")
+    assert time.perf_counter() - t < 1.0
+
+
+# ---------------------------------------------------------------------- checkpoints validated before use (issue 13 item 2)
+
+
+@pytest.mark.parametrize("kind", ["dqn", "setnet"])
+def test_shipped_checkpoints_pass_validation_and_load_bit_identically(kind):
+    torch = pytest.importorskip("torch")
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    folder = Path(__file__).resolve().parent.parent / "checkpoints" / f"{kind}-comllm"
+    raw = load_file(str(folder / "model.safetensors"))
+    pol = make_policy(f"{kind}:{folder}", _params())
+    state = pol.net.state_dict()
+    assert set(state) == set(raw)
+    for name, t in raw.items():
+        assert state[name].dtype == t.dtype and torch.equal(state[name], t), name
+
+
+# ---------------------------------------------------------------------- resource bounds (issue 13 item 3)
+
+
+def test_memory_estimates_refuse_what_cannot_fit(monkeypatch):
+    from mecoffload.core import resources
+    from mecoffload.core.errors import UserError
+    from mecoffload.policies.base import check_evaluation_memory, policy_memory_bytes
+    from mecoffload.sim.scenario import evaluation_memory_bytes
+
+    sc = load_scenario("comllm")
+    small = evaluation_memory_bytes(sc, 20, 3)
+    assert 10_000 < small < 50 * 2**20
+    big = load_scenario("comllm", {"users.count": 10_000, "sim.horizon_slots": 1_000_000})
+    assert evaluation_memory_bytes(big, 100_000) > 2**50
+    ga = make_policy("ga:pop=64,gens=2", _params())
+    assert policy_memory_bytes(ga, 1) > 0 and abs(policy_memory_bytes(ga, 20) - 20 * policy_memory_bytes(ga, 1)) <= 20
+    assert policy_memory_bytes(make_policy("oracle", _params()), 20) == 0
+    monkeypatch.setattr(resources, "free_memory_bytes", lambda: 2**30)
+    check_evaluation_memory(sc, 20, [ga, make_policy("oracle", _params())])
+    with pytest.raises(UserError, match=r"evaluate -n 100000 needs about .* PiB of memory but only 1.0 GiB is free"):
+        check_evaluation_memory(big, 100_000, [ga], "evaluate -n 100000")
+    with pytest.raises(UserError, match="policy 'ga' with pop=10000 on 1 environment"):
+        make_policy("ga:pop=10000,gens=1", _params(**{"users.count": 10_000, "task.rate": 20}))
+    ga_ok = make_policy("ga:pop=2000,gens=1", _params())
+    with pytest.raises(UserError, match="on 100000 environment"):
+        ga_ok.reset(100_000)  # the real batch is checked when a run starts

@@ -166,3 +166,54 @@ def test_bad_toml_and_unknown_section_in_file(tmp_path):
 
 def test_scenario_error_is_value_error():
     assert issubclass(ScenarioError, ValueError)
+
+
+# ---------------------------------------------------------------------- strict types, finite numbers, empty files (issue 13)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ({"edge.count": True}, "valid integer"),
+    ({"edge.count": 3.0}, "valid integer"),
+    ({"edge.count": "3"}, "valid integer"),
+    ({"users.cpu_ghz": "2"}, "valid number"),
+    ({"users.cpu_ghz": False}, "valid number"),
+    ({"cost.allow_local": 1}, "valid boolean"),
+    ({"cost.allow_local": "yes"}, "valid boolean"),
+    ({"name": 3}, "valid string"),
+    ({"task.size_mbit": [1, True]}, "valid number"),
+    ({"task.size_mbit": ["1", "2"]}, "valid number"),
+    ({"users.cpu_ghz": float("nan")}, "finite number"),
+    ({"users.cpu_ghz": float("inf")}, "finite number"),
+    ({"channel.snr_ref_db": float("-inf")}, "finite number"),
+    ({"edge.cpu_ghz": [float("nan"), 40]}, "finite number"),
+    ({"users.cpu_ghz": 1e300}, "0 < users.cpu_ghz <= 100"),
+    ({"sim.horizon_slots": 10**30}, "1 <= sim.horizon_slots <= 1000000"),
+    ({"lacs.future_size_lo": 5, "lacs.future_size_hi": 0.1}, "future_size_lo <= lacs.future_size_hi"),
+    ({"name": "x" * 5000}, "at most 200 characters"),
+])
+def test_strict_types_and_finite_numbers(override, needle):
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario("comllm", override)
+    msg = _one_line(exc)
+    assert needle in msg and len(msg) < 400
+
+
+def test_lists_are_tuples_and_ints_are_floats():
+    sc = load_scenario("comllm", ["task.size_mbit=[6,6]", "users.cpu_ghz=3", "edge.cpu_ghz=[20, 48.5]"])
+    assert sc.task.size_mbit == (6.0, 6.0) and sc.users.cpu_ghz == 3.0 and sc.edge.cpu_ghz == (20.0, 48.5)
+    assert isinstance(sc.users.cpu_ghz, float)
+
+
+@pytest.mark.parametrize("text", ["", "# nothing\n", 'name = "x"\n', 'description = "only words"\n'])
+def test_an_empty_file_is_not_the_defaults(tmp_path, text):
+    f = tmp_path / "empty.toml"
+    f.write_text(text)
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(str(f))
+    assert "sets no scenario field" in _one_line(exc) and "[edge]" in _one_line(exc)
+
+
+def test_error_echo_is_short():
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario("comllm", {"edge.count": list(range(100_000))})
+    assert len(_one_line(exc)) < 300

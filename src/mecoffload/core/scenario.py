@@ -6,8 +6,11 @@ API
 ---
 ``Section``
     pydantic base of every part of a scenario: unknown fields are an error (``extra="forbid"``),
-    instances are immutable (``frozen``). Put units in field names (``_s``, ``_ghz``, ``_mbit``)
-    and bounds in ``Field(ge=, le=, gt=)``: the error message quotes them.
+    instances are immutable (``frozen``), types are strict (``strict``: no bool for an int or a
+    float, no string for a number, no float for an int; a TOML/JSON list is accepted for a tuple)
+    and floats are finite (``allow_inf_nan=False``: NaN and ±inf are refused). Put units in field
+    names (``_s``, ``_ghz``, ``_mbit``) and bounds in ``Field(ge=, le=, gt=)``: the error message
+    quotes them; every number should have both bounds.
 ``ScenarioModel(Section)``
     base of a top-level scenario. ``LABEL`` (class variable, default ``"scenario"``) names it in
     messages. ``model.with_overrides(["edge.count=11"] | {"edge.count": 11} | None)`` returns a
@@ -15,7 +18,9 @@ API
 ``load_model(model_cls, source, overrides=None, presets=None) -> model``
     the one loader: ``source`` is a preset name of ``presets = (package, folder)`` (TOML files
     shipped as package data, e.g. ``("mecoffload", "scenarios")``) or a path to a ``.toml`` file;
-    then ``overrides`` are applied. ``name`` defaults to the preset name or the file's stem.
+    then ``overrides`` are applied. ``name`` defaults to the preset name or the file's stem. A file
+    that sets nothing but ``name``/``description`` (e.g. an empty one) is an error, not the
+    built-in defaults.
 ``preset_names(package, folder) -> list[str]``
     the sorted preset names of a folder of TOML files.
 ``read_toml(path, label="scenario") -> dict``
@@ -27,8 +32,9 @@ API
     pydantic validation whose failure is one ``ScenarioError`` line:
     ``[WHERE: ]invalid LABEL field 'a.b' = VALUE: MESSAGE (allowed: lo <= a.b <= hi)``,
     the value echoed in at most ~80 characters.
-``check_lo_hi(v, upper, unit)``
-    the field validator of ``[lo, hi]`` ranges (0 < lo <= hi <= upper).
+``check_lo_hi(v, upper, unit, zero_ok=False)``
+    the field validator of ``[lo, hi]`` ranges (0 < lo <= hi <= upper; ``0 <= lo`` with
+    ``zero_ok=True``).
 ``override_model(obj, overrides, label) -> obj``
     what ``with_overrides`` does, for any pydantic model.
 ``parse_assignment("a.b=VALUE") -> ("a.b", value)``, ``parse_overrides(list | dict | None) -> dict``,
@@ -53,11 +59,12 @@ from __future__ import annotations
 import json
 import stat
 import tomllib
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .errors import ScenarioError, clip
 
@@ -69,9 +76,24 @@ MAX_TOML_BYTES = 16 * 2**20
 
 
 class Section(BaseModel):
-    """A part of a scenario: unknown fields are an error, instances are immutable."""
+    """A part of a scenario: unknown fields are an error, instances are immutable, types are
+    strict and floats finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_to_tuples(cls, data: Any) -> Any:
+        """A TOML or JSON list for a ``tuple`` field (``size_mbit = [2, 5]``): strict mode wants a tuple."""
+        names = _tuple_fields(cls)
+        if isinstance(data, dict) and any(isinstance(data.get(k), list) for k in names):
+            data = {k: tuple(v) if k in names and isinstance(v, list) else v for k, v in data.items()}
+        return data
+
+
+@cache
+def _tuple_fields(cls: type[BaseModel]) -> frozenset[str]:
+    return frozenset(k for k, f in cls.model_fields.items() if get_origin(f.annotation) is tuple)
 
 
 class ScenarioModel(Section):
@@ -84,11 +106,13 @@ class ScenarioModel(Section):
         return override_model(self, overrides, self.LABEL)
 
 
-def check_lo_hi(v: tuple[float, float], upper: float, unit: str) -> tuple[float, float]:
-    """A field validator for ``[lo, hi]`` ranges: 0 < lo <= hi <= upper (``unit`` in the message)."""
+def check_lo_hi(v: tuple[float, float], upper: float, unit: str, zero_ok: bool = False) -> tuple[float, float]:
+    """A field validator for ``[lo, hi]`` ranges: 0 < lo <= hi <= upper (0 <= lo with ``zero_ok``;
+    ``unit`` in the message)."""
     lo, hi = v
-    if not (0 < lo <= hi <= upper):
-        raise ValueError(f"need [lo, hi] with 0 < lo <= hi <= {upper} {unit} (got [{lo}, {hi}])")
+    if not ((0 <= lo if zero_ok else 0 < lo) and lo <= hi <= upper):
+        rel = "<=" if zero_ok else "<"
+        raise ValueError(f"need [lo, hi] with 0 {rel} lo <= hi <= {upper:g} {unit} (got [{clip(lo, 30)}, {clip(hi, 30)}])")
     return v
 
 
@@ -128,7 +152,7 @@ def set_path(data: dict, path: str, value: Any, label: str = "scenario") -> None
                 raise ScenarioError(f"unknown {label} field '{where}' (index 0..{len(node) - 1})")
             key = int(key)
         elif not isinstance(node, dict) or key not in node:
-            allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "(none)"
+            allowed = clip(", ".join(sorted(map(str, node))), 200) if isinstance(node, dict) else "(none)"
             raise ScenarioError(f"unknown {label} field '{where}' (allowed here: {allowed})")
         if i == len(keys) - 1:
             node[key] = value
@@ -173,37 +197,48 @@ def validate_model(model: type[M], data: dict, label: str | None = None, where: 
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = clip(".".join(str(p) for p in err["loc"]))
         msg = " ".join(err["msg"].removeprefix("Value error, ").split())
         head = f"{where}: " if where else ""
         kind = f"{label} field" if label else "field"
         got = err.get("input")
         value = "" if isinstance(got, dict) else f" = {_echo(got)}"  # a section-level rule names its fields
-        raise ScenarioError(f"{head}invalid {kind} '{loc or label}'{value}: {clip(msg, 300)}{_bounds(err['loc'], model)}") from None
+        if not loc:  # a rule of the whole model (e.g. warm-up < horizon): the message names its fields
+            raise ScenarioError(f"{head}invalid {label or 'value'}: {clip(msg, 300)}") from None
+        raise ScenarioError(f"{head}invalid {kind} '{loc}'{value}: {clip(msg, 300)}{_bounds(err['loc'], model)}") from None
 
 
 def _bounds(loc: tuple, model: Any) -> str:
-    """' (allowed: lo <= field <= hi)' from the pydantic Field constraints, if any."""
-    info = None
+    """' (allowed: lo <= field <= hi)' from the pydantic Field constraints, if any (list items
+    ``apps.0.x`` and constrained items ``list[Annotated[float, Field(gt=0)]]`` included)."""
+    meta: list = []
+    description = None
     for part in loc:
+        if isinstance(part, int):  # an item of a list (or tuple) field
+            args = get_args(model)
+            if not args:
+                return ""
+            model = args[0]
+            if get_origin(model) is Annotated:
+                model, *extra = get_args(model)
+                meta = [m for e in extra for m in getattr(e, "metadata", [e])]
+            continue
         fields = getattr(model, "model_fields", None)
         if not fields or part not in fields:
             return ""
         info = fields[part]
-        model = info.annotation
-    if info is None:
-        return ""
-    lo = hi = None
-    for m in info.metadata:
-        lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else (getattr(m, "gt", None) if lo is None else lo)
-        hi = getattr(m, "le", None) if getattr(m, "le", None) is not None else (getattr(m, "lt", None) if hi is None else hi)
-    strict_lo = any(getattr(m, "gt", None) is not None for m in info.metadata)
-    name = ".".join(str(p) for p in loc)
+        model, meta, description = info.annotation, list(info.metadata), info.description
+    lo = next((v for m in meta for v in (getattr(m, "ge", None), getattr(m, "gt", None)) if v is not None), None)
+    hi = next((v for m in meta for v in (getattr(m, "le", None), getattr(m, "lt", None)) if v is not None), None)
+    strict_lo = any(getattr(m, "gt", None) is not None for m in meta)
+    name = clip(".".join(str(p) for p in loc))
     if lo is not None and hi is not None:
-        return f" (allowed: {lo} {'<' if strict_lo else '<='} {name} <= {hi})"
-    if info.description:
-        return f" ({info.description})"
-    return ""
+        return f" (allowed: {_num(lo)} {'<' if strict_lo else '<='} {name} <= {_num(hi)})"
+    return f" ({description})" if description else ""
+
+
+def _num(v: float) -> str:
+    return str(v) if isinstance(v, int) else f"{v:g}"
 
 
 # ---------------------------------------------------------------------- files and presets
@@ -293,4 +328,18 @@ def load_model(model: type[M], source: str | Path, overrides: Overrides = None,
         data = read_toml(source, label)
         if "name" in model.model_fields:
             data.setdefault("name", Path(source).stem)
+    check_not_empty(model, data, f"{label} file '{clip(source)}'", label)
     return override_model(validate_model(model, data, label), overrides, label)
+
+
+INFO_FIELDS = frozenset({"name", "description", "source"})
+"""fields that describe a scenario without setting any of its numbers"""
+
+
+def check_not_empty(model: type[BaseModel], data: dict, head: str, label: str = "scenario") -> None:
+    """A file that sets none of ``model``'s fields besides ``name``/``description`` (an empty file,
+    a file of comments) is an error: it would silently run the built-in defaults."""
+    if all(k in INFO_FIELDS for k in data):
+        sections = ", ".join(f"[{k}]" for k in model.model_fields if k not in INFO_FIELDS)
+        raise ScenarioError(f"{head}: sets no {label} field (an empty file is not the built-in defaults); "
+                            f"give at least one of {sections}")

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from ..core.scenario import ScenarioModel, Section, read_toml, validate_model
+from ..core.errors import clip
+from ..core.scenario import ScenarioModel, Section, check_not_empty, read_toml, validate_model
 from ..tiers.config import validate_tier_scenario
 
 SIM_SCENARIOS = ("SINGLE_TIER", "TWO_TIER", "TWO_TIER_WITH_EO")
@@ -32,56 +33,63 @@ ORCH_POLICIES = BASIC_POLICIES + EO_POLICIES
 
 _M = Section
 
+MAX_TIME_S = 1e9
+"""upper bound of the durations (s) of apps and links: 'never' in a simulation"""
+MAX_SIM_S = 1e6
+"""upper bound of simulation time, warm-up, drain and start times (s), as the three-tier engine's ``sim.horizon_s``"""
+MAX_KB = 1e9
+"""upper bound of data sizes (KB) and memory (MB)"""
+
 
 class EcsApp(_M):
     """One ``<application>`` of applications.xml."""
 
-    name: str
+    name: str = Field(..., max_length=200)
     usage_pct: float = Field(..., ge=0, le=100, description="usage_percentage: share of devices running the app")
     prob_cloud_pct: float = Field(..., ge=0, le=100, description="prob_cloud_selection: TWO_TIER* send the task to the cloud with this probability")
-    interarrival_s: float = Field(..., gt=0, description="poisson_interarrival: mean inter-arrival while active, s")
+    interarrival_s: float = Field(..., gt=0, le=1e6, description="poisson_interarrival: mean inter-arrival while active, s")
     delay_sensitivity: float = Field(0.0, ge=0, le=1)
-    active_s: float = Field(..., gt=0, description="active_period, s")
-    idle_s: float = Field(..., ge=0, description="idle_period, s")
-    upload_kb: float = Field(..., ge=0, description="data_upload: mean of the exponential upload size, KB")
-    download_kb: float = Field(..., ge=0, description="data_download: mean of the exponential download size, KB")
-    length_mi: float = Field(..., gt=0, description="task_length: mean of the exponential task length, MI")
-    required_cores: int = Field(1, ge=1, le=256, description="required_core")
+    active_s: float = Field(..., gt=0, le=MAX_TIME_S, description="active_period, s")
+    idle_s: float = Field(..., ge=0, le=MAX_TIME_S, description="idle_period, s")
+    upload_kb: float = Field(..., ge=0, le=MAX_KB, description="data_upload: mean of the exponential upload size, KB")
+    download_kb: float = Field(..., ge=0, le=MAX_KB, description="data_download: mean of the exponential download size, KB")
+    length_mi: float = Field(..., gt=0, le=1e12, description="task_length: mean of the exponential task length, MI")
+    required_cores: int = Field(1, ge=1, le=64, description="required_core")
     vm_util_edge_pct: float = Field(..., ge=0, le=100, description="vm_utilization_on_edge: CPU share a task holds on an edge VM")
     vm_util_cloud_pct: float = Field(..., ge=0, le=100, description="vm_utilization_on_cloud")
     vm_util_mobile_pct: float = Field(0.0, ge=0, le=100, description="vm_utilization_on_mobile (parsed; mobile processing is not simulated)")
 
 
 class EcsVM(_M):
-    cores: int = Field(..., ge=1, le=1024)
-    mips: float = Field(..., gt=0, description="MIPS of one core")
-    ram_mb: float = Field(0.0, ge=0)
+    cores: int = Field(..., ge=1, le=256)
+    mips: float = Field(..., gt=0, le=1e9, description="MIPS of one core")
+    ram_mb: float = Field(0.0, ge=0, le=MAX_KB)
 
 
 class EcsHost(_M):
-    cores: int = Field(1, ge=1)
-    mips: float = Field(1.0, gt=0)
-    ram_mb: float = Field(0.0, ge=0)
-    vms: list[EcsVM] = Field(..., min_length=1)
+    cores: int = Field(1, ge=1, le=100_000)
+    mips: float = Field(1.0, gt=0, le=1e12)
+    ram_mb: float = Field(0.0, ge=0, le=MAX_KB)
+    vms: list[EcsVM] = Field(..., min_length=1, max_length=1024)
 
 
 class EcsEdge(_M):
     """One edge ``<datacenter>``: an access point (``wlan_id``) with its edge server."""
 
-    name: str
-    x: float = 0.0
-    y: float = 0.0
-    wlan_id: int = Field(..., ge=0)
+    name: str = Field(..., max_length=200)
+    x: float = Field(0.0, ge=-1e7, le=1e7)
+    y: float = Field(0.0, ge=-1e7, le=1e7)
+    wlan_id: int = Field(..., ge=0, le=10_000)
     attractiveness: int = Field(0, ge=0, le=2, description="place type: index into mobility.mean_dwell_s (L1..L3)")
-    hosts: list[EcsHost] = Field(..., min_length=1)
+    hosts: list[EcsHost] = Field(..., min_length=1, max_length=1024)
 
 
 class EcsCloud(_M):
     hosts: int = Field(1, ge=0, le=10_000, description="number_of_host_on_cloud_datacenter")
-    vms_per_host: int = Field(1, ge=0, le=10_000, description="number_of_vm_on_cloud_host")
-    cores: int = Field(1, ge=1, le=1024, description="core_for_cloud_vm")
-    mips: float = Field(1.0, gt=0, description="mips_for_cloud_vm (per core)")
-    ram_mb: float = Field(0.0, ge=0, description="ram_for_cloud_vm")
+    vms_per_host: int = Field(1, ge=0, le=1024, description="number_of_vm_on_cloud_host")
+    cores: int = Field(1, ge=1, le=256, description="core_for_cloud_vm")
+    mips: float = Field(1.0, gt=0, le=1e9, description="mips_for_cloud_vm (per core)")
+    ram_mb: float = Field(0.0, ge=0, le=MAX_KB, description="ram_for_cloud_vm")
 
     @property
     def n_vms(self) -> int:
@@ -99,25 +107,25 @@ class EcsNetwork(_M):
     """
 
     model: Literal["mm1"] = "mm1"
-    wlan_mbps: float = Field(..., gt=0, description="wlan_bandwidth")
-    wan_mbps: float = Field(..., gt=0, description="wan_bandwidth")
-    wan_propagation_s: float = Field(0.0, ge=0, description="wan_propagation_delay")
-    lan_internal_delay_s: float = Field(0.0, ge=0, description="lan_internal_delay: added twice when a result comes back from another access point's edge server")
-    fail_delay_s: float = Field(5.0, gt=0, description="a transfer slower than this fails (EdgeCloudSim: 5 s)")
+    wlan_mbps: float = Field(..., gt=0, le=1e6, description="wlan_bandwidth")
+    wan_mbps: float = Field(..., gt=0, le=1e6, description="wan_bandwidth")
+    wan_propagation_s: float = Field(0.0, ge=0, le=10, description="wan_propagation_delay")
+    lan_internal_delay_s: float = Field(0.0, ge=0, le=5, description="lan_internal_delay: added twice when a result comes back from another access point's edge server")
+    fail_delay_s: float = Field(5.0, gt=0, le=MAX_TIME_S, description="a transfer slower than this fails (EdgeCloudSim: 5 s)")
 
 
 class EcsMobility(_M):
     model: Literal["nomadic"] = "nomadic"
-    mean_dwell_s: list[float] = Field(..., min_length=1, max_length=3, description="attractiveness_L1..L3_mean_waiting_time: mean stay, s")
+    mean_dwell_s: list[Annotated[float, Field(gt=0, le=MAX_TIME_S)]] = Field(..., min_length=1, max_length=3, description="attractiveness_L1..L3_mean_waiting_time: mean stay, s")
 
 
 class EcsSimSpec(_M):
-    simulation_time_s: float = Field(..., gt=0, description="simulation_time (minutes in the .properties file)")
-    warmup_s: float = Field(..., ge=0, description="warm_up_period: tasks arriving before are not counted")
-    load_check_interval_s: float = Field(6.0, gt=0, description="vm_load_check_interval: VM utilisation sampling period")
-    client_start_s: float = Field(10.0, ge=0, description="EdgeCloudSim CLIENT_ACTIVITY_START_TIME: first active period starts in [this, this + active]")
+    simulation_time_s: float = Field(..., gt=0, le=MAX_SIM_S, description="simulation_time (minutes in the .properties file)")
+    warmup_s: float = Field(..., ge=0, le=MAX_SIM_S, description="warm_up_period: tasks arriving before are not counted")
+    load_check_interval_s: float = Field(6.0, gt=0, le=MAX_SIM_S, description="vm_load_check_interval: VM utilisation sampling period")
+    client_start_s: float = Field(10.0, ge=0, le=MAX_SIM_S, description="EdgeCloudSim CLIENT_ACTIVITY_START_TIME: first active period starts in [this, this + active]")
     slot_s: float = Field(0.25, gt=0, le=5, description="mecoffload step: tasks uploaded within half a step of a step start are given a VM with the VM loads of that instant (EdgeCloudSim: the exact instant); everything else is exact in time")
-    max_drain_s: float = Field(120.0, gt=0, description="after simulation_time, steps run until every counted task ended (at most this long)")
+    max_drain_s: float = Field(120.0, gt=0, le=MAX_SIM_S, description="after simulation_time, steps run until every counted task ended (at most this long)")
 
     @model_validator(mode="after")
     def _check(self) -> "EcsSimSpec":
@@ -129,7 +137,7 @@ class EcsSimSpec(_M):
 class EcsDevices(_M):
     min: int = Field(..., ge=1, le=100_000, description="min_number_of_mobile_devices")
     max: int = Field(..., ge=1, le=100_000, description="max_number_of_mobile_devices")
-    step: int = Field(..., ge=1, description="mobile_device_counter_size")
+    step: int = Field(..., ge=1, le=100_000, description="mobile_device_counter_size")
 
     @model_validator(mode="after")
     def _check(self) -> "EcsDevices":
@@ -144,18 +152,18 @@ class EcsDevices(_M):
 class EcsScenario(ScenarioModel):
     LABEL: ClassVar[str] = "EdgeCloudSim scenario"
 
-    name: str = "ecs"
-    source: str = Field("", description="folder it was imported from")
-    description: str = ""
+    name: str = Field("ecs", max_length=200)
+    source: str = Field("", max_length=4096, description="folder it was imported from")
+    description: str = Field("", max_length=2000)
     sim: EcsSimSpec
     devices: EcsDevices
-    apps: list[EcsApp] = Field(..., min_length=1)
-    edge: list[EcsEdge] = Field(..., min_length=1)
+    apps: list[EcsApp] = Field(..., min_length=1, max_length=1000)
+    edge: list[EcsEdge] = Field(..., min_length=1, max_length=10_000)
     cloud: EcsCloud
     network: EcsNetwork
     mobility: EcsMobility
-    orchestrator_policies: list[str] = Field(default_factory=list, description="EdgeCloudSim orchestrator policies to run (may be empty: run only --policies)")
-    simulation_scenarios: list[str] = Field(default_factory=list)
+    orchestrator_policies: list[str] = Field(default_factory=list, max_length=100, description="EdgeCloudSim orchestrator policies to run (may be empty: run only --policies)")
+    simulation_scenarios: list[str] = Field(default_factory=list, max_length=10)
     iterations: int = Field(1, ge=1, le=1000, description="seeds per device count (EdgeCloudSim's runner.sh iterations)")
 
     @model_validator(mode="after")
@@ -245,6 +253,7 @@ def load_ecs_scenario(path: str | Path) -> EcsScenario:
     """Read a scenario written by ``import-ecs`` (TOML)."""
     data = read_toml(path, EcsScenario.LABEL)
     data.pop("import_warnings", None)
+    check_not_empty(EcsScenario, data, f"{EcsScenario.LABEL} file '{clip(path)}'", EcsScenario.LABEL)
     return validate_ecs_scenario(data, str(path))
 
 

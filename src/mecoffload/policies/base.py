@@ -16,8 +16,10 @@ import numpy as np
 
 from ..core.errors import PolicyError
 from ..core.registry import Registry
+from ..core.resources import check_memory
 from ..sim.dynamics import Obs
 from ..sim.params import Params
+from ..sim.scenario import Scenario, evaluation_memory_bytes
 
 
 class Policy(Protocol):
@@ -69,6 +71,22 @@ def make_policy(spec: str, params: Params) -> Policy:
     pol = POLICIES.get(name)(params, arg or None)
     pol.name = spec
     return pol
+
+
+def policy_memory_bytes(policy: Policy, batch: int) -> int:
+    """A policy's own memory estimate for ``batch`` environments (its ``memory_bytes(batch)``,
+    e.g. the genetic algorithm's), 0 for policies without large arrays of their own."""
+    estimate = getattr(policy, "memory_bytes", None)
+    return int(estimate(batch)) if callable(estimate) else 0
+
+
+def check_evaluation_memory(sc: Scenario, episodes: int, policies: list[Policy], what: str = "this evaluation") -> None:
+    """Refuse (UserError, before any work) an evaluation of the built ``policies`` on ``episodes``
+    episodes whose memory estimate (the simulation's plus the largest policy's own) exceeds the
+    free memory."""
+    est = evaluation_memory_bytes(sc, episodes, len(policies))
+    est += max((policy_memory_bytes(pol, episodes) for pol in policies), default=0)
+    check_memory(est, what, "use fewer episodes (-n), users, slots or a smaller GA population")
 
 
 def allowed_mask(obs: Obs, p: Params) -> np.ndarray:

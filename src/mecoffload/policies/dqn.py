@@ -12,8 +12,9 @@ error. Train one with ``mecoffload train dqn --scenario NAME --out FOLDER``
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..core.checkpoint import CheckpointError, load_checkpoint, require_torch
+from ..core.checkpoint import CheckpointConfig, CheckpointError, load_checkpoint, require_torch
 from ..core.errors import clip
 from ..sim.dynamics import Obs
 from ..sim.env import feature_dim, flat_features
@@ -30,15 +31,9 @@ class DQNPolicy:
         if not arg:
             raise PolicyError("policy 'dqn' needs a checkpoint folder: use dqn:PATH (train one with `mecoffload train dqn --out PATH`)")
         torch = require_torch()
-        tensors, cfg = load_checkpoint(arg, "dqn")
-        try:
-            e_ckpt, h_ckpt, m = int(cfg["n_servers"]), int(cfg["history"]), int(cfg["max_servers"])
-            index = np.asarray(cfg["input_index"], np.int64)
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise CheckpointError(f"'{arg}/config.json' is not a valid dqn config ({clip(repr(exc))})") from None
-        width = feature_dim(m, h_ckpt) if m >= 1 and h_ckpt >= 0 else 0
-        if index.ndim != 1 or (len(index) and not (0 <= index.min() and index.max() < width)):
-            raise CheckpointError(f"'{arg}/config.json': input_index must list feature columns 0..{width - 1}")
+        tensors, cfg = load_checkpoint(arg, "dqn", DQNCheckpoint, dqn_tensor_shapes)  # validated: types, shapes, finite
+        e_ckpt, h_ckpt, m = cfg["n_servers"], cfg["history"], cfg["max_servers"]
+        index = np.asarray(cfg["input_index"], np.int64)
         if e_ckpt != p.n_servers:
             raise CheckpointError(
                 f"dqn checkpoint '{arg}' was trained for {e_ckpt} edge servers but the scenario has "
@@ -75,3 +70,51 @@ class DQNPolicy:
         q = self.q_values(obs)[:, : obs.n_servers + 1]
         q[~allowed_mask(obs, self.p)] = -np.inf
         return np.argmax(q, axis=1)
+
+
+class DQNCheckpoint(CheckpointConfig):
+    """The fields of a dqn ``config.json`` that the policy reads (written by ``mecoffload.learn.dqn``)."""
+
+    n_servers: int = Field(ge=1, le=64, description="edge servers of the training scenario")
+    max_servers: int = Field(ge=1, le=1024, description="server slots of the observation")
+    history: int = Field(ge=0, le=64, description="sim.history_slots of the training scenario")
+    input_index: list[int] = Field(min_length=1, max_length=100_000, description="feature columns the network reads")
+    input_dim: int = Field(ge=1, le=100_000, description="network inputs = len(input_index)")
+    n_actions: int = Field(ge=2, le=1025, description="network outputs = max_servers + 1")
+    hidden: list[int] = Field(max_length=16, description="widths of the hidden layers, each 1..65536")
+    dueling: bool
+
+    @field_validator("input_index")
+    @classmethod
+    def _columns(cls, v: list[int], info: ValidationInfo) -> list[int]:
+        if "max_servers" in info.data and "history" in info.data:
+            width = feature_dim(info.data["max_servers"], info.data["history"])
+            if not (0 <= min(v) and max(v) < width):
+                raise ValueError(f"input_index must list feature columns 0..{width - 1} (got {clip(min(v), 20)}..{clip(max(v), 20)})")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "DQNCheckpoint":
+        rules = [
+            (self.n_servers <= self.max_servers, f"n_servers ({self.n_servers}) must be <= max_servers ({self.max_servers})"),
+            (self.n_actions == self.max_servers + 1, f"n_actions ({self.n_actions}) must be max_servers + 1 = {self.max_servers + 1}"),
+            (self.input_dim == len(self.input_index), f"input_dim ({self.input_dim}) must be len(input_index) = {len(self.input_index)}"),
+            (all(1 <= h <= 65_536 for h in self.hidden), f"hidden widths must be 1..65536 (got {clip(self.hidden, 60)})"),
+        ]
+        for ok, msg in rules:
+            if not ok:
+                raise ValueError(msg)
+        return self
+
+
+def dqn_tensor_shapes(c: DQNCheckpoint) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of the Q-network's state dict: ``torso.{0,2,..}``, ``adv``, ``value`` (dueling)."""
+    out: dict[str, tuple[int, ...]] = {}
+    d = c.input_dim
+    for i, h in enumerate(c.hidden):
+        out[f"torso.{2 * i}.weight"], out[f"torso.{2 * i}.bias"] = (h, d), (h,)
+        d = h
+    out["adv.weight"], out["adv.bias"] = (c.n_actions, d), (c.n_actions,)
+    if c.dueling:
+        out["value.weight"], out["value.bias"] = (1, d), (1,)
+    return out

@@ -32,13 +32,14 @@ the greedy seeds make the chosen plan never worse than the best greedy plan on t
 objective; among equal plans the first greedy one wins. All randomness comes from the rng
 given to ``plan_slot``, so results are deterministic.
 
-Argument (all optional, comma-separated ``key=value``), e.g. ``ga:pop=32,gens=20,mut=0.1``:
+Argument (all optional, comma-separated ``key=value``), e.g. ``ga:pop=32,gens=20,mut=0.1``
+(bounds: pop ≤ 10,000, gens ≤ 10,000, pop × gens × (E+1) ≤ 10^8):
 
 =========  ========  ==============================================================
 key        default   meaning
 =========  ========  ==============================================================
-pop        32        individuals per environment (>= 2)
-gens       20        generations (>= 0; 0 = best of the initial population)
+pop        32        individuals per environment (2..10,000)
+gens       20        generations (0..10,000; 0 = best of the initial population)
 mut        0.1       per-gene mutation probability, in [0, 1]
 pc         0.9       probability that a child is made by crossover, in [0, 1]
 cx         uniform   crossover: ``uniform`` or ``one-point``
@@ -57,65 +58,51 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.errors import PolicyError, clip
+from ..core.resources import check_memory
 from ..sim.cost import estimated_costs, generalized_cost
 from ..sim.dynamics import Arrivals, Obs, SimState, decide, observe
 from ..sim.params import Params
-from .base import PolicyError, register
+from .base import register
 from .heuristics import LeastLoadedPolicy
 from .minmax import MinMaxDelayPolicy
 from .oracle import OraclePolicy
+from .specs import Arg, parse_policy_args
 
 OBJECTIVES = ("max-delay", "cost")
 CROSSOVERS = ("uniform", "one-point")
+MAX_POP = 10_000
+"""upper bound of ``pop`` (individuals per environment)"""
+MAX_GENS = 10_000
+"""upper bound of ``gens``"""
+MAX_WORK = 10**8
+"""upper bound of pop × gens × (E+1), the genes scored per environment and slot, so that a run
+that could not finish in any reasonable time is refused at once"""
+GA_ARGS = {
+    "pop": Arg(int, 2, MAX_POP), "gens": Arg(int, 0, MAX_GENS), "mut": Arg(float, 0.0, 1.0), "pc": Arg(float, 0.0, 1.0),
+    "cx": Arg(str, choices=CROSSOVERS + ("onepoint",)), "elite": Arg(int, 1, MAX_POP), "tour": Arg(int, 1, MAX_POP),
+    "objective": Arg(str, choices=OBJECTIVES + ("auto",)),
+}
 _DEFAULTS = dict(pop=32, gens=20, mut=0.1, pc=0.9, cx="uniform", elite=2, tour=2, objective="auto")
-_USAGE = "expected key=value[,...] with keys pop, gens, mut, pc, cx, elite, tour, objective (e.g. ga:pop=32,gens=20,mut=0.1)"
 
 
 def parse_ga_arg(arg: str | None, p: Params) -> dict:
     """Parse ``pop=32,gens=20,...`` into a settings dict; raise a one-line PolicyError on bad input."""
-    cfg = dict(_DEFAULTS)
-    seen: set[str] = set()
-    for item in (arg or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, eq, val = item.partition("=")
-        key, val = key.strip(), val.strip()
-        if not eq or not val:
-            raise PolicyError(f"ga argument '{arg}': '{item}' is not key=value; {_USAGE}")
-        if key not in _DEFAULTS:
-            raise PolicyError(f"ga argument '{arg}': unknown key '{key}' (allowed: {', '.join(_DEFAULTS)})")
-        if key in seen:
-            raise PolicyError(f"ga argument '{arg}': key '{key}' given twice")
-        seen.add(key)
-        try:
-            if key in ("pop", "gens", "elite", "tour"):
-                cfg[key] = int(val)
-            elif key in ("mut", "pc"):
-                cfg[key] = float(val)
-            else:
-                cfg[key] = val
-        except ValueError:
-            kind = "an integer" if key in ("pop", "gens", "elite", "tour") else "a number"
-            raise PolicyError(f"ga argument '{arg}': {key} must be {kind}, got '{val}'") from None
+    cfg = {**_DEFAULTS, **parse_policy_args("ga", arg, GA_ARGS)}
     if cfg["cx"] == "onepoint":
         cfg["cx"] = "one-point"
     if cfg["objective"] == "auto":
         cfg["objective"] = "cost" if p.allow_local else "max-delay"
-    pop = cfg["pop"]
+    pop, work = cfg["pop"], cfg["pop"] * cfg["gens"] * (p.n_servers + 1)
     checks = [
-        (pop >= 2, f"pop must be >= 2, got {pop}"),
-        (cfg["gens"] >= 0, f"gens must be >= 0, got {cfg['gens']}"),
-        (0.0 <= cfg["mut"] <= 1.0, f"mut must be in [0, 1], got {cfg['mut']}"),
-        (0.0 <= cfg["pc"] <= 1.0, f"pc must be in [0, 1], got {cfg['pc']}"),
-        (cfg["cx"] in CROSSOVERS, f"cx must be one of {', '.join(CROSSOVERS)}, got '{cfg['cx']}'"),
-        (1 <= cfg["elite"] <= pop, f"elite must be in [1, pop={pop}], got {cfg['elite']}"),
-        (1 <= cfg["tour"] <= pop, f"tour must be in [1, pop={pop}], got {cfg['tour']}"),
-        (cfg["objective"] in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)} or auto, got '{cfg['objective']}'"),
+        (cfg["elite"] <= pop, f"elite must be in [1, pop={pop}], got {cfg['elite']}"),
+        (cfg["tour"] <= pop, f"tour must be in [1, pop={pop}], got {cfg['tour']}"),
+        (work <= MAX_WORK, f"pop × gens × (E+1) = {pop} × {cfg['gens']} × {p.n_servers + 1} = {work:.3g} "
+                           f"is over the bound {MAX_WORK:.0e}"),
     ]
     for ok, msg in checks:
         if not ok:
-            raise PolicyError(f"ga argument '{arg}': {msg}")
+            raise PolicyError(f"ga argument '{clip(arg, 60)}': {msg}")
     return cfg
 
 
@@ -153,11 +140,28 @@ class GAPolicy:
             self._greedy = [MinMaxDelayPolicy(p), LeastLoadedPolicy(p), OraclePolicy(p)]
         else:
             self._greedy = [OraclePolicy(p), MinMaxDelayPolicy(p)]
+        self._check_memory(1)  # one environment must fit; reset() checks the real batch
         self._clear()
+
+    def memory_bytes(self, batch: int) -> int:
+        """Rough upper estimate (bytes) of the arrays of one slot's planning for ``batch``
+        environments: population, children and parents (B, pop, A) int64, fitness temporaries
+        (B, pop, E+1) and, with local execution, (B, pop, U) float64, tournaments (B, pop, 2, tour),
+        with A the arrivals of an environment in a slot (mean + 4σ for Poisson, U for Bernoulli)."""
+        p = self.p
+        mean = p.n_users * p.rate
+        arrivals = p.n_users if p.arrival == "bernoulli" else mean + 4 * mean**0.5 + 2
+        per_individual = 8 * arrivals + 12 * (p.n_servers + 1) + 2 * self.tour + (4 * p.n_users if p.allow_local else 0)
+        return int(8 * batch * (self.pop * per_individual + arrivals * p.n_servers))
+
+    def _check_memory(self, batch: int) -> None:
+        check_memory(self.memory_bytes(batch), f"policy '{self.name}' with pop={self.pop} on {batch} environment(s)",
+                     "lower pop or the number of episodes")
 
     # ------------------------------------------------------------------ protocol
 
     def reset(self, batch: int) -> None:
+        self._check_memory(batch)
         self._clear()
 
     def _clear(self) -> None:

@@ -8,12 +8,16 @@ import numpy as np
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import allowed_mask, register
+from .specs import no_argument
 
 
 class _Stateless:
+    """A policy without state or argument (``random:xyz`` is a PolicyError)."""
+
     name = ""
 
     def __init__(self, p: Params, arg: str | None = None):
+        no_argument(self.name, arg)
         self.p = p
 
     def reset(self, batch: int) -> None:
@@ -22,6 +26,8 @@ class _Stateless:
 
 @register("random", "uniform over the allowed locations 0..E (seed 000 'uniform', seed 001 'Random')")
 class RandomPolicy(_Stateless):
+    name = "random"
+
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
         m = allowed_mask(obs, self.p)
         u = rng.random(m.shape)
@@ -30,18 +36,24 @@ class RandomPolicy(_Stateless):
 
 @register("local", "always execute on the device (edge server 1 when local execution is forbidden)")
 class LocalPolicy(_Stateless):
+    name = "local"
+
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
         return np.full(obs.bits.shape[0], 0 if self.p.allow_local else 1)
 
 
 @register("nearest", "offload to the closest edge server (seed 000 'distance')")
 class NearestPolicy(_Stateless):
+    name = "nearest"
+
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
         return np.argmin(obs.dist, axis=1) + 1
 
 
 @register("least-loaded", "offload to the server whose backlog clears soonest (L_e·γ/F_e); ties: fastest")
 class LeastLoadedPolicy(_Stateless):
+    name = "least-loaded"
+
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
         delay = obs.backlog_bits * self.p.gamma / obs.f_edge
         return np.argmin(delay - 1e-15 * obs.f_edge, axis=1) + 1
@@ -49,6 +61,8 @@ class LeastLoadedPolicy(_Stateless):
 
 @register("round-robin", "cycle over the edge servers 1..E, one counter per environment")
 class RoundRobinPolicy(_Stateless):
+    name = "round-robin"
+
     def reset(self, batch: int) -> None:
         self.counter = np.zeros(batch, np.int64)
 

@@ -7,23 +7,22 @@ import numpy as np
 from ..sim.dynamics import Obs
 from ..sim.lacs import lacs_terms
 from ..sim.params import Params
-from .base import PolicyError, register
+from .base import register
+from .specs import Arg, parse_policy_args
 
 
-@register("lacs", "look-ahead planner: argmin J + λ·C_impact over K sampled future tasks (lacs:K,λ to override)")
+LACS_ARGS = {"k": Arg(int, 1, 64), "lambda": Arg(float, 0.0, 100.0)}
+"""``lacs:k=K,lambda=λ`` (or positional ``lacs:K,λ``): K sampled future tasks (eq 23), 1..64, and the
+weight λ of C_impact (eq 26), 0..100 — the bounds of the scenario's ``lacs.k`` and ``lacs.weight``"""
+
+
+@register("lacs", "look-ahead planner: argmin J + λ·C_impact over K sampled future tasks (lacs:k=3,lambda=0.3 or lacs:3,0.3)")
 class LacsPolicy:
     name = "lacs"
 
     def __init__(self, p: Params, arg: str | None = None):
-        self.p, self.k, self.weight = p, p.lacs_k, p.lacs_weight
-        if arg:
-            try:
-                k, w = arg.split(",")
-                self.k, self.weight = int(k), float(w)
-            except ValueError:
-                raise PolicyError(f"lacs argument '{arg}': expected K,λ such as lacs:3,0.3") from None
-            if self.k < 1 or self.weight < 0:
-                raise PolicyError(f"lacs argument '{arg}': K must be >= 1 and λ >= 0")
+        given = parse_policy_args("lacs", arg, LACS_ARGS, positional=("k", "lambda"), aliases={"K": "k", "weight": "lambda"})
+        self.p, self.k, self.weight = p, given.get("k", p.lacs_k), given.get("lambda", p.lacs_weight)
 
     def reset(self, batch: int) -> None:
         pass

@@ -13,6 +13,7 @@ from ..sim.cost import estimated_costs
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import allowed_mask, register
+from .specs import no_argument
 
 
 def server_delay(obs: Obs, p: Params) -> np.ndarray:
@@ -25,6 +26,7 @@ class MinMaxDelayPolicy:
     name = "min-max-delay"
 
     def __init__(self, p: Params, arg: str | None = None):
+        no_argument(self.name, arg)
         self.p = p
 
     def reset(self, batch: int) -> None:

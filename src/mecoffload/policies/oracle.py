@@ -8,6 +8,7 @@ from ..sim.cost import oracle_costs
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import register
+from .specs import no_argument
 
 
 @register("oracle", "eq 15: the location with the least estimated generalized cost J")
@@ -15,6 +16,7 @@ class OraclePolicy:
     name = "oracle"
 
     def __init__(self, p: Params, arg: str | None = None):
+        no_argument(self.name, arg)
         self.p = p
 
     def reset(self, batch: int) -> None:

@@ -18,8 +18,9 @@ with ``-p setnet:FOLDER``.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import field_validator
 
-from ..core.checkpoint import CheckpointError, load_checkpoint, require_torch
+from ..core.checkpoint import CheckpointConfig, CheckpointError, load_checkpoint, require_torch
 from ..core.errors import clip
 from ..sim.cost import estimated_costs, generalized_cost
 from ..sim.dynamics import Obs
@@ -66,6 +67,30 @@ def set_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
         axis=-1,
     )
     return task.astype(np.float32), server.astype(np.float32)
+
+
+class SetNetCheckpoint(CheckpointConfig):
+    """The field of a setnet ``config.json`` that the policy reads (written by ``mecoffload.learn.setnet``)."""
+
+    hidden: int
+
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _hidden(cls, v):
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65_536:
+            raise ValueError(f"'hidden' must be an integer 1..65536 (got {clip(v, 40)})")
+        return v
+
+
+def setnet_tensor_shapes(c: SetNetCheckpoint) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of the state dict of :func:`build_setnet` with width ``c.hidden``."""
+    h, fs, ft = c.hidden, N_SERVER_FEATURES, N_TASK_FEATURES
+    return {
+        "phi_server.weight": (h, fs), "phi_server.bias": (h,), "phi_task.weight": (h, ft),
+        "phi_out.weight": (h, h), "phi_out.bias": (h,), "psi_h.weight": (h, h), "psi_h.bias": (h,),
+        "psi_ctx.weight": (h, 2 * h), "psi_out.weight": (1, h), "psi_out.bias": (1,),
+        "chi.0.weight": (h, ft + 2 * h), "chi.0.bias": (h,), "chi.2.weight": (1, h), "chi.2.bias": (1,),
+    }
 
 
 def build_setnet(hidden: int = 64):
@@ -120,11 +145,8 @@ class SetNetPolicy:
         if not arg:
             raise PolicyError("setnet needs a checkpoint folder: setnet:PATH (train one with `mecoffload train setnet`)")
         torch = require_torch()
-        tensors, cfg = load_checkpoint(arg, "setnet")
-        hidden = cfg.get("hidden")
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= 65_536:
-            raise CheckpointError(f"'{arg}/config.json': 'hidden' must be an integer 1..65536 (got {clip(hidden)})")
-        self.net = build_setnet(hidden)
+        tensors, cfg = load_checkpoint(arg, "setnet", SetNetCheckpoint, setnet_tensor_shapes)  # validated
+        self.net = build_setnet(cfg["hidden"])
         try:
             self.net.load_state_dict(tensors)
         except RuntimeError as exc:

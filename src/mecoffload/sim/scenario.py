@@ -93,8 +93,8 @@ class LacsSection(Section):
 class Scenario(ScenarioModel):
     """An MEC system: simulation, users, edge servers, channel, tasks, cost and the LACS planner."""
 
-    name: str = "custom"
-    description: str = ""
+    name: str = Field("custom", max_length=200)
+    description: str = Field("", max_length=2000)
     sim: SimSection = SimSection()
     users: UsersSection = UsersSection()
     edge: EdgeSection = EdgeSection()
@@ -117,3 +117,20 @@ def preset_names() -> list[str]:
 def load_scenario(name_or_path: str, overrides: Overrides = None) -> Scenario:
     """Load a built-in preset by name, or a TOML file by path, then apply overrides."""
     return load_model(Scenario, name_or_path, overrides, PRESETS)
+
+
+def evaluation_memory_bytes(sc: Scenario, episodes: int, policies: int = 1) -> int:
+    """Rough upper estimate (bytes) of the large arrays of an evaluation of ``policies`` policies on
+    ``episodes`` episodes (one batch; policies run one after the other). Per episode: the (U, E)
+    channel arrays (7 float64 each: distance, mean SNR, fading, rates and temporaries), the per-user
+    local and uplink queues (6 arrays) and the per-server queues (2 arrays, each as wide as all the
+    tasks alive in the episode: one server may get them all), sized for the tasks a user has alive
+    within a deadline (mean + 3σ, doubled as queues grow by doubling), the observation of one
+    decision step and the per-slot series; per policy, the latency (float64) and location (int64)
+    of every task. Use with :func:`mecoffload.core.resources.check_memory`."""
+    U, E, H = sc.users.count, sc.edge.count, sc.sim.horizon_slots
+    alive = sc.task.rate * min(sc.task.deadline_slots, H + sc.task.deadline_slots)
+    width = 2 * (alive + 3 * alive**0.5 + 1)
+    per_episode = 8 * (7 * U * E + 6 * U * width + 2 * E * U * width + 4 * E * (8 + sc.sim.history_slots) + 2 * H)
+    tasks = 16 * U * sc.task.rate * H * max(policies, 1)
+    return int(episodes * (per_episode + tasks))

@@ -13,10 +13,11 @@ Units are in the field names: ``_s`` seconds, ``_mi`` million instructions, ``_m
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..core.errors import ScenarioError, clip
 from ..core.scenario import (Overrides, ScenarioModel, Section, check_lo_hi, load_model, parse_overrides, preset_names,
                              validate_model)
 
@@ -25,6 +26,13 @@ OLD_NAMES = {"max_delay_s": "deadline_s"}
 
 PRESETS = ("mecoffload.tiers", "presets")
 """(package, folder) of the built-in tier presets"""
+
+MAX_DEVICES = 100_000
+"""upper bound of ``devices.count`` and of every count of ``tier-eval --devices`` (as ``run-ecs``)"""
+MAX_TIME_S = 1e9
+"""upper bound of every duration field (s), about 32 years: 'never' in a simulation"""
+MAX_KB = 1e9
+"""upper bound of every data size field (KB, MB), a terabyte"""
 
 _M = Section
 
@@ -37,32 +45,32 @@ class VMSpec(_M):
 
 
 class HostSpec(_M):
-    vms: list[VMSpec] = Field(default_factory=lambda: [VMSpec()], min_length=1)
+    vms: list[VMSpec] = Field(default_factory=lambda: [VMSpec()], min_length=1, max_length=1024)
 
 
 class DatacenterSpec(_M):
-    name: str = "edge"
-    x: float = Field(0.0, description="location (m); informational")
-    y: float = Field(0.0, description="location (m); informational")
+    name: str = Field("edge", max_length=200)
+    x: float = Field(0.0, ge=-1e7, le=1e7, description="location (m); informational")
+    y: float = Field(0.0, ge=-1e7, le=1e7, description="location (m); informational")
     attractiveness: int = Field(0, ge=0, le=7, description="nomadic mobility: index into mobility.mean_dwell_s")
-    hosts: list[HostSpec] = Field(default_factory=lambda: [HostSpec()], min_length=1)
+    hosts: list[HostSpec] = Field(default_factory=lambda: [HostSpec()], min_length=1, max_length=1024)
 
 
 class AppSpec(_M):
-    name: str
+    name: str = Field(..., max_length=200)
     usage_pct: float = Field(..., gt=0, le=100, description="share of devices running this app (EdgeCloudSim usage_percentage)")
     prob_cloud_selection_pct: float = Field(0.0, ge=0, le=100, description="EdgeCloudSim TWO_TIER: probability the task goes to the cloud")
     interarrival_s: float = Field(..., gt=0, le=1e6, description="mean of the exponential inter-arrival time while active, s")
-    active_s: float = Field(1e9, gt=0, description="active period, s (tasks are generated only while active)")
-    idle_s: float = Field(0.0, ge=0, description="idle period, s")
+    active_s: float = Field(1e9, gt=0, le=MAX_TIME_S, description="active period, s (tasks are generated only while active)")
+    idle_s: float = Field(0.0, ge=0, le=MAX_TIME_S, description="idle period, s")
     delay_sensitivity: float = Field(..., ge=0, le=1, description="T_s of seed 002 (0 tolerant .. 1 sensitive)")
     deadline_s: float | None = Field(
-        None, gt=0, description="deadline T_max: the result is due this long after arrival, s; None = no deadline (EdgeCloudSim); old name max_delay_s")
-    upload_kb: float = Field(..., ge=0, description="mean input size D_up, KB")
-    download_kb: float = Field(..., ge=0, description="mean output size D_down, KB")
-    length_mi: float = Field(..., gt=0, description="mean task length L, MI (Table I lists GI = 1000 MI)")
+        None, gt=0, le=MAX_TIME_S, description="deadline T_max: the result is due this long after arrival, s; None = no deadline (EdgeCloudSim); old name max_delay_s")
+    upload_kb: float = Field(..., ge=0, le=MAX_KB, description="mean input size D_up, KB")
+    download_kb: float = Field(..., ge=0, le=MAX_KB, description="mean output size D_down, KB")
+    length_mi: float = Field(..., gt=0, le=1e12, description="mean task length L, MI (Table I lists GI = 1000 MI)")
     required_cores: int = Field(1, ge=1, le=64, description="processing elements the task uses")
-    memory_mb: float = Field(0.0, ge=0, description="memory held on the VM while the task runs (C4), MB")
+    memory_mb: float = Field(0.0, ge=0, le=MAX_KB, description="memory held on the VM while the task runs (C4), MB")
     vm_util_edge_pct: float | None = Field(
         None, gt=0, le=100, description="VM utilisation a task needs on an edge VM (EdgeCloudSim); None = derive from C3: 100·L/(T_max·MIPS), MIPS of one core")
     vm_util_cloud_pct: float | None = Field(None, gt=0, le=100, description="same on a cloud VM")
@@ -102,7 +110,7 @@ class LinkSpec(_M):
     model: Literal["per_task", "shared", "mm1"] = "per_task"
     bandwidth_mbps: tuple[float, float] = Field((10.0, 100.0), description="capacity ~ U[lo, hi] Mbps, redrawn every slot per instance")
     propagation_s: float = Field(0.0, ge=0, le=10, description="added to every transfer, s")
-    fail_delay_s: float = Field(1e9, gt=0, description="transfer delay (w/o propagation) above which it fails, s")
+    fail_delay_s: float = Field(1e9, gt=0, le=MAX_TIME_S, description="transfer delay (w/o propagation) above which it fails, s")
     scope: Literal["per_ap", "global"] = Field("per_ap", description="one instance per access point (edge datacenter) or one in all")
     mm1_window_s: float = Field(1.0, gt=0, le=3600, description="mm1: λ and s̄ are measured over this trailing window, s")
 
@@ -120,18 +128,24 @@ class NetworkSpec(_M):
 
 
 class DevicesSpec(_M):
-    count: int = Field(200, ge=1, le=100_000, description="IoT devices")
+    count: int = Field(200, ge=1, le=MAX_DEVICES, description="IoT devices")
     arrival: Literal["app", "interval"] = Field(
         "app", description="app: per-device app (by usage share), Poisson while active (EdgeCloudSim); interval: every U[lo,hi] s, app drawn per task")
     interval_s: tuple[float, float] = Field((0.3, 0.7), description="arrival='interval': inter-arrival ~ U[lo, hi] s (seed 002 §V-A)")
     phase: Literal["random", "edgecloudsim"] = Field(
         "random", description="random: each device starts at a uniform phase of its active/idle cycle (stationary at t=0); edgecloudsim: first active period starts at U[start_s, start_s + active]")
-    start_s: float = Field(10.0, ge=0, description="phase='edgecloudsim': CLIENT_ACTIVITY_START_TIME, s")
+    start_s: float = Field(10.0, ge=0, le=1e6, description="phase='edgecloudsim': CLIENT_ACTIVITY_START_TIME, s")
+
+    @field_validator("interval_s")
+    @classmethod
+    def _interval(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return check_lo_hi(v, 1e6, "s")
 
 
 class MobilitySpec(_M):
     model: Literal["static", "nomadic"] = "static"
-    mean_dwell_s: list[float] = Field(default_factory=lambda: [480.0, 300.0, 120.0], description="nomadic: mean stay at a place by attractiveness level, s")
+    mean_dwell_s: list[Annotated[float, Field(gt=0, le=MAX_TIME_S)]] = Field(
+        default_factory=lambda: [480.0, 300.0, 120.0], max_length=8, description="nomadic: mean stay at a place by attractiveness level, s")
 
 
 class AdmissionSpec(_M):
@@ -148,20 +162,20 @@ class OverflowSpec(_M):
 class SimSpec(_M):
     slot_s: float = Field(0.1, gt=0, le=10, description="decision epoch Δt, s: the orchestrator's view is refreshed every slot")
     horizon_s: float = Field(150.0, gt=0, le=1e6, description="tasks arrive in [0, horizon), s")
-    warmup_s: float = Field(30.0, ge=0, description="metrics count tasks arriving at or after this time, s")
-    max_drain_s: float = Field(600.0, gt=0, description="after the horizon, slots run until every task ended (at most this long), s")
+    warmup_s: float = Field(30.0, ge=0, le=1e6, description="metrics count tasks arriving at or after this time, s")
+    max_drain_s: float = Field(600.0, gt=0, le=1e6, description="after the horizon, slots run until every task ended (at most this long), s")
 
 
 class TierScenario(ScenarioModel):
     LABEL: ClassVar[str] = "tier scenario"
 
-    name: str = "custom"
-    description: str = ""
+    name: str = Field("custom", max_length=200)
+    description: str = Field("", max_length=2000)
     sim: SimSpec = SimSpec()
     devices: DevicesSpec = DevicesSpec()
-    apps: list[AppSpec] = Field(..., min_length=1)
-    edge: list[DatacenterSpec] = Field(..., min_length=1)
-    cloud: list[HostSpec] = Field(default_factory=list, description="hosts of the single cloud datacenter (empty: no cloud)")
+    apps: list[AppSpec] = Field(..., min_length=1, max_length=1000)
+    edge: list[DatacenterSpec] = Field(..., min_length=1, max_length=10_000)
+    cloud: list[HostSpec] = Field(default_factory=list, max_length=10_000, description="hosts of the single cloud datacenter (empty: no cloud)")
     network: NetworkSpec = NetworkSpec()
     mobility: MobilitySpec = MobilitySpec()
     admission: AdmissionSpec = AdmissionSpec()
@@ -171,9 +185,6 @@ class TierScenario(ScenarioModel):
     def _check(self) -> "TierScenario":
         if self.sim.warmup_s >= self.sim.horizon_s:
             raise ValueError(f"sim.warmup_s ({self.sim.warmup_s}) must be < sim.horizon_s ({self.sim.horizon_s})")
-        lo, hi = self.devices.interval_s
-        if not 0 < lo <= hi:
-            raise ValueError(f"devices.interval_s: need 0 < lo <= hi (got [{lo}, {hi}])")
         levels = max(dc.attractiveness for dc in self.edge)
         if self.mobility.model == "nomadic" and levels >= len(self.mobility.mean_dwell_s):
             raise ValueError(f"mobility.mean_dwell_s needs an entry for attractiveness level {levels}")
@@ -191,6 +202,15 @@ def new_names(overrides: Overrides) -> dict[str, Any]:
         head, _, last = path.rpartition(".")
         out[f"{head}.{OLD_NAMES[last]}" if head and last in OLD_NAMES else path] = value
     return out
+
+
+def check_device_counts(counts: list[int], flag: str = "--devices") -> list[int]:
+    """Device counts of a sweep (``tier-eval --devices``): each 1..MAX_DEVICES, as ``devices.count``."""
+    for n in counts:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DEVICES:
+            raise ScenarioError(f"{flag}: every device count must be an integer with 1 <= count <= {MAX_DEVICES} "
+                                f"(got {clip(n, 30)})")
+    return counts
 
 
 def validate_tier_scenario(data: dict) -> TierScenario:
