@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
     from click.exceptions import ClickException, NoArgsIsHelpError
 
 from ..core.errors import UserError, clip
+from ..core.quiet import quiet_third_party
 from . import ecs, evaluate, experiment, info, llm, tiers, train
 from .runs import Interrupted
 
@@ -41,8 +42,14 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="mecoffload: learning-based task offloading for Mobile Edge Computing.",
+    help="mecoffload: learning-based task offloading for Mobile Edge Computing. "
+         "Third-party warnings are hidden unless `mecoffload --verbose COMMAND ...`.",
 )
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", help="show third-party warnings and logs")) -> None:
+    """mecoffload: learning-based task offloading for Mobile Edge Computing."""
 for _group in (info, evaluate, train, experiment, tiers, ecs):
     app.add_typer(_group.app)
 app.add_typer(llm.app, name="llm")
@@ -68,6 +75,7 @@ def _invoke(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI in-process; return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    quiet_third_party(verbose="--verbose" in argv[:1])
     try:
         return _invoke(argv)
     except typer.Exit as exc:  # --help, ctx.exit()

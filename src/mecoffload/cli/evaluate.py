@@ -8,14 +8,15 @@ from typing import Optional
 
 import typer
 
-from ..core.errors import UserError
+from ..core.errors import UserError, clip
 from ..eval import plots as P
 from ..eval.cells import run_evaluate, run_sweep, sweep_point
 from ..eval.report import TABLE_COLUMNS, fmt, write_evaluation, write_sweep
-from ..policies.base import expand_specs, make_policy
+from ..policies.base import check_evaluation_memory, expand_specs, make_policy
+from ..policies.specs import parse_policy_specs
 from ..sim.params import Params
 from ..sim.scenario import load_scenario
-from .common import SCENARIO_OPT, SET_OPT, emit_json, err, print_table, split_specs
+from .common import SCENARIO_OPT, SET_OPT, emit_json, err, print_table
 from .runs import ADDRESS_OPT, BACKEND_OPT, FORCE_OPT, JOBS_OPT, RESUME_OPT, cell_bar, make_runner, run_output
 
 app = typer.Typer()
@@ -27,7 +28,7 @@ SWEEP_COLUMNS = TABLE_COLUMNS[:4] + TABLE_COLUMNS[5:8] + TABLE_COLUMNS[9:10]
 @app.command("evaluate")
 def evaluate_cmd(
     scenario: str = SCENARIO_OPT,
-    policies: str = typer.Option("all", "--policies", "-p", help="comma-separated policy specs (name or name:arg); 'all' = every baseline + learned policies with a checkpoint in checkpoints/<kind>-<scenario>/"),
+    policies: Optional[list[str]] = typer.Option(None, "--policies", "-p", help="policy specs, repeatable: -p random,oracle -p 'lacs:k=3,lambda=0.3' -p 'ga:pop=8,gens=2' (or ';' between specs); 'all' (default) = every baseline + learned policies with a checkpoint in checkpoints/<kind>-<scenario>/"),
     episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=100_000, help="episodes (run in parallel as a batch)"),
     seed: int = typer.Option(0, "--seed", min=0, help="seed of layouts, arrivals, sizes and channels (shared by all policies)"),
     overrides: Optional[list[str]] = SET_OPT,
@@ -42,10 +43,10 @@ def evaluate_cmd(
 ) -> int:
     """Evaluate policies on one scenario with common random numbers (one cell per policy); write CSV, report and plots."""
     sc = load_scenario(scenario, overrides)
-    names = expand_specs(split_specs(policies), sc.name)
+    names = expand_specs(parse_policy_specs(policies or ["all"]), sc.name)
     p = Params.from_scenario(sc)
-    for n in names:
-        make_policy(n, p)  # validate before any work
+    built = [make_policy(n, p) for n in names]  # validate before any work
+    check_evaluation_memory(sc, episodes, built)
     runner = make_runner(backend, jobs, address)
     with run_output(out_dir, "evaluate", scenario, resume, force) as run:
         with cell_bar("evaluating", err.is_terminal) as bar:
@@ -95,7 +96,7 @@ def sweep_cmd(
     param: str = typer.Option(..., "--param", help="scenario field to sweep (e.g. edge.count, task.size_mbit) or alias L, lambda, E"),
     values: str = typer.Option(..., "--values", help="comma-separated values, e.g. 3,5,7,9,11"),
     scenario: str = SCENARIO_OPT,
-    policies: str = typer.Option("random,oracle,lacs", "--policies", "-p", help="comma-separated policy specs"),
+    policies: Optional[list[str]] = typer.Option(None, "--policies", "-p", help="policy specs, repeatable (see evaluate --help); default random,oracle,lacs"),
     episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=100_000),
     seed: int = typer.Option(0, "--seed", min=0),
     overrides: Optional[list[str]] = SET_OPT,
@@ -110,11 +111,17 @@ def sweep_cmd(
     """Evaluate policies over values of one scenario field, one cell per value x policy (Tables III/IV of seed 001, Fig. 2 of seed 000)."""
     sc = load_scenario(scenario, overrides)
     vals = parse_values(values)
-    names = expand_specs(split_specs(policies), sc.name)
+    names = expand_specs(parse_policy_specs(policies or ["random,oracle,lacs"]), sc.name)
+    seen: dict[str, object] = {}
     for v in vals:  # validate every value before running anything
-        p = Params.from_scenario(sweep_point(sc, param, v))
-    for n in names:
-        make_policy(n, p)
+        point = sweep_point(sc, param, v)
+        key = point.model_dump_json()
+        if key in seen:
+            raise UserError(f"--values: {clip(json.dumps(v))} gives the same scenario as {clip(json.dumps(seen[key]))}; give each point once")
+        seen[key] = v
+        p = Params.from_scenario(point)
+    built = [make_policy(n, p) for n in names]
+    check_evaluation_memory(sc, episodes * len(vals), built, "this sweep")
     runner = make_runner(backend, jobs, address)
     with run_output(out_dir, "sweep", scenario, resume, force) as run:
         with cell_bar(f"sweeping {param}", err.is_terminal) as bar:
