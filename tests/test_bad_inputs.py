@@ -242,7 +242,7 @@ BAD = [
     (["evaluate", "-p", "oracle:1", *TINY], "takes no argument"),
     (["evaluate", "-p", "lacs:k=0", *TINY], "1 <= k <= 64"),
     (["evaluate", "-p", "lacs:lambda=-1", *TINY], "lambda"),
-    (["evaluate", "-p", "lacs:k=3;lambda=nan", *TINY], "lacs"),
+    (["evaluate", "-p", "lacs:k=3,lambda=nan", *TINY], "lacs"),
     (["evaluate", "-p", "ga:pop=100000000", *TINY], "2 <= pop <= 10000"),
     (["evaluate", "-p", "ga:gens=99999", *TINY], "0 <= gens <= 10000"),
     (["evaluate", "-p", "ga:mut=2", *TINY], "mut"),

@@ -25,7 +25,7 @@ def test_comllm_params_are_in_si_units():
     assert P.gamma == pytest.approx(297.0)
     assert P.f_loc == pytest.approx(2e9)
     assert P.slot_s == 0.1
-    assert P.tau_slots == 10 and P.tau_s == pytest.approx(1.0)
+    assert P.deadline_slots == 10 and P.deadline_s == pytest.approx(1.0)
     assert P.rho_s == pytest.approx(1.0)  # 10 slots of 0.1 s
     assert P.f_edge_lo == pytest.approx(20e9) and P.f_edge_hi == pytest.approx(48e9)
     assert P.size_lo_bit == pytest.approx(2e6) and P.size_hi_bit == pytest.approx(5e6)

@@ -202,7 +202,7 @@ def test_metrics_are_consistent(comllm4):
         assert m["oracle_cost_slots"] <= m["AL_slots"] * (1 + 1e-12)
         for e in range(1, p.n_servers + 1):
             assert 0 <= m[f"util_{e}_pct"] <= 100 + 1e-9
-        assert (run.latencies > 0).all() and (run.latencies <= p.tau_s + 1e-9).all()
+        assert (run.latencies > 0).all() and (run.latencies <= p.deadline_s + 1e-9).all()
         assert run.max_delay_series.shape == (p.horizon,)
         assert m["energy_per_task_j"] >= 0
         if m["completed"]:

@@ -39,7 +39,7 @@ def test_cost_kernel_paths_agree(allow_local):
     c = estimated_costs(*args)
     j = estimated_j(*args)
     np.testing.assert_array_equal(j, mask_local(generalized_cost(c, p), p))
-    assert (j[:, 1:] > p.tau_s + 1e-12).any() and (j[:, 1:] < p.tau_s).any()  # both sides of eq 11
+    assert (j[:, 1:] > p.deadline_s + 1e-12).any() and (j[:, 1:] < p.deadline_s).any()  # both sides of eq 11
     # broadcasting path (a leading axis, f_edge shared by all rows) gives the same numbers
     c2 = estimated_costs(bits[None], rate[None], wait[None], f_edge[:1], n_act[None], backlog[None], p)
     np.testing.assert_array_equal(c2[0, :1], c[:1])

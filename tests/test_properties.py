@@ -69,7 +69,7 @@ def _run(p: Params, batch: int, seed: int, horizon: int) -> None:
     lo = 0 if p.allow_local else 1
     dt, E = p.slot_s, p.n_servers
     cap = state.f_edge * dt
-    n_slots = horizon + p.tau_slots
+    n_slots = horizon + p.deadline_slots
     for s in range(n_slots):
         arr = draw_slot(state, p, exo, arrivals=s < horizon)
         for k in range(arr.width):
@@ -91,7 +91,7 @@ def _run(p: Params, batch: int, seed: int, horizon: int) -> None:
         # realized latencies: positive, within the deadline, physically possible
         lat = out.latency_s
         assert (lat > 0).all()
-        assert (lat <= p.tau_slots * dt * (1 + 1e-9)).all()
+        assert (lat <= p.deadline_slots * dt * (1 + 1e-9)).all()
         assert ((out.lat_loc >= 0) & (out.lat_loc <= E)).all()
         loc = out.lat_loc == 0
         if not p.allow_local:

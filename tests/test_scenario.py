@@ -34,7 +34,7 @@ def test_every_preset_loads_and_converts(name):
     assert sc.description
     p = Params.from_scenario(sc)
     assert p.n_servers == sc.edge.count and p.n_users == sc.users.count
-    assert p.tau_s == pytest.approx(sc.task.deadline_slots * sc.sim.slot_s)
+    assert p.deadline_s == pytest.approx(sc.task.deadline_slots * sc.sim.slot_s)
 
 
 def test_comllm_matches_seed_table_i():

@@ -129,7 +129,7 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
         v = _num(val / unit[0])
         return f"{key_c}={v}{unit[1]}" if compact else f"{key_std} {v} {unit[1]}"
 
-    task = [f("task size", "D", obs.bits[i], bit), f("deadline", "T", p.tau_s, sec),
+    task = [f("task size", "D", obs.bits[i], bit), f("deadline", "T", p.deadline_s, sec),
             f("local CPU", "f", p.f_loc, hz), f("local queue wait", "w", obs.local_wait_s[i], sec)]
     loc = [f("local CPU", "f", p.f_loc, hz), f("queue wait", "w", obs.local_wait_s[i], sec)]
     if minimal:

@@ -34,7 +34,7 @@ J_CAP = 4.0  # generalized costs above 4·τ carry no extra information
 
 def set_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
     """Return (task features (n, 5), server features (n, E, 9)) as float32."""
-    tau = p.tau_s
+    tau = p.deadline_s
     c = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
     j = generalized_cost(c, p)
     cmin = c.min(1, keepdims=True) if p.allow_local else c[:, 1:].min(1, keepdims=True)

@@ -76,7 +76,7 @@ def oracle_actions(obs, p: Params) -> np.ndarray:
 def _costs(p: Params, generalized: bool, bits, rate, local_wait_s, f_edge, n_active, backlog_bits) -> np.ndarray:
     """``kernels.cost_rows`` over the arguments broadcast against each other and flattened to
     rows: (n,) per task, (n, E) per server; the result takes the broadcast shape back."""
-    consts = (p.gamma, p.f_loc, p.tau_s + LATE_SLACK_S, p.rho_s, generalized, p.allow_local)
+    consts = (p.gamma, p.f_loc, p.deadline_s + LATE_SLACK_S, p.rho_s, generalized, p.allow_local)
     if _are_rows(bits, rate, local_wait_s, f_edge, n_active, backlog_bits):  # e.g. an Obs: no copies
         return kernels.cost_rows(bits, rate, local_wait_s, f_edge, n_active, backlog_bits, *consts)
     task = [np.asarray(x, np.float64) for x in (bits, local_wait_s)]
@@ -109,7 +109,7 @@ def _are_rows(bits, rate, local_wait_s, f_edge, n_active, backlog_bits) -> bool:
 
 def generalized_cost(latency_s: np.ndarray, p: Params) -> np.ndarray:
     """Eq 11: J = C + 1(C > τ_max)·ρ, seconds."""
-    return latency_s + (latency_s > p.tau_s + LATE_SLACK_S) * p.rho_s
+    return latency_s + (latency_s > p.deadline_s + LATE_SLACK_S) * p.rho_s
 
 
 def mask_local(j: np.ndarray, p: Params) -> np.ndarray:

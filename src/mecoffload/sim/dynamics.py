@@ -301,7 +301,7 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
             break
         _widen(state, _EDGE_Q, need)
     args = (
-        s.t, p.slot_s, p.tau_slots - 1, p.f_loc, p.kappa * p.f_loc**2, p.tx_power_w, float(s.bandwidth_hz), p.gamma,
+        s.t, p.slot_s, p.deadline_slots - 1, p.f_loc, p.kappa * p.f_loc**2, p.tx_power_w, float(s.bandwidth_hz), p.gamma,
         s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_n,
         s.eq_cyc, s.eq_arr, s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist,
         rec_at, lat_buf, where_buf, n_rec, *out,

@@ -45,7 +45,7 @@ def flat_features(obs: Obs, t: np.ndarray, p: Params, max_servers: int | None = 
         raise ValueError(f"max_servers={M} is smaller than the observation's {E} servers")
     # reference magnitudes: each scaled feature is O(1) in normal operation
     size_ref = p.size_hi_bit  # bit: the largest task
-    T = p.tau_s  # s: the deadline τ_max
+    deadline_s = p.deadline_s  # s: the deadline τ_max
     freq_ref = p.f_edge_hi  # Hz: the fastest possible server
     rate_ref = p.bandwidth_hz * np.log2(1.0 + p.snr_ref)  # bit/s at d0 with |h|² = 1
     count_ref = max(1.0, p.n_users * p.rate)  # tasks: mean arrivals per slot
@@ -53,9 +53,9 @@ def flat_features(obs: Obs, t: np.ndarray, p: Params, max_servers: int | None = 
     task = np.stack(
         [
             obs.bits / size_ref,
-            obs.local_wait_s / T,
-            obs.bits * p.gamma / p.f_loc / T,
-            np.full(n, p.tau_s / T),
+            obs.local_wait_s / deadline_s,
+            obs.bits * p.gamma / p.f_loc / deadline_s,
+            np.full(n, p.deadline_s / deadline_s),
             np.asarray(t) / p.horizon,
         ],
         axis=1,
@@ -69,7 +69,7 @@ def flat_features(obs: Obs, t: np.ndarray, p: Params, max_servers: int | None = 
         obs.n_active / count_ref,
         obs.backlog_bits / size_ref,
         obs.dist / dist_ref,
-        lat[:, 1:] / T,
+        lat[:, 1:] / deadline_s,
     ]
     srv[:, :E, : len(cols)] = np.stack(cols, axis=-1)
     srv[:, :E, len(cols) :] = obs.hist / size_ref

@@ -200,7 +200,7 @@ def decide_rows(env, user, bits, action, gamma, t, lq_cyc, lq_arr, lq_n, local_w
 # --------------------------------------------------------------------------- service
 #
 # A task that arrived in slot a must finish by the end of slot a+τ-1: at the end of slot t,
-# tasks with t - a >= τ-1 (``expire_age``) that are still unfinished are dropped where they
+# tasks with t - a >= deadline_slots - 1 (``expire_age``, the last age a task is still served at) that are still unfinished are dropped where they
 # are. FIFO queues hold arrival slots in non-decreasing order (tasks are appended at the
 # current slot), so within a slot a FIFO's completed tasks come first, then the expired
 # ones, then the survivors.

@@ -49,7 +49,7 @@ class Accumulator:
         self.j_sum[b] += j
         self.oracle_sum[b] += j_all.min(1)
         self.n_dec[b] += 1
-        self.n_late[b] += j > self.p.tau_s + LATE_SLACK_S
+        self.n_late[b] += j > self.p.deadline_s + LATE_SLACK_S
         self.actions[b, a] += 1
 
     def slot_delay(self, state: SimState) -> None:
@@ -137,7 +137,7 @@ def static_metrics(actions: np.ndarray, obs: Obs, p: Params) -> dict:
     counts = np.bincount(actions, minlength=p.n_servers + 1)
     return {
         "AL_slots": float(chosen.mean() / p.slot_s),
-        "TDR_pct": float(100 * (chosen > p.tau_s + LATE_SLACK_S).mean()),
+        "TDR_pct": float(100 * (chosen > p.deadline_s + LATE_SLACK_S).mean()),
         "PR_pct": float(100 * j.min(1).mean() / chosen.mean()),
         "LBI_pct": float(100 * jain_index(counts[1:])),
         "oracle_match_pct": float(100 * (actions == j.argmin(1)).mean()),

@@ -31,7 +31,7 @@ class Params:
     size_lo_bit: float
     size_hi_bit: float
     gamma: float  # cycles/bit
-    tau_slots: int
+    deadline_slots: int
     arrival: str
     rate: float  # tasks per user per slot (probability for bernoulli)
     rho_s: float  # deadline penalty (s)
@@ -42,9 +42,9 @@ class Params:
     lacs_hi: float
 
     @property
-    def tau_s(self) -> float:
+    def deadline_s(self) -> float:
         """Deadline in seconds."""
-        return self.tau_slots * self.slot_s
+        return self.deadline_slots * self.slot_s
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> "Params":
@@ -69,7 +69,7 @@ class Params:
             size_lo_bit=sc.task.size_mbit[0] * 1e6,
             size_hi_bit=sc.task.size_mbit[1] * 1e6,
             gamma=sc.task.density_gcycles_per_mbit * 1e3,
-            tau_slots=sc.task.deadline_slots,
+            deadline_slots=sc.task.deadline_slots,
             arrival=sc.task.arrival,
             rate=sc.task.rate,
             rho_s=sc.cost.deadline_penalty_slots * sc.sim.slot_s,

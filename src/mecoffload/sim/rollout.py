@@ -131,7 +131,7 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
     drive(decisions(state, exo, p, p.horizon, on_arrivals=None if plan is None else lambda arr: plan(state, arr, rng),
                     before_serve=lambda: acc.slot_delay(state), on_served=served), act)
     # drain: every task ends (completed or dropped) by its deadline
-    drive(decisions(state, exo, p, p.tau_slots, arrivals=False, on_served=acc.outcome), act)
+    drive(decisions(state, exo, p, p.deadline_slots, arrivals=False, on_served=acc.outcome), act)
     check_accounting(state)
     if state.in_flight().sum():
         raise AssertionError("tasks still in flight after draining")

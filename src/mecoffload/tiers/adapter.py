@@ -50,7 +50,7 @@ def tier_params(sc: TierScenario) -> Params:
     """Seed 001 ``Params`` of the datacenter-as-server view (only cost-relevant fields matter)."""
     lay = Layout.from_scenario(sc)
     deadlines = lay.app_deadline_s[np.isfinite(lay.app_deadline_s)]
-    tau_s = float(deadlines.mean()) if deadlines.size else 1e6
+    deadline_s = float(deadlines.mean()) if deadlines.size else 1e6
     slot = sc.sim.slot_s
     cap = np.bincount(lay.vm_dc, weights=lay.vm_capacity, minlength=lay.n_dc) * 1e6
     sizes = lay.app_len * 1e6
@@ -61,7 +61,7 @@ def tier_params(sc: TierScenario) -> Params:
         f_edge_lo=float(cap.min()), f_edge_hi=float(cap.max()), placement="random", bandwidth_hz=1.0,
         snr_ref=1.0, ref_distance_m=1.0, path_loss_exp=0.0, rayleigh=False,
         size_lo_bit=float(sizes.min()), size_hi_bit=float(sizes.max()), gamma=1.0,
-        tau_slots=max(int(round(tau_s / slot)), 1), arrival="poisson", rate=0.0, rho_s=RHO_PER_DEADLINE * tau_s,
+        deadline_slots=max(int(round(deadline_s / slot)), 1), arrival="poisson", rate=0.0, rho_s=RHO_PER_DEADLINE * deadline_s,
         allow_local=False,
     )
 
