@@ -13,7 +13,7 @@ import typer
 from ..core.errors import UserError
 from ..eval.runfolder import staged_output
 from ..experiments import iot_devices
-from ..tiers.config import load_tier_scenario
+from ..tiers.config import check_device_counts, load_tier_scenario
 from ..tiers.dlnet import save_dl_checkpoint, train_dl
 from ..tiers.evaluate import sweep_devices
 from ..tiers.policies import tier_policies
@@ -45,7 +45,7 @@ def _row(n: int, policy: str, m: dict) -> list[str]:
 def tier_eval_cmd(
     scenario: str = typer.Option("iot3tier", "--scenario", "-s", help="tier preset (iot3tier) or a .toml file"),
     policies: str = typer.Option("all", "--policies", "-p", help="comma-separated tier policies; 'all' = the iot-devices set"),
-    devices: str = typer.Option("", "--devices", "-d", help="comma-separated device counts (default: the scenario's)"),
+    devices: Optional[str] = typer.Option(None, "--devices", "-d", help="comma-separated device counts, 1..100,000 (default: the scenario's)"),
     seeds: int = typer.Option(3, "--seeds", min=1, max=1000, help="seeds per device count (seed, seed+1, ...)"),
     seed: int = typer.Option(0, "--seed", min=0),
     overrides: Optional[list[str]] = TIER_SET_OPT,
@@ -60,7 +60,9 @@ def tier_eval_cmd(
     """Evaluate tier policies with common random numbers (one cell per policy: every device count x seed in one batch)."""
     sc = load_tier_scenario(scenario, overrides)
     names = iot_devices.default_policies() if policies.strip() == "all" else split_specs(policies)
-    counts = split_ints(devices, "--devices") or [sc.devices.count]
+    if devices is not None and not devices.strip():
+        raise UserError("--devices: give at least one device count, e.g. -d 200,400 (or leave the flag out)")
+    counts = check_device_counts(split_ints(devices or "", "--devices") or [sc.devices.count])
     runner = make_runner(backend, jobs, address)
     if out_dir is None:
         if resume or force:
