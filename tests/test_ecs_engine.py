@@ -68,7 +68,7 @@ def test_accounting_every_orchestrator_and_every_reason():
     assert set(np.unique(sim.status)) <= {DONE, FAILED}
 
 
-def _tiny(vms, n_edge=1, apps=None, cloud_vms=0):
+def _tiny(vms, n_servers=1, apps=None, cloud_vms=0):
     """A hand-made scenario without network delay (zero-size transfers), static devices."""
     app = dict(name="a", usage_pct=100, prob_cloud_pct=0, interarrival_s=1.0, active_s=100, idle_s=0, upload_kb=0,
                download_kb=0, length_mi=1000, required_cores=1, vm_util_edge_pct=30, vm_util_cloud_pct=30)
@@ -76,7 +76,7 @@ def _tiny(vms, n_edge=1, apps=None, cloud_vms=0):
         "name": "tiny", "sim": {"simulation_time_s": 30.0, "warmup_s": 0.0, "load_check_interval_s": 1.0},
         "devices": {"min": 2, "max": 2, "step": 1}, "apps": apps or [app],
         "edge": [{"name": f"e{i}", "wlan_id": i, "attractiveness": 0,
-                  "hosts": [{"vms": [{"cores": c, "mips": m} for c, m in vms]}]} for i in range(n_edge)],
+                  "hosts": [{"vms": [{"cores": c, "mips": m} for c, m in vms]}]} for i in range(n_servers)],
         "cloud": {"hosts": 1 if cloud_vms else 0, "vms_per_host": cloud_vms, "cores": 1, "mips": 1000.0},
         "network": {"wlan_mbps": 100.0, "wan_mbps": 10.0}, "mobility": {"mean_dwell_s": [1e9]},
         "orchestrator_policies": ["NEXT_FIT"], "simulation_scenarios": ["SINGLE_TIER"],
@@ -132,7 +132,7 @@ def test_vm_policies_one_task_at_a_time(orch, expected):
 
 
 def test_edge_orchestrator_next_fit_round_robins_servers():
-    sc = _tiny([(1, 1000.0)] * 2, n_edge=3)
+    sc = _tiny([(1, 1000.0)] * 2, n_servers=3)
     sim = EcsSim(sc, _workload(np.arange(7.0), [1e7] * 7, ap=[[0, 0]]), [Mode.ecs("TWO_TIER_WITH_EO/NEXT_FIT")])
     for _ in range(int(8 / sim.dt)):
         sim.step()

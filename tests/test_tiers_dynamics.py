@@ -90,7 +90,7 @@ def test_deadline_abort_frees_the_vm():
 
 
 def test_mobility_fails_edge_tasks_not_cloud_tasks():
-    sc = scenario(n_edge=2, cloud_vms=(dict(count=1, cores=1, mips=1000.0),), mobility={"model": "nomadic"})
+    sc = scenario(n_servers=2, cloud_vms=(dict(count=1, cores=1, mips=1000.0),), mobility={"model": "nomadic"})
     # device 0 moves from access point 0 to 1 at t = 0.5, before either result is back
     wl = workload(sc, [(0.0, 0, 0, 1000.0, 10.0, 10.0), (0.01, 0, 0, 1000.0, 10.0, 10.0)], init_ap=[0, 0], moves=[(0.5, 0, 1)])
     lay = Layout.from_scenario(sc)
@@ -117,7 +117,7 @@ def test_shared_wan_slows_and_fails_concurrent_transfers():
 
 def test_remote_edge_route_adds_man():
     man = {"model": "per_task", "bandwidth_mbps": [40.0, 40.0], "propagation_s": 0.005, "scope": "global"}
-    sc = scenario(n_edge=2, man=man)
+    sc = scenario(n_servers=2, man=man)
     sim = run(sc, workload(sc, [(0.0, 0, 0, 1000.0, 1000.0, 0)], init_ap=[0, 0]), Fixed(1))  # VM 1 is on edge 1
     assert sim.tier[0] == 1
     assert sim.net_up[0] == pytest.approx(8 / 80 + 8 / 40 + 0.005)

@@ -9,7 +9,7 @@ from mecoffload.tiers.dynamics import REJECT
 from mecoffload.tiers.workload import Layout, Workload
 
 
-def scenario(edge_vms=(dict(count=1, cores=1, mips=1000.0),), n_edge=1, cloud_vms=(), wlan=None, man=None, wan=None,
+def scenario(edge_vms=(dict(count=1, cores=1, mips=1000.0),), n_servers=1, cloud_vms=(), wlan=None, man=None, wan=None,
              apps=None, **kw):
     fixed = {"model": "per_task", "bandwidth_mbps": [80.0, 80.0]}
     data = {
@@ -17,7 +17,7 @@ def scenario(edge_vms=(dict(count=1, cores=1, mips=1000.0),), n_edge=1, cloud_vm
         "devices": {"count": 2},
         "apps": apps or [dict(name="a", usage_pct=100, interarrival_s=1.0, delay_sensitivity=0.5, upload_kb=0,
                               download_kb=0, length_mi=1000, vm_util_edge_pct=10, vm_util_cloud_pct=10, size_dist="fixed")],
-        "edge": [{"name": f"e{i}", "hosts": [{"vms": list(edge_vms)}]} for i in range(n_edge)],
+        "edge": [{"name": f"e{i}", "hosts": [{"vms": list(edge_vms)}]} for i in range(n_servers)],
         "cloud": [{"vms": list(cloud_vms)}] if cloud_vms else [],
         "network": {"wlan": wlan or fixed, "man": man or {**fixed, "scope": "global"}, "wan": wan or fixed},
     }

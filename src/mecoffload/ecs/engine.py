@@ -103,7 +103,7 @@ class EcsSim(VmPlacement, TaskRecord):
         self._app_tables()
         self._modes(n_modes)
         self._init_tasks(n_modes)
-        self.mob = ApTimeline(wl, self.lists.n_edge, self.horizon + sc.sim.max_drain_s + 10.0)
+        self.mob = ApTimeline(wl, self.lists.n_servers, self.horizon + sc.sim.max_drain_s + 10.0)
         self.ap_sub = self._rep(self.mob.ap_at(wl.env, wl.device, wl.t_arr))
         self._init_draws(seed)
         self._init_state()
@@ -166,9 +166,9 @@ class EcsSim(VmPlacement, TaskRecord):
         self.pend = np.zeros(0, np.int64)
         self.pend_t = np.zeros(0)
         self.vms = VirtualTimeVms(vl.vm_cap, vl.vm_cores, B)
-        self.ptr_vm = np.full((B, vl.n_edge), -1, np.int64)
+        self.ptr_vm = np.full((B, vl.n_servers), -1, np.int64)
         self.ptr_dc = np.full(B, -1, np.int64)
-        self._scratch = np.full(max(B * vl.n_edge, B * vl.L), -1, np.int64)
+        self._scratch = np.full(max(B * vl.n_servers, B * vl.L), -1, np.int64)
         self.load_every = float(self.sc.sim.load_check_interval_s)
         self.next_sample = self.load_every
         self.load_edge = np.zeros(B)
@@ -223,7 +223,7 @@ class EcsSim(VmPlacement, TaskRecord):
         # lookups on the workload (the same for every mode), then replicated
         wl = self.wl
         ap0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr)
-        n0 = self.mob.count_at(wl.env * self.lists.n_edge + ap0, wl.t_arr)
+        n0 = self.mob.count_at(wl.env * self.lists.n_servers + ap0, wl.t_arr)
         ap_e0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr + self._lut[WLAN_UP, n0])
         ap_c0 = self.mob.ap_at(wl.env, wl.device, wl.t_arr + np.where(np.isfinite(self._lut[CLOUD_UP, n0]), self._lut[CLOUD_UP, n0], 0.0))
         rep = self._rep
@@ -251,7 +251,7 @@ class EcsSim(VmPlacement, TaskRecord):
 
     def _tables(self) -> None:
         """M/M/1 delays per (workload env, access point) for the current device counts."""
-        d = self._lut[:, self.mob.count.reshape(self.n_wenv, self.lists.n_edge)]
+        d = self._lut[:, self.mob.count.reshape(self.n_wenv, self.lists.n_servers)]
         self.wlan_up, self.wlan_dn, self.wan_up, self.wan_dn, self.cloud_up, self.cloud_dn = d
 
     @property
@@ -274,7 +274,7 @@ class EcsSim(VmPlacement, TaskRecord):
             pol = self.m_eopol[m]
             sel = pol >= 0
             if sel.any():
-                up = self._lut[CLOUD_UP, self.mob.count_at(e[sel] * self.lists.n_edge + ap[sel], self.t_arr[ids[sel]])]
+                up = self._lut[CLOUD_UP, self.mob.count_at(e[sel] * self.lists.n_servers + ap[sel], self.t_arr[ids[sel]])]
                 wan_bw = np.where(np.isfinite(up), 1.0 / up, 0.0)  # EdgeCloudSim's probe: 1 Mbit / delay
                 net = wan_bw > WAN_BW_THRESHOLD_MBPS
                 hot = self.edge_util_mean[b[sel]] > EDGE_UTIL_THRESHOLD_PCT
@@ -296,7 +296,7 @@ class EcsSim(VmPlacement, TaskRecord):
             keep = self.status[ids] == FUTURE
             ids, e, ap, cloud = ids[keep], e[keep], ap[keep], cloud[keep]
         cloud &= self.lists.has_cloud
-        n_at = self.mob.count_at(e * self.lists.n_edge + ap, self.t_arr[ids])
+        n_at = self.mob.count_at(e * self.lists.n_servers + ap, self.t_arr[ids])
         up = np.where(cloud, self._lut[CLOUD_UP, n_at], self._lut[WLAN_UP, n_at])
         self.tier[ids] = cloud
         bad = ~np.isfinite(up)
@@ -321,7 +321,7 @@ class EcsSim(VmPlacement, TaskRecord):
         t_pe = self.t_pe[task]
         e, dev = self.env_w[task], self.device[task]
         ap_now = self.mob.ap_at(e, dev, t_pe)
-        n_at = self.mob.count_at(e * self.lists.n_edge + ap_now, t_pe)
+        n_at = self.mob.count_at(e * self.lists.n_servers + ap_now, t_pe)
         cloud = self.tier[task] == CLOUD
         dc = self.lists.vm_dc[self.vm[task]]
         lan = 2.0 * self.sc.network.lan_internal_delay_s

@@ -20,8 +20,8 @@ class ApTimeline:
     """Mobility of the devices of every workload environment of ``wl`` (N access points);
     times must be below ``tspan`` (s)."""
 
-    def __init__(self, wl: Workload, n_edge: int, tspan: float):
-        N = self.n_edge = n_edge
+    def __init__(self, wl: Workload, n_servers: int, tspan: float):
+        N = self.n_servers = n_servers
         M = self.M = wl.init_ap.shape[1]
         self.tspan = tspan
         self.init_ap = wl.init_ap.astype(np.int64)

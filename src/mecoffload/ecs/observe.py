@@ -15,7 +15,7 @@ from ..tiers.obs import TierObs
 def tier_obs(sim, ids: np.ndarray) -> TierObs:
     """The observation rows of tasks ``ids`` of :class:`~.engine.EcsSim` ``sim`` now."""
     vl = sim.lists
-    V, N = vl.n_vm, vl.n_edge
+    V, N = vl.n_vm, vl.n_servers
     vms = sim.vms
     b, e, app = sim.env[ids], sim.env_w[ids], sim.app[ids]
     ap = sim.ap_sub[ids]

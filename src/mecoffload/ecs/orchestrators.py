@@ -85,7 +85,7 @@ class EcsTierPolicy:
         n, V = len(obs), obs.n_vm
         if n == 0:
             return np.zeros(0, np.int64)
-        N = lay.n_edge
+        N = lay.n_servers
         if self.ptr_vm is None or self.ptr_vm.shape[1] != N:
             self.ptr_vm = np.full((max(self._batch, int(obs.env.max()) + 1), N), -1, np.int64)
         if obs.env.max() >= self.ptr_vm.shape[0]:

@@ -80,7 +80,7 @@ class VmPlacement:
         static = np.where(RULE_INDEX_KEY[rule][:, None], cs, 0).astype(float)
         rnd = (rule == R_RANDOM_DC) | (rule == R_RANDOM_EO)
         if rnd.any():
-            N = vl.n_edge
+            N = vl.n_servers
             u = self.u2[ids]
             eo = rule == R_RANDOM_EO
             d = np.where(eo, np.minimum((u * N).astype(np.int64), N - 1), np.minimum(list_id, N - 1))
@@ -194,7 +194,7 @@ class VmPlacement:
         if upd.any():
             ru, vu = rc[upd], vc[upd]
             bu, du = bt.b[ru], vl.vm_dc[vu]
-            last = self._last(bu * vl.n_edge + du, ru)
+            last = self._last(bu * vl.n_servers + du, ru)
             self.ptr_vm[bu[last], du[last]] = vl.vm_pos[vu[last]]
             eo = bt.nxt_eo[ru]
             if eo.any():

@@ -17,7 +17,7 @@ class VmLists:
     """Static VM structure of one scenario (the same in every environment)."""
 
     def __init__(self, lay: Layout):
-        N = self.n_edge = lay.n_edge  # edge servers (= access points), numbered as the datacenters
+        N = self.n_servers = lay.n_servers  # edge servers (= access points), numbered as the datacenters
         self.vm_dc = lay.vm_dc
         self.vm_cloud = lay.vm_cloud
         V = self.n_vm = lay.n_vm
@@ -51,5 +51,5 @@ class VmLists:
 
     def list_id(self, fixed: np.ndarray, cloud: np.ndarray, global_: np.ndarray, ap: np.ndarray) -> np.ndarray:
         """The list a task chooses from: its fixed VM, the cloud, all edge VMs or its server's."""
-        N = self.n_edge
+        N = self.n_servers
         return np.where(fixed >= 0, N + 2 + fixed, np.where(cloud, N + 1, np.where(global_, N, ap)))

@@ -79,7 +79,7 @@ def tier_speeds(lay: Layout) -> np.ndarray:
 def _tier_inputs(obs: TierObs):
     """(L_gi, sens, U (n,3), BW (n,3), best remote dc) from an observation."""
     lay = obs.lay
-    n, N = len(obs), lay.n_edge
+    n, N = len(obs), lay.n_servers
     r = np.arange(n)
     util = obs.dc_util / 100.0
     remote = np.where(np.arange(N)[None, :] == obs.local_dc[:, None], np.inf, util[:, :N])
@@ -206,7 +206,7 @@ def vm_dataset(sc: TierScenario, n: int, seed: int):
     sens = lay.app_sens[app]
     dl = lay.app_deadline_s[app]
     tier = rng.integers(0, 3 if lay.vm_cloud.any() else 2, n)
-    K = int(max(np.bincount(lay.vm_dc).max(), 2)) * max(lay.n_edge - 1, 1)
+    K = int(max(np.bincount(lay.vm_dc).max(), 2)) * max(lay.n_servers - 1, 1)
     # candidate VMs: a tier's VM kinds (cloud VMs for tier 2, edge VMs otherwise)
     pool_edge, pool_cloud = np.flatnonzero(~lay.vm_cloud), np.flatnonzero(lay.vm_cloud)
     vm_pick = np.where(tier[:, None] == 2, pool_cloud[rng.integers(0, max(len(pool_cloud), 1), (n, K)) % max(len(pool_cloud), 1)] if len(pool_cloud) else 0,
@@ -344,7 +344,7 @@ class DlTier:
         p = self.models.tier_probs(tier_features(L_gi, sens, U, BW, obs.up_kb, obs.down_kb))  # (n,3)
         if not lay.vm_cloud.any():
             p[:, 2] = -1.0
-        if lay.n_edge < 2:
+        if lay.n_servers < 2:
             p[:, 1] = -1.0
         rank = np.argsort(np.argsort(-p, axis=1, kind="stable"), axis=1)  # (n,3) position of each tier
         tier_vm = obs.tier_vm  # (n,V)
@@ -365,6 +365,6 @@ class DlTier:
                             tier_vm[ri, vi])
             score[ri, vi] = self.models.vm_scores(x)
         chosen_tier = np.take_along_axis(np.argsort(-p, axis=1, kind="stable"), np.minimum(pos, 2)[:, None], 1)[:, 0]
-        group = chosen_tier * (lay.n_edge + 1) + np.where(chosen_tier == 2, 0, obs.local_dc)
+        group = chosen_tier * (lay.n_servers + 1) + np.where(chosen_tier == 2, 0, obs.local_dc)
         a = pick(obs, score, allowed, group)
         return np.where((pos < 3) & (a != REJECT), a, DEFER)

@@ -125,7 +125,7 @@ class LinkState:
         self._rng = [env_rngs(sd)[2] for sd in seeds]
         self._block = np.zeros((B, 0, L))
         self._pos = 0
-        N, D = lay.n_edge, lay.n_dc
+        N, D = lay.n_servers, lay.n_dc
         self.route_up = self.route(np.arange(B)[:, None, None], np.arange(N)[None, :, None], np.arange(D)[None, None, :], True)
         self.route_dn = self.route_up[..., ::-1].copy()
         self.eff = self.cap.copy()
@@ -210,7 +210,7 @@ class LinkState:
         MAN delay of 1 Mbit (``tab_man``, s) and the WAN per-transfer Mbps (``tab_wan``)."""
         if not self.dirty:
             return
-        B, N, L = self.B, self.lay.n_edge, self.layout.n_links
+        B, N, L = self.B, self.lay.n_servers, self.layout.n_links
         _, eff = hop_delay(self.model, self.cap, self.n_act, self.load_kbps, 1.0)
         self.eff = eff
         hops = self.route_up

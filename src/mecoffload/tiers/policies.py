@@ -116,7 +116,7 @@ class Flores(_Base):
 class Sonmez(_Base):
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
         lay = obs.lay
-        n, N = len(obs), lay.n_edge
+        n, N = len(obs), lay.n_servers
         r = np.arange(n)
         edge_util = obs.dc_util[:, :N]
         nearest = edge_util[r, obs.local_dc]
@@ -140,7 +140,7 @@ class Almutairi(_Base):
         local_util = obs.dc_util[r, obs.local_dc]
         s = ALMUTAIRI.strengths(local_util, obs.length_mi, obs.up_kb + obs.down_kb, obs.sens)  # (n, 3)
         # remote edge = the least utilised other edge datacenter
-        N = lay.n_edge
+        N = lay.n_servers
         remote = np.where(np.arange(N)[None, :] == obs.local_dc[:, None], np.inf, obs.dc_util[:, :N])
         best_remote = remote.argmin(1) if N > 1 else obs.local_dc
         dc_of_tier = np.stack([obs.local_dc, best_remote, np.full(len(obs), lay.n_dc - 1)], 1)

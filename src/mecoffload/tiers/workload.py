@@ -37,7 +37,7 @@ class Layout:
     are the edge ones (datacenter a is the access point a's local edge), N is the cloud.
     """
 
-    n_edge: int
+    n_servers: int
     n_dc: int
     vm_dc: np.ndarray  # (V,) datacenter of each VM
     vm_cores: np.ndarray  # (V,)
@@ -78,19 +78,19 @@ class Layout:
                     cores += [v.cores] * v.count
                     mips += [v.mips] * v.count
                     ram += [v.ram_mb] * v.count
-        n_edge = len(sc.edge)
-        n_dc = n_edge + (1 if sc.cloud else 0)
+        n_servers = len(sc.edge)
+        n_dc = n_servers + (1 if sc.cloud else 0)
         apps = sc.apps
         usage = np.array([a.usage_pct for a in apps], float)
         nan = float("nan")
         return cls(
-            n_edge=n_edge,
+            n_servers=n_servers,
             n_dc=n_dc,
             vm_dc=np.array(dc, np.int64),
             vm_cores=np.array(cores, float),
             vm_mips=np.array(mips, float),
             vm_ram=np.array(ram, float),
-            dc_cloud=np.arange(n_dc) >= n_edge,
+            dc_cloud=np.arange(n_dc) >= n_servers,
             app_sens=np.array([a.delay_sensitivity for a in apps]),
             app_deadline_s=np.array([a.deadline_s if a.deadline_s is not None else np.inf for a in apps]),
             app_up=np.array([a.upload_kb for a in apps], float),
@@ -186,7 +186,7 @@ def _interval_arrivals(rng: np.random.Generator, sc: TierScenario, lay: Layout, 
 
 
 def _mobility(rng: np.random.Generator, sc: TierScenario, lay: Layout, n_dev: int, t_end: float):
-    n_ap = lay.n_edge
+    n_ap = lay.n_servers
     ap = rng.integers(0, n_ap, n_dev)
     if sc.mobility.model == "static" or n_ap < 2:
         z = np.zeros(0)
