@@ -75,3 +75,18 @@ def test_llm_row_on_the_tiny_model(tmp_path):
     assert doc["skipped"] == [] and "LLM zero-shot (tiny)" in doc["llm_point"]
     assert set(doc["fig1"]) == {"uniform", "distance", "genetic", "min-max-delay"}  # small: LLM at the point only
     assert (tmp_path / "llm_point.md").exists()
+
+
+def test_cells_on_two_processes_give_the_same_results(tiny, tmp_path):
+    """`experiment loadbalance --jobs 2`: the cells run on the batch runner's worker processes, same numbers."""
+    from mecoffload.eval.runner import Runner
+
+    doc = lb.run("small", tmp_path, 0, False, overrides=TINY, runner=Runner(jobs=2))
+    assert {k: doc[k] for k in ("fig1", "fig2")} == {k: tiny[1][k] for k in ("fig1", "fig2")}
+
+
+def test_experiment_without_cells_refuses_runner_flags(tmp_path, capsys):
+    from mecoffload.cli import main
+
+    assert main(["experiment", "comllm", "--jobs", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "does not run cells" in capsys.readouterr().err and not (tmp_path / "x").exists()

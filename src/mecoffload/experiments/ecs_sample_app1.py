@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ecs.runner import run_ecs
+from ..eval.runner import Runner
 from ..ecs.samples import REFERENCE_FIELDS, SAMPLE_APP1_REFERENCE, sample_app1
 from .figures import ours_vs_published
 from .tables import Stages, budget_of, cell, finish, write_table
@@ -110,7 +111,8 @@ def trends(devices: list[int], ours: dict, pub: dict) -> list[list]:
     return rows
 
 
-def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides: dict | None = None) -> dict:
+def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides: dict | None = None,
+        runner: Runner | None = None) -> dict:
     """Run the sweep into ``out``; ``overrides``: budget keys (tests use a short run). Returns the
     JSON-able results (no NaN)."""
     B = budget_of(BUDGETS, budget, overrides)
@@ -120,7 +122,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides
     t_all = time.perf_counter()
     sc = sample_app1(devices=tuple(int(x) for x in B["devices"]), minutes=float(B["minutes"]))
     log(f"run-ecs: {len(sc.devices.counts())} device counts x {B['seeds']} seed(s) x {B['minutes']:g} min")
-    res = run_ecs(sc, seeds=int(B["seeds"]), seed=seed, jobs=int(B["jobs"]))
+    res = run_ecs(sc, seeds=int(B["seeds"]), seed=seed, jobs=int(B["jobs"]), runner=runner)
     ours, pub = _series(res)
     long, summary = compare(res.devices, ours, pub)
     trend_rows = trends(res.devices, ours, pub)

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..tiers.config import load_tier_scenario
 from ..tiers.dlnet import get_models
+from ..eval.runner import Runner
 from ..tiers.evaluate import sweep_devices
 from ..tiers.outcomes import REASONS
 
@@ -57,7 +58,8 @@ def default_policies() -> list[str]:
 
 
 def run(budget: str, out: Path, seed: int, progress: bool = False, devices: list[int] | None = None,
-        policies: list[str] | None = None, seeds: int = SEEDS, overrides: dict | None = None) -> dict:
+        policies: list[str] | None = None, seeds: int = SEEDS, overrides: dict | None = None,
+        runner: Runner | None = None) -> dict:
     t_start = time.perf_counter()
     devices = devices or DEVICES
     policies = policies or default_policies()
@@ -68,7 +70,7 @@ def run(budget: str, out: Path, seed: int, progress: bool = False, devices: list
     timings: dict[str, float] = {}
     ticker = _ticker(progress, len(policies) * int((sc.sim.horizon_s + 20) / sc.sim.slot_s))
     try:
-        res = sweep_devices(sc, policies, devices, seeds, seed, progress=ticker, timings=timings)
+        res = sweep_devices(sc, policies, devices, seeds, seed, progress=ticker, timings=timings, runner=runner)
     finally:
         if ticker is not None:
             ticker.close()

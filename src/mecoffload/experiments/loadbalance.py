@@ -35,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..eval.cells import run_evaluate, run_sweep
 from ..eval.evaluate import PolicyRun, evaluate, sweep
+from ..eval.runner import Runner
 from ..llm.model import GGUF_PACKAGES
 from ..scenario import load_scenario
 from .figures import max_delay_distribution, sweep_panels
@@ -99,9 +101,10 @@ def _stats(r: PolicyRun) -> dict:
             "realized_drop_pct": m["realized_drop_pct"], "edge_util_mean_pct": m["edge_util_mean_pct"], "tasks": m["tasks"]}
 
 
-def _point(sc, specs: list[str], episodes: int, seed: int) -> tuple[dict, dict]:
-    """Evaluate ``specs`` at one point: (label -> Fig. 1 stats, label -> (T,) series)."""
-    runs = evaluate(sc, specs, episodes, seed)
+def _point(sc, specs: list[str], episodes: int, seed: int, runner: Runner | None = None) -> tuple[dict, dict]:
+    """Evaluate ``specs`` at one point: (label -> Fig. 1 stats, label -> (T,) series); with a
+    ``runner``, one cell per policy on its backend (the same numbers)."""
+    runs = evaluate(sc, specs, episodes, seed) if runner is None else run_evaluate(sc, specs, episodes, seed, runner)
     rows, series = {}, {}
     for spec, r in zip(specs, runs.values()):
         rows[label(spec)] = {"spec": spec, **_stats(r)}
@@ -109,9 +112,10 @@ def _point(sc, specs: list[str], episodes: int, seed: int) -> tuple[dict, dict]:
     return rows, series
 
 
-def _sweep(sc, param: str, values: list, specs: list[str], episodes: int, seed: int) -> dict:
+def _sweep(sc, param: str, values: list, specs: list[str], episodes: int, seed: int, runner: Runner | None = None) -> dict:
     """Fig. 2 panel: {"values", "delay": label -> [s per value], "rows": long-format metric rows}."""
-    res = sweep(sc, param, values, specs, episodes, seed)
+    res = (sweep(sc, param, values, specs, episodes, seed) if runner is None
+           else run_sweep(sc, param, values, specs, episodes, seed, runner))
     delay: dict[str, list[float]] = {}
     rows = []
     for v in values:
@@ -123,9 +127,10 @@ def _sweep(sc, param: str, values: list, specs: list[str], episodes: int, seed: 
 
 
 def run(budget: str, out: Path, seed: int = 0, progress: bool = False, policies: list[str] | None = None,
-        overrides: dict | None = None) -> dict:
+        overrides: dict | None = None, runner: Runner | None = None) -> dict:
     """Run Figs. 1 and 2 of seed 000 into ``out``; ``policies``: extra (e.g. learned) policy specs;
-    ``overrides``: budget keys (tests use tiny ones). Returns the JSON-able results (no NaN)."""
+    ``overrides``: budget keys (tests use tiny ones); ``runner``: the batch runner of the cells
+    (default: this process). Returns the JSON-able results (no NaN)."""
     B = budget_of(BUDGETS, budget, overrides)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +145,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, policies:
     timings: dict[str, float] = {}
     log(f"Fig. 1: {len(specs)} policies x {B['episodes']} episodes")
     t = time.perf_counter()
-    fig1, series = _point(sc, specs, B["episodes"], seed)
+    fig1, series = _point(sc, specs, B["episodes"], seed, runner)
     timings["fig1_s"] = round(time.perf_counter() - t, 2)
     llm_point = None
     if llm and not B["llm_in_sweeps"]:
@@ -153,7 +158,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, policies:
     for param in ("lambda", "L"):
         log(f"Fig. 2: {param} = {B[param]}")
         t = time.perf_counter()
-        fig2[param] = _sweep(sc, param, B[param], specs, B["episodes"], seed)
+        fig2[param] = _sweep(sc, param, B[param], specs, B["episodes"], seed, runner)
         timings[f"fig2_{param}_s"] = round(time.perf_counter() - t, 2)
     doc = {"experiment": "loadbalance", "budget": budget, "seed": seed, "scenario": sc.name, "episodes": B["episodes"],
            "horizon_slots": sc.sim.horizon_slots, "slot_s": sc.sim.slot_s, "point": POINT, "policies": specs,
