@@ -90,3 +90,11 @@ def test_experiment_without_cells_refuses_runner_flags(tmp_path, capsys):
 
     assert main(["experiment", "comllm", "--jobs", "2", "--out", str(tmp_path / "x")]) == 2
     assert "does not run cells" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_policies_flag_only_for_experiments_that_take_it(tmp_path, capsys):
+    from mecoffload.cli import main
+
+    assert main(["experiment", "ecs-sample-app1", "-p", "random", "--out", str(tmp_path / "x")]) == 2
+    assert "takes no --policies" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["experiment", "loadbalance", "-p", "random:xyz", "--out", str(tmp_path / "y")]) == 2

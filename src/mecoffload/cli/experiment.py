@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Optional
 
@@ -12,6 +13,7 @@ from ..eval.runfolder import staged_output
 from ..experiments import BUDGETS, EXPERIMENTS
 from .common import check_writable, emit_json, entry, err, out
 from ..experiments.all import takes_runner
+from ..policies.specs import parse_policy_specs
 from .runs import ADDRESS_OPT, BACKEND_OPT, FORCE_OUT_OPT, JOBS_OPT, default_run_path, make_runner
 
 app = typer.Typer()
@@ -29,6 +31,7 @@ def experiment_cmd(
     backend: str = BACKEND_OPT,
     jobs: Optional[int] = JOBS_OPT,
     address: Optional[str] = ADDRESS_OPT,
+    policies: Optional[list[str]] = typer.Option(None, "--policies", "-p", help="extra policy specs for the experiments that take them (loadbalance: e.g. -p setnet:checkpoints/setnet-comllm; iot-devices: tier policies instead of its set); repeatable"),
 ) -> int:
     """Reproduce a paper's tables and plots in one command (no NAME: list the experiments)."""
     if name is None or list_:
@@ -43,6 +46,10 @@ def experiment_cmd(
         if not takes_runner(run):
             raise UserError(f"experiment '{name}' does not run cells; --backend, --jobs and --address do not apply to it")
         kwargs["runner"] = make_runner(backend, jobs, address)
+    if policies:
+        if "policies" not in inspect.signature(run).parameters:
+            raise UserError(f"experiment '{name}' takes no --policies")
+        kwargs["policies"] = parse_policy_specs(policies)
     folder = check_writable(out_dir if out_dir is not None else default_run_path("experiment", name))
     with staged_output(folder, force, what="run") as stage:  # written as FOLDER.partial, renamed when complete
         result = run(budget, stage, seed, progress=err.is_terminal, **kwargs)
