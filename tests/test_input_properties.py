@@ -232,8 +232,6 @@ def test_evaluate_exits_0_with_json_or_2_with_one_line(path, value):
             assert set(doc["policies"]) == {"random", "oracle"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 4, not fixed yet: a metric with no data is NaN in --json "
-                                       "(eval/metrics.py, eval/report.py); remove this mark when it is null")
 def test_evaluate_json_is_finite_when_no_task_completes(tmp_path, capsys):
     from mecoffload.cli import main
 

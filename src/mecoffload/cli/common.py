@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..core.errors import UserError, clip
+from ..core.jsonsafe import dumps
 from ..core.registry import Registry
 
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -90,7 +91,7 @@ def make_dir(folder: Path, flag: str = "--out") -> Path:
 
 def emit_json(doc: object) -> None:
     """One JSON document on one line of stdout (what ``--json`` promises)."""
-    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stdout.write(dumps(doc) + "\n")
 
 
 def print_summary(summary: dict, as_json: bool) -> None:
@@ -98,7 +99,7 @@ def print_summary(summary: dict, as_json: bool) -> None:
     if as_json:
         emit_json(summary)
     else:
-        out.print_json(json.dumps(summary))
+        out.print_json(dumps(summary))
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], to_stderr: bool, left: int = 1) -> None:

@@ -14,7 +14,6 @@ A malformed file is one line ``error: FILE:LINE: field 'NAME': ...`` and exit co
 from __future__ import annotations
 
 import csv
-import json
 import os
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import typer
 
 from ..core.checkpoint import atomic_write_text
 from ..core.errors import ScenarioError, clip
+from ..core.jsonsafe import NO_DATA, csv_value, dumps, has_data
 from ..ecs.model import EcsScenario, dump_toml, load_ecs_scenario
 from ..ecs.orchestrators import register_tier_policies
 from ..ecs.parser import import_folder
@@ -51,7 +51,7 @@ TABLE = [
 
 def _fmt(fmt: str, v) -> str:
     try:
-        return "-" if v != v else fmt.format(v)
+        return NO_DATA if not has_data(v) else fmt.format(v)
     except (TypeError, ValueError):
         return str(v)
 
@@ -99,7 +99,7 @@ def _orchestrators(text: str) -> Optional[list[str]]:
 def _write_results(res: EcsResult, sc: EcsScenario, source: str, folder: Path) -> dict:
     """results.json, scenario.toml and results.csv of a run; returns the JSON document."""
     data = res.to_json()
-    (folder / "results.json").write_text(json.dumps(data, indent=1))
+    (folder / "results.json").write_text(dumps(data, indent=1))
     (folder / "scenario.toml").write_text(dump_toml(sc, [f"scenario of this run ({source})"]))
     keys = sorted({k for c in res.columns for n in res.devices for k in res.figures[c][n]})
     with (folder / "results.csv").open("w", newline="") as fh:
@@ -107,7 +107,7 @@ def _write_results(res: EcsResult, sc: EcsScenario, source: str, folder: Path) -
         w.writerow(["orchestrator", "devices"] + keys)
         for c in res.columns:
             for n in res.devices:
-                w.writerow([c, n] + [res.figures[c][n].get(k, "") for k in keys])
+                w.writerow([c, n] + [csv_value(res.figures[c][n].get(k, "")) for k in keys])
     return data
 
 

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from ..core.errors import UserError, clip
+from ..core.jsonsafe import has_data
 from ..eval import plots as P
 from ..eval.cells import run_evaluate, run_sweep, sweep_point
 from ..eval.report import TABLE_COLUMNS, fmt, write_evaluation, write_sweep
@@ -58,6 +59,10 @@ def evaluate_cmd(
         report = write_evaluation(runs, sc, episodes, seed, run.path, plots)
     folder = run.final
     metrics = {n: r.metrics for n, r in runs.items()}
+    empty = [n for n, m in metrics.items() if not has_data(m.get("realized_mean_s"))]
+    if empty:
+        err.print(f"warning: no task completed under {', '.join(empty)}: realized latency metrics have no data "
+                  "(null in JSON, empty in CSV, – in tables)", highlight=False)
     if as_json:
         emit_json({"policies": metrics})
     rows = [[name, *[fmt(k, m[k]) for k, _, _ in TABLE_COLUMNS]] for name, m in metrics.items()]

@@ -4,13 +4,13 @@ safetensors + JSON)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..core.errors import UserError
+from ..core.jsonsafe import NO_DATA, dumps, has_data
 from ..eval.runfolder import staged_output
 from ..experiments import iot_devices
 from ..tiers.config import check_device_counts, load_tier_scenario
@@ -35,10 +35,15 @@ def tier_policies_cmd() -> None:
     out.print("[bold]mec:NAME[/bold]           any policy of `mecoffload policies` on datacenters (e.g. oracle, lacs, mec:least-loaded)")
 
 
+def _f(v, spec: str) -> str:
+    """A table cell; a metric with no data (NaN) is an en dash."""
+    return format(v, spec) if has_data(v) else NO_DATA
+
+
 def _row(n: int, policy: str, m: dict) -> list[str]:
-    fails = "/".join(f"{m[k]:.1f}" for k in ("fail_vm_capacity_pct", "fail_bandwidth_pct", "fail_deadline_pct", "fail_mobility_pct"))
-    return [str(n), policy, f"{m['service_time_s']:.3f}", f"{m['network_delay_s']:.3f}", f"{m['processing_time_s']:.3f}",
-            f"{m['failure_pct']:.1f}", fails, f"{m['edge_vm_util_pct']:.1f}"]
+    fails = "/".join(_f(m[k], ".1f") for k in ("fail_vm_capacity_pct", "fail_bandwidth_pct", "fail_deadline_pct", "fail_mobility_pct"))
+    return [str(n), policy, _f(m["service_time_s"], ".3f"), _f(m["network_delay_s"], ".3f"), _f(m["processing_time_s"], ".3f"),
+            _f(m["failure_pct"], ".1f"), fails, _f(m["edge_vm_util_pct"], ".1f")]
 
 
 @app.command("tier-eval")
@@ -74,7 +79,7 @@ def tier_eval_cmd(
             with cell_bar("tier-eval", err.is_terminal) as bar:
                 res = sweep_devices(sc, names, counts, seeds, seed, runner=runner, store=run.cells, cell_progress=bar)
             doc = {"scenario": sc.name, "seeds": seeds, "seed": seed, "devices": {str(n): v for n, v in res.items()}}
-            (run.path / "results.json").write_text(json.dumps(doc, indent=1))
+            (run.path / "results.json").write_text(dumps(doc, indent=1))
     if as_json:
         emit_json({"devices": {str(n): v for n, v in res.items()}})
     rows = [_row(n, p, m) for n, per in res.items() for p, m in per.items()]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
+from ..core.jsonsafe import NO_DATA, csv_value, dumps, has_data
 from ..scenario import Scenario
 from .evaluate import PolicyRun
 
@@ -25,6 +25,8 @@ TABLE_COLUMNS = [
 
 
 def fmt(key: str, value) -> str:
+    if not has_data(value):
+        return NO_DATA
     for k, _, f in TABLE_COLUMNS:
         if k == key:
             return f.format(value)
@@ -39,7 +41,7 @@ def write_metrics_csv(metrics: dict[str, dict], path: Path) -> Path:
         w = csv.writer(f)
         w.writerow(["policy", *keys])
         for name, m in metrics.items():
-            w.writerow([name, *[m.get(k, "") for k in keys]])
+            w.writerow([name, *[csv_value(m.get(k, "")) for k in keys]])
     return path
 
 
@@ -56,7 +58,7 @@ def write_evaluation(
     """Write metrics.csv, metrics.json and report.md into ``out``."""
     metrics = {n: r.metrics for n, r in runs.items()}
     write_metrics_csv(metrics, out / "metrics.csv")
-    (out / "metrics.json").write_text(json.dumps({"policies": metrics}, indent=2))
+    (out / "metrics.json").write_text(dumps({"policies": metrics}, indent=2))
     (out / "scenario.json").write_text(scenario.model_dump_json(indent=2))
     md = [
         f"# Evaluation: scenario `{scenario.name}`",
@@ -97,8 +99,8 @@ def write_sweep(result: dict[str, dict[str, dict]], param: str, scenario: Scenar
     with (out / "sweep.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
-        w.writerows(rows)
-    (out / "sweep.json").write_text(json.dumps({"param": param, "values": result}, indent=2))
+        w.writerows([{k: csv_value(v) for k, v in r.items()} for r in rows])
+    (out / "sweep.json").write_text(dumps({"param": param, "values": result}, indent=2))
     policies = list(next(iter(result.values())))
     md = [f"# Sweep of `{param}` on scenario `{scenario.name}`", ""]
     for key, title in [("AL_slots", "AL (slots)"), ("TDR_pct", "TDR (%)"), ("PR_pct", "PR (%)"),

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.jsonsafe import dumps
 from ..learn.checkpoint import CheckpointError
 from ..llm import LLMError, require_llm
 from ..llm import comllm as C
@@ -126,7 +127,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, backbone:
     results["table6"] = _table6(out, rows, Params.from_scenario(sc), sets["test"])
     _plot(results["table2"], out / "pr_table2.png")
     results["wall_s"] = round(time.perf_counter() - t_all, 1)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "results.json").write_text(dumps(results, indent=1))
     return results
 
 

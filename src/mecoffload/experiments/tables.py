@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.jsonsafe import finite
+
 
 def cell(v, digits: int = 4) -> str:
     """A table cell: floats with ``digits`` decimals, None / NaN as an en dash."""
@@ -37,21 +39,6 @@ def write_table(out: Path, name: str, title: str, header: list[str], rows: list[
     text = "\n".join(lines) + "\n"
     (Path(out) / f"{name}.md").write_text(text)
     return text
-
-
-def finite(obj):
-    """``obj`` with NaN / inf replaced by None and numpy scalars / arrays made plain (JSON-safe)."""
-    if isinstance(obj, dict):
-        return {str(k): finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return finite(obj.tolist())
-    if isinstance(obj, (np.integer, np.bool_)):
-        return obj.item()
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
 
 
 def write_json(path: Path, obj) -> dict:
