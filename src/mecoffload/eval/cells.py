@@ -24,7 +24,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..scenario import Scenario, validate_scenario
+from ..sim.scenario import Scenario, validate_scenario
 from .evaluate import SWEEP_ALIASES, PolicyRun, run_policy
 from .runner import Cell, ProgressFn, Runner, check_unique
 from .store import CellStore, check_fingerprint, fingerprint

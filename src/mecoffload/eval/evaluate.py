@@ -11,7 +11,7 @@ spec built once) and sweeps a scenario parameter.
 from __future__ import annotations
 
 from ..policies.base import Policy, PolicyError, make_policy
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from ..sim.params import Params
 from ..sim.rollout import PolicyRun, Progress, policy_seed, run_closed_loop
 

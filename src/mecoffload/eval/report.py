@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from ..core.jsonsafe import NO_DATA, csv_value, dumps, has_data
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from .evaluate import PolicyRun
 
 TABLE_COLUMNS = [

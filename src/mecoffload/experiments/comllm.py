@@ -40,7 +40,7 @@ from ..llm import sft as S
 from ..llm.datasets import collect_states, make_sets
 from ..llm.model import GGUF_PACKAGES
 from ..llm.policy import LLMPolicy
-from ..scenario import load_scenario
+from ..sim.scenario import load_scenario
 from ..sim.cost import oracle_actions
 from ..sim.metrics import static_metrics
 from ..sim.params import Params

@@ -39,7 +39,7 @@ from ..eval.cells import run_evaluate, run_sweep
 from ..eval.evaluate import PolicyRun, evaluate, sweep
 from ..eval.runner import Runner
 from ..llm.model import GGUF_PACKAGES
-from ..scenario import load_scenario
+from ..sim.scenario import load_scenario
 from .figures import max_delay_distribution, sweep_panels
 from .loadbalance_report import write_report
 from .tables import Stages, budget_of, finish, missing_modules, write_table

@@ -48,7 +48,7 @@ from torch import nn
 
 from ..policies.dqn import DQNPolicy
 from ..policies.nets import qnetwork_class
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from ..sim.env import OffloadVectorEnv, feature_names
 from ..sim.rollout import run_closed_loop
 from .checkpoint import save_checkpoint

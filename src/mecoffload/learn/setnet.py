@@ -25,7 +25,7 @@ import numpy as np
 from rich.progress import Progress
 
 from ..policies.setnet import build_setnet, masked_logits, set_features
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from ..sim.params import Params
 from ..sim.rewards import lacs_slots, reward
 from ..sim.rollout import episodes, epsilon_oracle

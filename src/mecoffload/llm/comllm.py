@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from .grpo import train_pipeline
 from .sft import LLMConfig
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from ..sim.cost import oracle_costs
 from ..sim.dynamics import Obs
 from ..sim.params import Params

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..learn.checkpoint import CheckpointError, load_checkpoint
 from ..learn.grpo_core import group_advantages, grpo_loss, sample_groups
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from ..sim import rewards
 from ..sim.params import Params
 from . import LLMError, require_llm

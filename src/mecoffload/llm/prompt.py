@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..scenario import load_scenario
+from ..sim.scenario import load_scenario
 from ..sim.cost import obs_latency
 from ..sim.dynamics import Obs
 from ..sim.params import Params

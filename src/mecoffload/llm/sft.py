@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..learn.checkpoint import CheckpointError, save_checkpoint
 from ..learn.curves import curve_panels, plot_curves
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from ..sim.cost import oracle_actions
 from ..sim.metrics import static_metrics
 from ..sim.params import Params

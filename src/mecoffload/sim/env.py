@@ -22,7 +22,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario
 from .dynamics import Obs, SimState
 from .envbatch import EnvBatch
 from .features import OBS_HIGH, SERVER_FEATURES, TASK_FEATURES, feature_dim, feature_names, flat_features

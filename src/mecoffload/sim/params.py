@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..scenario import Scenario
+from .scenario import Scenario
 
 
 @dataclass(frozen=True)

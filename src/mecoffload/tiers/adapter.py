@@ -29,7 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..policies.base import make_policy
-from ..scenario import Scenario
+from ..sim.scenario import Scenario
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .choice import least_loaded
