@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sim.scenario import Scenario, validate_scenario
-from .evaluate import SWEEP_ALIASES, PolicyRun, run_policy
+from .evaluate import PolicyRun, run_policy, sweep_points
 from .runner import Cell, ProgressFn, Runner, check_unique
 from .store import CellStore, check_fingerprint, fingerprint
 
@@ -63,10 +63,9 @@ def run_evaluate(sc: Scenario, policies: list[str], episodes: int = 20, seed: in
 
 
 def sweep_point(sc: Scenario, param: str, value: Any) -> Scenario:
-    """The scenario at one sweep value (``task.size_mbit`` given a number v means [v, v])."""
-    path = SWEEP_ALIASES.get(param, param)
-    val = [value, value] if path == "task.size_mbit" and not isinstance(value, list) else value
-    return sc.with_overrides({path: val})
+    """The scenario at one sweep value (``task.size_mbit`` given a number v means [v, v]): the one rule
+    of :func:`~mecoffload.eval.evaluate.sweep_points`."""
+    return sweep_points(sc, param, [value])[0][1]
 
 
 def run_sweep(sc: Scenario, param: str, values: list, policies: list[str], episodes: int = 20, seed: int = 0,
