@@ -134,7 +134,7 @@ def estimation_error(realized_s: np.ndarray, est_s: np.ndarray) -> dict:
     estimate: mean absolute error (s and % of the realized mean), bias (mean est − realized, s) and
     Pearson correlation. NaN (no data) where no task completed or the correlation is undefined;
     outputs turn NaN into null."""
-    ok = np.isfinite(est_s)
+    ok = est_s >= 0  # tasks decided with an estimate (``dynamics.NO_ESTIMATE`` otherwise)
     r, e = realized_s[ok], est_s[ok]
     if not r.size:
         nan = float("nan")

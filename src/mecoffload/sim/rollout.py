@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.errors import PolicyError
 from .cost import obs_latency, oracle_actions, oracle_costs
-from .dynamics import Arrivals, Obs, SimState, SlotOutcome, decide, draw_slot, observe, reset, serve
+from .dynamics import NO_ESTIMATE, Arrivals, Obs, SimState, SlotOutcome, decide, draw_slot, observe, reset, serve
 from .metrics import Accumulator, check_accounting
 from .params import Params
 
@@ -75,12 +75,12 @@ def episodes(p: Params, envs: int, seeds: Iterable[int], until: Callable[[], boo
 
 def chosen_estimate(obs: Obs, action: np.ndarray, p: Params) -> np.ndarray:
     """(n,) estimated latency (s) of each row's chosen location under the scenario's cost model
-    (NaN for a rejected task): kept with the task and compared with its realized latency."""
+    (``NO_ESTIMATE`` for a rejected task): kept with the task and compared with its realized latency."""
     a = np.asarray(action, np.int64)
     if not len(obs):
         return np.zeros(0)
     lat = obs_latency(obs, p)
-    return np.where(a <= p.n_servers, lat[np.arange(len(a)), np.minimum(a, p.n_servers)], np.nan)
+    return np.where(a <= p.n_servers, lat[np.arange(len(a)), np.minimum(a, p.n_servers)], NO_ESTIMATE)
 
 
 def drive(stream: Stream, act: Callable[[Obs], np.ndarray]) -> None:
