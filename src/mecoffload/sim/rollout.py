@@ -13,7 +13,7 @@ policy: horizon, then draining, with the paper's metrics). Units: seconds, bits,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable, Generator, Iterable
 
 import numpy as np
@@ -111,6 +111,7 @@ class PolicyRun:
     metrics: dict
     latencies: np.ndarray  # realized latencies of completed tasks (s)
     max_delay_series: np.ndarray  # (T,) per-slot max server delay, mean over episodes (s)
+    estimates: np.ndarray = field(default_factory=lambda: np.zeros(0))  # decision-time estimate of each (s; -1: none)
 
 
 def policy_seed(seed: int) -> np.random.Generator:
@@ -127,11 +128,13 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
     rng = policy_seed(seed)
     acc = Accumulator(p, episodes)
     plan = getattr(policy, "plan_slot", None)  # slot-level planners (e.g. the GA) see all arrivals first
+    paper = p if p.cost_model == "paper" else replace(p, cost_model="paper")  # AL_paper_slots: seed 001's leaderboard
 
     def act(obs: Obs) -> np.ndarray:
         a = np.asarray(policy.act(obs, rng), dtype=np.int64)
         check_actions(a, len(obs), p, policy.name)
-        acc.decision(obs.env, a, oracle_costs(obs, p))
+        j = oracle_costs(obs, p)
+        acc.decision(obs.env, a, j, j if paper is p else oracle_costs(obs, paper))
         return a
 
     def served(outcome: SlotOutcome) -> None:
@@ -146,7 +149,7 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
     check_accounting(state)
     if state.in_flight().sum():
         raise AssertionError("tasks still in flight after draining")
-    return PolicyRun(policy.name, acc.summary(state), acc.latencies(), acc.max_delay_series())
+    return PolicyRun(policy.name, acc.summary(state), acc.latencies(), acc.max_delay_series(), acc.estimates())
 
 
 def check_actions(a: np.ndarray, n: int, p: Params, name: str) -> None:
