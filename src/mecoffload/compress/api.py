@@ -26,7 +26,7 @@ from ..llm.model import prune_layers
 from ..policies.base import make_policy
 from ..sim.params import Params
 from .export import export_onnx
-from .models import Subject, decisions, open_subject
+from .models import Subject, decisions, open_subject, unit_groups
 from .prune import METHODS, SCOPES, magnitude, prunable, sparsity_of, structured
 from .quant import int8_state, plain_state, quantize_int8
 from .recover import recover, refresh
@@ -148,9 +148,7 @@ def _prune(s: Subject, opt: Options) -> dict:
         return {}
     if opt.prune == "magnitude":
         return magnitude(s.module, opt.sparsity, opt.scope)
-    if not s.groups:
-        raise UserError(f"--prune structured: '{s.kind}' has no structured units")
-    return structured(s.module, s.groups, opt.sparsity)
+    return structured(s.module, unit_groups(s), opt.sparsity)
 
 
 def _config(s: Subject, opt: Options, sparsity: float, int8_names: list[str], onnx_cfg: dict | None) -> dict:

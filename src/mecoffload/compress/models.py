@@ -14,7 +14,7 @@ fp32 setnet/DQN folders are ordinary checkpoints of the same shape; int8 ones ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,6 @@ class Subject:
     config: dict
     module: object
     policy: object
-    groups: list[Group] = field(default_factory=list)
 
     @property
     def mode(self) -> str:
@@ -80,12 +79,17 @@ def open_subject(spec: str, p: Params) -> Subject:
         if getattr(policy.scorer, "encoder", None) is not None:
             parts["encoder"] = policy.scorer.encoder
         module = nn.ModuleDict(parts)
-        groups = [Group(tuple(f"model.{r}" for r in g.rows), tuple(f"model.{c}" for c in g.cols), g.size)
-                  for g in llm_groups(policy.scorer.model)]
     else:
         module = policy.net
-        groups = setnet_groups() if family == "setnet" else dqn_groups(module)
-    return Subject(family, kind, str(folder), config, module, policy, groups)
+    return Subject(family, kind, str(folder), config, module, policy)
+
+
+def unit_groups(s: Subject) -> list[Group]:
+    """The structured units of the subject as it is now (after any decoder layers were cut)."""
+    if s.family == "llm":
+        return [Group(tuple(f"model.{r}" for r in g.rows), tuple(f"model.{c}" for c in g.cols), g.size)
+                for g in llm_groups(s.policy.scorer.model)]
+    return setnet_groups() if s.family == "setnet" else dqn_groups(s.module)
 
 
 def setnet_groups() -> list[Group]:

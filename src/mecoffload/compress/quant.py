@@ -56,9 +56,10 @@ def int8_state(model) -> dict:
 def plain_state(model) -> dict:
     """Parameters and buffers of ``model`` outside its quantised modules, shared tensors once."""
     q = tuple(f"{n}." for n in int8_modules(model))
+    persistent = set(model.state_dict(keep_vars=True))  # non-persistent buffers (rotary tables) are rebuilt
     out, seen = {}, set()
     for k, v in list(model.named_parameters(remove_duplicate=True)) + list(model.named_buffers(remove_duplicate=True)):
-        if k.startswith(q) or v.data_ptr() in seen:
+        if k.startswith(q) or k not in persistent or v.data_ptr() in seen:
             continue
         seen.add(v.data_ptr())
         out[k] = v.detach().contiguous()

@@ -45,7 +45,7 @@ def recover(s: Subject, masks: dict, steps: int, seed: int = 0, progress=None) -
             loss.backward()
             opt.step()
             apply_masks(s.module, masks)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if progress is not None:
                 progress()
     finally:
