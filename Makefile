@@ -4,8 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 DIST   := $(VENV)/.installed-dist
+COMPRESS := $(VENV)/.installed-compress
 
-.PHONY: setup setup-dist run test bench calibrate clean llm-smoke test-slow
+.PHONY: setup setup-dist setup-compress bench-compress run test bench calibrate clean llm-smoke test-slow
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +23,23 @@ $(DIST): $(STAMP)
 
 setup-dist: $(DIST)  ## add the dist extra (ray) to .venv; `make test` needs it
 
+$(COMPRESS): $(STAMP)
+	$(PY) -m pip install -q -e '.[compress]'  # onnx + onnxruntime (~35 MB of wheels, ~110 MB installed): compress --export onnx, -p onnx:DIR
+	touch $(COMPRESS)
+
+setup-compress: $(COMPRESS)  ## add the compress extra (onnx, onnxruntime) to .venv; `make test` needs it
+
 run: setup  ## main job: every policy on the default scenario -> runs/evaluate-comllm-<time>/
 	$(VENV)/bin/mecoffload evaluate --scenario comllm --episodes 20 --seed 0
 
-test: setup $(DIST)  ## the test suite (what CI runs), with the dist extra so the Ray backend is tested
+test: setup $(DIST) $(COMPRESS)  ## the test suite (what CI runs), with the dist extra so the Ray backend is tested
 	$(PY) -m pytest  # -q comes from pyproject addopts; a second -q would hide the closing "N passed" line
 
 bench: setup  ## speed figures quoted in README
 	$(PY) benchmarks/bench_sim.py
+
+bench-compress: setup $(COMPRESS)  ## ONNX / int8 decision times of compressed setnet (and the 135M encoder if installed)
+	$(PY) benchmarks/bench_compress.py
 
 calibrate: setup  ## check the comllm preset against seed 001 Table II
 	$(PY) benchmarks/calibrate.py
