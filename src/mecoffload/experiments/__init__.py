@@ -27,5 +27,7 @@ EXPERIMENTS.lazy("ecs-sample-app1", "mecoffload.experiments.ecs_sample_app1:run"
                  "EdgeCloudSim sample_app1 sweep beside EdgeCloudSim's published numbers")
 EXPERIMENTS.lazy("compress", "mecoffload.experiments.compress:run",
                  "seed 003: retained performance of pruned (0-60 %) and int8 setnet / LLM policies (needs the 'compress' extra)")
+EXPERIMENTS.lazy("realized", "mecoffload.experiments.realized:run",
+                 "realized drops and latency vs the estimate's ranking: U × λ grid, E, bursty; both cost models")
 EXPERIMENTS.lazy("all", "mecoffload.experiments.all:run",
                  "every experiment above into one folder, with an index.md linking each report")
