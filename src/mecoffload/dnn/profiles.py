@@ -54,9 +54,12 @@ class Profile:
     def total_macs(self) -> float:
         return float(sum(m.sum() for m in self.macs.values()))
 
-    def act_bytes(self, bytes_per_element: float = 4.0) -> np.ndarray:
-        """Bytes crossing the link at each split point ``k = 0..n`` (B); 0 at ``k = n`` (all-local)."""
+    def act_bytes(self, bytes_per_element: float = 4.0, input_bytes_per_element: float = 1.0) -> np.ndarray:
+        """Bytes crossing the link at each split point ``k = 0..n`` (B): the activation at ``bytes_per_element``
+        (4 fp32, 1 int8); at ``k = 0`` the camera image at ``input_bytes_per_element`` (1: 8-bit RGB, the
+        server normalises it); 0 at ``k = n`` (all-local, the result stays on the device)."""
         out = self.act.astype(np.float64) * bytes_per_element
+        out[0] = self.act[0] * input_bytes_per_element
         out[-1] = 0.0
         return out
 
