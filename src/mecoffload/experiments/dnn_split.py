@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dnn.devices import DEVICES, SERVERS, UPLINKS
-from ..dnn.partition import neurosurgeon_summary, split_costs
+from ..dnn.partition import layer_times, neurosurgeon_summary, split_costs
 from ..dnn.profiles import NETWORKS, Profile, load_profile
 from .tables import Stages, finish, write_table
 
@@ -172,8 +172,6 @@ def _plt():
 
 
 def _plots(out: Path, profiles: dict[str, Profile]) -> list[Path]:
-    from ..dnn.partition import layer_times
-
     plt = _plt()
     paths = []
     dev, srv = DEVICES[HEADLINE[0]], SERVERS[HEADLINE[1]]
