@@ -74,6 +74,8 @@ def import_torchvision() -> ModuleType:
             raise MissingExtraError(f"torchvision is not installed: {SETUP_HINT}")
     try:
         return importlib.import_module("torchvision")
+    except ImportError as exc:
+        raise MissingExtraError(f"torchvision cannot be imported ({exc}): {SETUP_HINT}") from None
     except RuntimeError as exc:
         if "torchvision::" not in str(exc):
             raise
