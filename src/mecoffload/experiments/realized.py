@@ -42,11 +42,12 @@ LEARNED = ["setnet", "dqn", "setnet-realized", "dqn-realized"]
 
 BUDGETS = {
     "small": {"episodes": 20, "users": [4, 10, 20, 40], "rates": [0.2, 0.3, 0.4, 0.5, 0.6], "servers": [6, 16, 32],
-              "bursty": "comllm-bursty", "ga": "ga:pop=8,gens=4", "checkpoints": "checkpoints"},
+              "bursty": "comllm-bursty", "ga": "ga:pop=8,gens=4", "checkpoints": "checkpoints", "set": []},
     "paper": {"episodes": 50, "users": [4, 10, 20, 40], "rates": [0.2, 0.3, 0.4, 0.5, 0.6], "servers": [6, 16, 32],
-              "bursty": "comllm-bursty", "ga": "ga", "checkpoints": "checkpoints"},
+              "bursty": "comllm-bursty", "ga": "ga", "checkpoints": "checkpoints", "set": []},
 }
-"""``ga``: the GA spec (None: no GA row); ``bursty``: the preset of the bursty point (None: none)"""
+"""``ga``: the GA spec (None: no GA row); ``bursty``: the preset of the bursty point (None: none);
+``set``: scenario overrides applied at every point (tests shorten the horizon)"""
 
 SCATTER_POINT = "U=4 λ=0.3"
 """the preset's own point: the scatter of estimated vs realized latency is drawn there"""
@@ -88,7 +89,7 @@ def _point(preset: str, sets: list[str], groups: dict, episodes: int, seed: int,
     a policy that cannot (e.g. dqn, whose input size fixes E) goes to ``skipped[label]`` with why."""
     rows = {}
     for variant, pols in groups.items():
-        sc = load_scenario(preset, sets + variant_sets(variant))
+        sc = load_scenario(preset, sets + variant_sets(variant))  # sets already hold the budget's own
         ok = []
         for label, spec in pols:
             try:
@@ -129,7 +130,7 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, policies:
     skipped: dict[str, dict[str, str]] = {}
     for i, (label, preset, sets) in enumerate(points):
         log(f"point {i + 1}/{len(points)}: {label}")
-        runs = _point(preset, sets, groups, int(B["episodes"]), seed, runner, skipped.setdefault(label, {}))
+        runs = _point(preset, list(B.get("set") or []) + sets, groups, int(B["episodes"]), seed, runner, skipped.setdefault(label, {}))
         results[label] = {name: r.metrics for name, r in runs.items()}
         if label == SCATTER_POINT:
             for model in ("paper", "queue"):
