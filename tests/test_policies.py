@@ -56,7 +56,7 @@ def _real_observations(p: Params, seed: int, slots: int = 6, batch: int = 4):
 
 
 # learned policies need a checkpoint argument; they are covered in their own test files
-NEEDS_CHECKPOINT = {"dqn", "setnet", "llm-zeroshot", "llm-sft", "llm-grpo", "comllm"}
+NEEDS_CHECKPOINT = {"dqn", "setnet", "llm-zeroshot", "llm-sft", "llm-grpo", "comllm", "onnx"}
 NAMES = sorted(n for n in available() if n not in NEEDS_CHECKPOINT)
 
 
@@ -318,10 +318,18 @@ def test_specs_from_the_grammar_build_policies():
         assert make_policy(spec, p).name == spec
 
 
-@pytest.mark.parametrize("name", ["random", "local", "nearest", "least-loaded", "round-robin", "oracle", "min-max-delay"])
+@pytest.mark.parametrize("name", ["random", "local", "nearest", "round-robin"])
 def test_a_policy_without_arguments_refuses_one(name):
     assert "takes no argument" in _error(f"{name}:xyz")
     assert make_policy(f"{name}:", _params()).name == f"{name}:"  # an empty argument is no argument
+
+
+@pytest.mark.parametrize("name", ["least-loaded", "oracle", "min-max-delay", "lacs", "ga"])
+def test_cost_model_policies_take_only_a_model(name):
+    assert f"{name} argument" in _error(f"{name}:xyz")
+    assert "model must be one of paper, queue" in _error(f"{name}:model=fast")
+    assert make_policy(f"{name}:", _params()).name == f"{name}:"
+    assert make_policy(f"{name}:model=queue", _params()).p.cost_model == "queue"
 
 
 @pytest.mark.parametrize("spec, needle", [

@@ -97,20 +97,23 @@ def allowed_mask(obs: Obs, p: Params) -> np.ndarray:
 
 
 BASELINE_ORDER = ["random", "local", "nearest", "least-loaded", "round-robin", "oracle", "lacs", "min-max-delay", "ga"]
+QUEUE_VARIANTS = ["oracle:model=queue", "lacs:model=queue"]
+"""in ``all`` after the baselines: the one-step oracle and LACS deciding with the queue-aware cost model"""
 
 
 def expand_specs(specs: list[str], scenario_name: str, checkpoints: str = "checkpoints") -> list[str]:
-    """Replace ``all`` by every policy that needs no argument plus every learned policy with a
-    checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/`` (e.g. checkpoints/setnet-comllm)."""
+    """Replace ``all`` by every policy that needs no argument, the queue-model variants of oracle and
+    LACS, and every learned policy with a checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/``
+    or ``checkpoints/<kind>-realized-<scenario>/`` (e.g. checkpoints/setnet-comllm)."""
     out: list[str] = []
     for spec in specs:
         if spec != "all":
             out.append(spec)
             continue
         names = list(available())
-        out += [n for n in BASELINE_ORDER if n in names]
+        out += [n for n in BASELINE_ORDER if n in names] + QUEUE_VARIANTS
         for kind in sorted(n for n in names if n not in BASELINE_ORDER):
-            folder = Path(checkpoints) / f"{kind}-{scenario_name}"
-            if (folder / "config.json").exists():
-                out.append(f"{kind}:{folder}")
+            for folder in (Path(checkpoints) / f"{kind}-{scenario_name}", Path(checkpoints) / f"{kind}-realized-{scenario_name}"):
+                if (folder / "config.json").exists():
+                    out.append(f"{kind}:{folder}")
     return list(dict.fromkeys(out))

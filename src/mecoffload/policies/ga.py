@@ -67,7 +67,7 @@ from .base import register
 from .heuristics import LeastLoadedPolicy
 from .minmax import MinMaxDelayPolicy
 from .oracle import OraclePolicy
-from .specs import Arg, parse_policy_args
+from .specs import COST_MODEL_ARG, with_cost_model, Arg, parse_policy_args
 
 OBJECTIVES = ("max-delay", "cost")
 CROSSOVERS = ("uniform", "one-point")
@@ -81,7 +81,7 @@ that could not finish in any reasonable time is refused at once"""
 GA_ARGS = {
     "pop": Arg(int, 2, MAX_POP), "gens": Arg(int, 0, MAX_GENS), "mut": Arg(float, 0.0, 1.0), "pc": Arg(float, 0.0, 1.0),
     "cx": Arg(str, choices=CROSSOVERS + ("onepoint",)), "elite": Arg(int, 1, MAX_POP), "tour": Arg(int, 1, MAX_POP),
-    "objective": Arg(str, choices=OBJECTIVES + ("auto",)),
+    "objective": Arg(str, choices=OBJECTIVES + ("auto",)), **COST_MODEL_ARG,
 }
 _DEFAULTS = dict(pop=32, gens=20, mut=0.1, pc=0.9, cx="uniform", elite=2, tour=2, objective="auto")
 
@@ -134,13 +134,14 @@ class _SlotContext:
             self.uw0 = (state.uq_bits / dest_rate).sum(-1)  # (B,U) s; uq_bits is 0 beyond each queue
 
 
-@register("ga", "seed 000 genetic algorithm per slot over the joint assignment (ga:pop=32,gens=20,mut=0.1,objective=max-delay|cost)")
+@register("ga", "seed 000 genetic algorithm per slot over the joint assignment (ga:pop=32,gens=20,mut=0.1,"
+               "objective=max-delay|cost,model=paper|queue)")
 class GAPolicy:
     name = "ga"
 
     def __init__(self, p: Params, arg: str | None = None):
-        self.p = p
         cfg = parse_ga_arg(arg, p)
+        self.p = p = with_cost_model(p, cfg)
         self.pop, self.gens, self.mut, self.pc = cfg["pop"], cfg["gens"], cfg["mut"], cfg["pc"]
         self.cx, self.elite, self.tour, self.objective = cfg["cx"], cfg["elite"], cfg["tour"], cfg["objective"]
         if self.objective == "max-delay":

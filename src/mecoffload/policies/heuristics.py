@@ -8,7 +8,7 @@ import numpy as np
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import allowed_mask, register
-from .specs import no_argument
+from .specs import COST_MODEL_ARG, no_argument, parse_policy_args, with_cost_model
 
 
 class _Stateless:
@@ -54,6 +54,9 @@ class NearestPolicy(_Stateless):
                           "that and the task's arrival there); ties: fastest")
 class LeastLoadedPolicy(_Stateless):
     name = "least-loaded"
+
+    def __init__(self, p: Params, arg: str | None = None):
+        self.p = with_cost_model(p, parse_policy_args(self.name, arg, COST_MODEL_ARG))
 
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
         p = self.p

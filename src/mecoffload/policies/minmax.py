@@ -14,7 +14,7 @@ from ..sim.cost import obs_latency
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import allowed_mask, register
-from .specs import no_argument
+from .specs import COST_MODEL_ARG, parse_policy_args, with_cost_model
 
 
 def server_delay(obs: Obs, p: Params) -> np.ndarray:
@@ -27,8 +27,7 @@ class MinMaxDelayPolicy:
     name = "min-max-delay"
 
     def __init__(self, p: Params, arg: str | None = None):
-        no_argument(self.name, arg)
-        self.p = p
+        self.p = with_cost_model(p, parse_policy_args(self.name, arg, COST_MODEL_ARG))
 
     def reset(self, batch: int) -> None:
         pass

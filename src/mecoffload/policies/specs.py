@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.errors import PolicyError, clip
+from ..sim.params import Params
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(:|$)")
 
@@ -147,3 +148,14 @@ def parse_policy_args(name: str, arg: str | None, table: dict[str, Arg], positio
         except ValueError as exc:
             raise PolicyError(f"{head}: {exc}") from None
     return out
+
+
+COST_MODEL_ARG = {"model": Arg(str, choices=("paper", "queue"))}
+"""``NAME:model=paper|queue``: the cost model a policy decides with, instead of the scenario's
+``cost.model`` (AL/TDR/PR are still reported under the scenario's model)."""
+
+
+def with_cost_model(p: Params, given: dict[str, Any]) -> Params:
+    """``p`` with the cost model of a policy's ``model=`` argument, when given."""
+    model = given.get("model")
+    return p if model is None or model == p.cost_model else replace(p, cost_model=model)
