@@ -41,6 +41,8 @@ class Params:
     lacs_weight: float
     lacs_lo: float
     lacs_hi: float
+    cost_model: str = "paper"  # estimated-cost model: "paper" (seed 001 eqs 2-8) or "queue" (queue-aware)
+    allow_reject: bool = False  # action E+1 rejects the task at decision time (admission control)
     schedule: Schedule | None = None  # a non-constant task.rate (sim.arrivals); None = the constant ``rate``
     service: str = "continuous"  # "continuous" | "slotted" queue service (sim.dynamics.serve)
     fixed_rate_bps: float = 0.0  # > 0: every uplink runs at exactly this rate (bit/s), no fading
@@ -82,7 +84,14 @@ class Params:
             lacs_weight=sc.lacs.weight,
             lacs_lo=sc.lacs.future_size_lo,
             lacs_hi=sc.lacs.future_size_hi,
+            cost_model=sc.cost.model,
+            allow_reject=sc.cost.allow_reject,
             schedule=schedule_of(sc.task.rate),
             service=sc.sim.service,
             fixed_rate_bps=0.0 if sc.channel.fixed_rate_mbps is None else sc.channel.fixed_rate_mbps * 1e6,
         )
+
+    @property
+    def n_actions(self) -> int:
+        """Actions of a decision: 0 = local, 1..E = edge servers, E+1 = reject when allowed."""
+        return self.n_servers + 1 + int(self.allow_reject)
