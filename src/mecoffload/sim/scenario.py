@@ -180,7 +180,9 @@ class TaskSection(Section):
     density_gcycles_per_mbit: float = Field(0.297, gt=0, le=1000, description="computational density γ in Gcycles/Mbit (= kcycles/bit)")
     deadline_slots: int = Field(10, ge=1, le=10_000, description="deadline τ_max in slots")
     arrival: Literal["poisson", "bernoulli"] = Field("poisson", description="per user per slot: Poisson count or one task with probability rate")
-    rate: float | RateSchedule = Field(0.3, description="λ_p per user per slot, or a [task.rate] schedule")
+    # λ_p: tasks per user per slot (a probability for bernoulli), or a [task.rate] schedule table; no
+    # description, so that a schedule's own one-line error is not followed by this field's help
+    rate: float | RateSchedule = 0.3
 
     @field_validator("rate", mode="before")
     @classmethod
@@ -193,7 +195,7 @@ class TaskSection(Section):
             if model is None:
                 raise ValueError(f"a schedule needs task.rate.kind, one of: {', '.join(RATE_SCHEDULES)} "
                                  f"(got {str(v.get('kind'))[:40]!r})")
-            return validate_model(model, v, label="task.rate")  # a ScenarioError is a ValueError: one line
+            return validate_model(model, v, label="schedule")  # a ScenarioError is a ValueError: one line
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= RATE_MAX:
             raise ValueError(f"need 0 < task.rate <= {RATE_MAX:g} tasks per user per slot, or a [task.rate] table "
                              f"with kind = {' | '.join(RATE_SCHEDULES)}")
