@@ -48,6 +48,9 @@ def _tiny_state(p: Params):
     _fill(s, "eq_user", (0, 0), [0, 0, 1])
     s.eq_n[0, 0] = 3
     s.arrived[0] = 7
+    for q, d, ids in (("lq", (0, 0), [10, 11]), ("uq", (0, 1), [20, 21]), ("eq", (0, 0), [30, 31, 32])):
+        _fill(s, f"{q}_id", d, ids)
+        _fill(s, f"{q}_est", d, [i / 100 for i in ids])  # each task's estimate travels with it
     return s
 
 
@@ -69,10 +72,12 @@ def test_slotted_by_hand():
     """Each queue serves its head only; the server splits F between the devices with a task there."""
     p = _params("slotted")
     s = _tiny_state(p)
-    per_slot = []
+    per_slot, ids = [], []
     for _ in range(4):
         out = serve(s, p)
         per_slot.append((_records(out), out.work_edge[0, 0], out.energy_j[0]))
+        ids.append(sorted(out.task_id.tolist()))
+        np.testing.assert_array_equal(out.est_s, out.task_id / 100)
     # slot 0: local head 0.06 s; server: k = 2 queues of 1 GHz, device 0's head 5e7 cycles -> 0.05 s
     # (its second task waits), device 1's head gets 1e8 of 1.5e8; device 1's first upload (0.06 s)
     # joins the server at the boundary behind it
@@ -85,6 +90,7 @@ def test_slotted_by_hand():
     # slots 2, 3: device 1's two uploaded tasks (6e7 cycles each) alone at 2 GHz, one per slot
     assert per_slot[2][0] == ([], [0.23]) and per_slot[2][1] == pytest.approx(6e7)
     assert per_slot[3][0] == ([], [0.33])
+    assert ids == [[10, 30], [11, 31, 32], [20], [21]]
     assert s.completed[0] == 7 and s.in_flight()[0] == 0 and (s.eq_user == 0).all()
 
 

@@ -115,8 +115,11 @@ def queue_costs(bits, local_wait_s, mean_rate, uplink_wait_s, f_edge, n_in_servi
     - upload: the device's own FIFO radio first sends what is queued before the task
       (``uplink_wait_s``), then D at the link's mean rate R̄ (the ergodic mean of eq 1 over the
       fading, since an upload spans several slots): x = W^up + D/R̄.
-    - hand-over: an upload finished during a slot joins its server at the next slot boundary:
-      S_e = max(1, ⌈x/Δt⌉)·Δt.
+    - hand-over: an upload finished during a slot joins its server at the next slot boundary. x is
+      a mean (the fading makes the finishing instant random), so the wait to that boundary is taken
+      as its average, half a slot: S_e = x + Δt/2. (⌈x/Δt⌉·Δt, the boundary of the mean, ranks the
+      servers worse: on ``comllm`` the queue oracle's realized mean is 0.387 s with it, 0.371 s with
+      Δt/2.)
     - compute (processor sharing with the tasks in service): during [0, S_e) the n_e tasks share
       F_e, taken as equal remaining works w̄ = W_e/n_e, so w̄' = max(w̄ − F_e·S_e/n_e, 0) is left
       each; then the task's w = γD cycles and the n'_e = n_e·1(w̄' > 0) others share F_e, and PS
@@ -127,8 +130,7 @@ def queue_costs(bits, local_wait_s, mean_rate, uplink_wait_s, f_edge, n_in_servi
     bits = np.asarray(bits, np.float64)
     w = bits * p.gamma
     x = np.asarray(uplink_wait_s)[..., None] + bits[..., None] / mean_rate
-    slots = np.maximum(np.ceil(x / p.slot_s * (1.0 - kernels.TOL)), 1.0)
-    start = slots * p.slot_s
+    start = x + 0.5 * p.slot_s
     n = np.asarray(n_in_service, np.float64)
     each = np.divide(backlog_cycles, n, out=np.zeros(np.broadcast_shapes(np.shape(backlog_cycles), n.shape)), where=n > 0)
     left = np.maximum(each - np.divide(f_edge * start, n, out=np.zeros_like(each), where=n > 0), 0.0)

@@ -55,16 +55,19 @@ class SimState:
     lq_cyc: np.ndarray  # (B,U,QL) remaining cycles, FIFO order, 0 when empty
     lq_arr: np.ndarray  # (B,U,QL) arrival slot
     lq_est: np.ndarray  # (B,U,QL) decision-time estimated latency (s), carried to the task's record
+    lq_id: np.ndarray  # (B,U,QL) task id: the env's count of tasks decided before it
     lq_n: np.ndarray  # (B,U)
     uq_bits: np.ndarray  # (B,U,QU) bits still to upload
     uq_size: np.ndarray  # (B,U,QU) task size D (bits)
     uq_dest: np.ndarray  # (B,U,QU) destination server 0..E-1
     uq_arr: np.ndarray  # (B,U,QU)
     uq_est: np.ndarray  # (B,U,QU) estimated latency (s)
+    uq_id: np.ndarray  # (B,U,QU) task id
     uq_n: np.ndarray  # (B,U)
     eq_cyc: np.ndarray  # (B,E,QE) remaining cycles at the server; tasks at [0, eq_n), 0 beyond
     eq_arr: np.ndarray  # (B,E,QE)
     eq_est: np.ndarray  # (B,E,QE) estimated latency (s)
+    eq_id: np.ndarray  # (B,E,QE) task id
     eq_n: np.ndarray  # (B,E)
     n_active: np.ndarray  # (B,E) N_e: tasks sent to e and not finished (uploading or in service)
     backlog_bits: np.ndarray  # (B,E) L_e: their remaining work in bits (D while uploading)
@@ -172,6 +175,7 @@ class SlotOutcome:
     lat_loc: np.ndarray  # (n,) where it ran: 0 local, e = server e
     latency_s: np.ndarray  # (n,) realized latency (s)
     est_s: np.ndarray  # (n,) its decision-time estimated latency (s; NaN where none was given)
+    task_id: np.ndarray  # (n,) its id in its env: the order it was decided in (0, 1, ...)
     completed: np.ndarray  # (B,)
     dropped: np.ndarray  # (B,3)
     work_edge: np.ndarray  # (B,E) cycles executed per server
@@ -222,16 +226,19 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         lq_cyc=z((B, U, QL)),
         lq_arr=z((B, U, QL), np.int64),
         lq_est=z((B, U, QL)),
+        lq_id=z((B, U, QL), np.int64),
         lq_n=z((B, U), np.int64),
         uq_bits=z((B, U, QU)),
         uq_size=z((B, U, QU)),
         uq_dest=z((B, U, QU), np.int64),
         uq_arr=z((B, U, QU), np.int64),
         uq_est=z((B, U, QU)),
+        uq_id=z((B, U, QU), np.int64),
         uq_n=z((B, U), np.int64),
         eq_cyc=z((B, E, QE)),
         eq_arr=z((B, E, QE), np.int64),
         eq_est=z((B, E, QE)),
+        eq_id=z((B, E, QE), np.int64),
         eq_n=z((B, E), np.int64),
         n_active=z((B, E)),
         backlog_bits=z((B, E)),
@@ -322,9 +329,9 @@ def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
             setattr(state, name, np.concatenate([a, pad], axis=-1))
 
 
-_LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est")
-_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est")
-_EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_user")
+_LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est", "lq_id")
+_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est", "uq_id")
+_EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_id", "eq_user")
 
 
 def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.ndarray | None = None) -> SimState:
@@ -336,8 +343,8 @@ def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.n
     args = (np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), np.asarray(obs.bits, np.float64),
             np.asarray(action, np.int64), est, p.allow_reject, p.gamma, s.t)
     while True:
-        need_l, need_u = kernels.decide_rows(*args, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_n, s.local_wait_cyc, s.uq_bits,
-                                             s.uq_size, s.uq_dest, s.uq_arr, s.uq_est, s.uq_n, s.n_active,
+        need_l, need_u = kernels.decide_rows(*args, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.local_wait_cyc,
+                                             s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.n_active,
                                              s.backlog_bits, s.arrived, s.rejected)
         if not need_l and not need_u:
             return state
@@ -366,19 +373,21 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
             break
         _widen(state, _EDGE_Q, need)
     est_buf = np.empty_like(lat_buf)
+    id_buf = np.empty(lat_buf.shape, np.int64)
     slotted = p.service == "slotted"
     args = (
         s.t, p.slot_s, p.deadline_slots - 1, p.f_loc, p.kappa * p.f_loc**2, p.tx_power_w, float(s.bandwidth_hz), p.gamma,
-        s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr,
-        s.uq_est, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, *((s.eq_user,) if slotted else ()), s.eq_n, s.n_active,
-        s.backlog_bits, s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, n_rec, *out,
+        s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest,
+        s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, s.eq_id, *((s.eq_user,) if slotted else ()),
+        s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
+        *out,
     )
     kernel = kernels_slotted.serve_envs_slotted if slotted else kernels.serve_envs
     _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernel(lo, hi, *args))
     completed, dropped, work_edge, energy = out
     state.completed += completed
     state.dropped += dropped
-    return SlotOutcome(*kernels.gather_records(rec_at, n_rec, lat_buf, where_buf, est_buf), completed, dropped,
+    return SlotOutcome(*kernels.gather_records(rec_at, n_rec, lat_buf, where_buf, est_buf, id_buf), completed, dropped,
                        work_edge, energy)
 
 

@@ -166,14 +166,15 @@ def observe_rows(lo, hi, env, k, arr_user, arr_bits, f_loc, bandwidth_hz, local_
 
 
 @njit
-def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq_arr, lq_est, lq_n, local_wait_cyc,
-                uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_n, n_active, backlog_bits, arrived, rejected):
+def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq_arr, lq_est, lq_id, lq_n,
+                local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_n, n_active, backlog_bits, arrived, rejected):
     """Append each row's task (``bits`` bit, from ``user`` of ``env``) to its queue.
 
     action 0 = local FIFO (γ·D cycles), e ≥ 1 = uplink FIFO towards server e-1 (D bit),
     E+1 = reject (only with ``allow_reject``: the task ends now, counted in ``rejected``);
     N_e, L_e and the local wait are updated so that the next decision sees this one. ``est``
-    (n,) is the decision-time estimated latency (s) that travels with the task to its record.
+    (n,) is the decision-time estimated latency (s) that travels with the task to its record, as
+    does its id: the env's count of tasks decided before it (``arrived``).
     Returns (local width needed, uplink width needed): (0, 0) when done, else nothing was
     written and the caller must widen the queues first.
     """
@@ -202,6 +203,7 @@ def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq
             lq_cyc[b, u, pos] = cyc
             lq_arr[b, u, pos] = t[b]
             lq_est[b, u, pos] = est[r]
+            lq_id[b, u, pos] = arrived[b]
             lq_n[b, u] = pos + 1
             local_wait_cyc[b, u] += cyc
         elif action[r] > E:
@@ -214,6 +216,7 @@ def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq
             uq_dest[b, u, pos] = e
             uq_arr[b, u, pos] = t[b]
             uq_est[b, u, pos] = est[r]
+            uq_id[b, u, pos] = arrived[b]
             uq_n[b, u] = pos + 1
             n_active[b, e] += 1.0
             backlog_bits[b, e] += d
@@ -318,9 +321,9 @@ def serve_plan(lq_n, uq_n, uq_dest, eq_n, edge_width):
 
 @njit(nogil=True)
 def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, bandwidth_hz, gamma,
-               fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_n, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_n,
-               eq_cyc, eq_arr, eq_est, eq_n, n_active, backlog_bits, local_wait_cyc, hist,
-               rec_at, lat_buf, where_buf, est_buf, n_rec, completed, dropped, work_edge, energy):
+               fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_id, lq_n, uq_bits, uq_size, uq_dest, uq_arr, uq_est,
+               uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_n, n_active, backlog_bits, local_wait_cyc, hist,
+               rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, completed, dropped, work_edge, energy):
     """One slot of service for envs ``lo..hi-1`` (queues updated in place, ``t`` advanced),
     then N_e, L_e (bit), the local waits (cycles) and the L_e history recomputed from the
     queues. Outputs and record buffers come from ``serve_plan``; envs are independent, so
@@ -331,7 +334,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
     deadline drops. Energy (J): κ·f_loc²·cycles executed locally (``e_loc_per_cycle`` =
     κ·f_loc²), P_tx·seconds on air. Latency records (s): ``lat_buf``, with ``where_buf``
     0 for local, e for server e, and ``est_buf`` the task's decision-time estimate (s; the
-    ``*_est`` queue columns carry it along with the task).
+    ``*_est`` queue columns carry it along with the task) and ``id_buf`` its id (``*_id``).
     """
     U = lq_n.shape[1]
     E = f_edge.shape[1]
@@ -363,17 +366,20 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     lat_buf[at] = (tb - a) * dt + cum / f_loc
                     where_buf[at] = 0
                     est_buf[at] = lq_est[b, u, i]
+                    id_buf[at] = lq_id[b, u, i]
                     at += 1
                     k_done += 1
                 elif tb - a < expire_age:  # survivor: what the slot's capacity left of it
                     lq_cyc[b, u, m] = min(w, max(cum - cap, 0.0))
                     lq_arr[b, u, m] = a
                     lq_est[b, u, m] = lq_est[b, u, i]
+                    lq_id[b, u, m] = lq_id[b, u, i]
                     m += 1
             for i in range(m, n):
                 lq_cyc[b, u, i] = 0.0
                 lq_arr[b, u, i] = 0
                 lq_est[b, u, i] = 0.0
+                lq_id[b, u, i] = 0
             e_rest += e_loc_per_cycle * min(cum, cap)
             lq_n[b, u] = m
             completed[b] += k_done
@@ -394,16 +400,18 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
             if n == 0:
                 continue
             for i in range(1, n):  # insertion sort, arrival slots and estimates alongside
-                c, a, c_est = eq_cyc[b, e, i], eq_arr[b, e, i], eq_est[b, e, i]
+                c, a, c_est, c_id = eq_cyc[b, e, i], eq_arr[b, e, i], eq_est[b, e, i], eq_id[b, e, i]
                 j = i - 1
                 while j >= 0 and eq_cyc[b, e, j] > c:
                     eq_cyc[b, e, j + 1] = eq_cyc[b, e, j]
                     eq_arr[b, e, j + 1] = eq_arr[b, e, j]
                     eq_est[b, e, j + 1] = eq_est[b, e, j]
+                    eq_id[b, e, j + 1] = eq_id[b, e, j]
                     j -= 1
                 eq_cyc[b, e, j + 1] = c
                 eq_arr[b, e, j + 1] = a
                 eq_est[b, e, j + 1] = c_est
+                eq_id[b, e, j + 1] = c_id
             f = f_edge[b, e]
             cap_e = f * dt
             cum = 0.0
@@ -417,6 +425,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     lat_buf[at] = (tb - eq_arr[b, e, k]) * dt + s_fin / f
                     where_buf[at] = e + 1
                     est_buf[at] = eq_est[b, e, k]
+                    id_buf[at] = eq_id[b, e, k]
                     at += 1
                     w_done += r
                     nd += 1
@@ -430,11 +439,13 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     eq_cyc[b, e, m] = max(r - theta, 1e-9)
                     eq_arr[b, e, m] = a
                     eq_est[b, e, m] = eq_est[b, e, k]
+                    eq_id[b, e, m] = eq_id[b, e, k]
                     m += 1
             for k in range(m, n):
                 eq_cyc[b, e, k] = 0.0
                 eq_arr[b, e, k] = 0
                 eq_est[b, e, k] = 0.0
+                eq_id[b, e, k] = 0
             work_edge[b, e] = cap_e if nd < n else w_done
             eq_n[b, e] = m
             completed[b] += nd
@@ -482,6 +493,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                         eq_cyc[b, e, q] = d * gamma
                         eq_arr[b, e, q] = a
                         eq_est[b, e, q] = uq_est[b, u, i]
+                        eq_id[b, e, q] = uq_id[b, u, i]
                         eq_n[b, e] = q + 1
                 elif tb - a < expire_age:  # survivor: bits left after the slot's air time
                     uq_bits[b, u, m] = min(w, max(cum - dt, 0.0)) * r
@@ -489,6 +501,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     uq_dest[b, u, m] = e
                     uq_arr[b, u, m] = a
                     uq_est[b, u, m] = uq_est[b, u, i]
+                    uq_id[b, u, m] = uq_id[b, u, i]
                     n_active[b, e] += 1.0
                     backlog_bits[b, e] += d
                     m += 1
@@ -500,6 +513,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                 uq_dest[b, u, i] = 0
                 uq_arr[b, u, i] = 0
                 uq_est[b, u, i] = 0.0
+                uq_id[b, u, i] = 0
             e_rest += tx_power_w * min(cum, dt)
             uq_n[b, u] = m
         energy[b] = (e_local + head_only * (tx_power_w * dt)) + e_rest
@@ -520,16 +534,18 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
 
 
 @njit
-def gather_records(rec_at, n_rec, lat_buf, where_buf, est_buf):
-    """The slot's latency records as (lat_env, lat_loc, latency_s, est_s): every env's local
+def gather_records(rec_at, n_rec, lat_buf, where_buf, est_buf, id_buf):
+    """The slot's latency records as (lat_env, lat_loc, latency_s, est_s, task_id): every env's local
     completions (user order), then every env's edge completions (server order); lat_loc
-    is 0 for local, e for server e; est_s the decision-time estimate of each task (s)."""
+    is 0 for local, e for server e; est_s the decision-time estimate of each task (s), task_id its
+    id within its env (the order it was decided in)."""
     B = n_rec.shape[0]
     n = n_rec.sum()
     lat_env = np.empty(n, np.int64)
     lat_loc = np.empty(n, np.int64)
     lat_s = np.empty(n)
     est_s = np.empty(n)
+    task_id = np.empty(n, np.int64)
     j = 0
     for part in range(2):
         for b in range(B):
@@ -538,5 +554,6 @@ def gather_records(rec_at, n_rec, lat_buf, where_buf, est_buf):
                 lat_loc[j] = where_buf[i]
                 lat_s[j] = lat_buf[i]
                 est_s[j] = est_buf[i]
+                task_id[j] = id_buf[i]
                 j += 1
-    return lat_env, lat_loc, lat_s, est_s
+    return lat_env, lat_loc, lat_s, est_s, task_id

@@ -30,13 +30,14 @@ from .kernels import TOL, _row_sum, njit, rate_bps
 
 @njit(nogil=True)
 def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, bandwidth_hz, gamma,
-                       fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_n, uq_bits, uq_size, uq_dest, uq_arr,
-                       uq_est, uq_n, eq_cyc, eq_arr, eq_est, eq_user, eq_n, n_active, backlog_bits, local_wait_cyc,
-                       hist, rec_at, lat_buf, where_buf, est_buf, n_rec, completed, dropped, work_edge, energy):
+                       fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_id, lq_n, uq_bits, uq_size, uq_dest,
+                       uq_arr, uq_est, uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, n_active,
+                       backlog_bits, local_wait_cyc, hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
+                       completed, dropped, work_edge, energy):
     """One slotted slot of service for envs ``lo..hi-1``: the arguments of ``kernels.serve_envs``
     plus ``eq_user`` (B,E,QE), the source device of each task at a server (see the module doc).
-    The ``*_est`` columns (each task's decision-time estimate, s) travel with the tasks into
-    ``est_buf`` beside their latency records."""
+    The ``*_est`` and ``*_id`` columns (each task's decision-time estimate, s, and its id) travel
+    with the tasks into ``est_buf`` and ``id_buf`` beside their latency records."""
     U = lq_n.shape[1]
     E = f_edge.shape[1]
     mark = np.full(U, -1, np.int64)  # per-device stamps: "seen in this pass over a server queue"
@@ -46,21 +47,22 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
         at = rec_at[b, 0]
         e_dev = 0.0
         for u in range(U):
-            at, e_used = _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_n, lat_buf,
-                                     where_buf, est_buf, at, completed, dropped)
+            at, e_used = _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, lq_n, lat_buf,
+                                     where_buf, est_buf, id_buf, at, completed, dropped)
             e_dev += e_loc_per_cycle * e_used
         n_rec[b, 0] = at - rec_at[b, 0]
         at = rec_at[b, 1]
         for e in range(E):
             n_active[b, e] = 0.0  # tallies of the uploads still queued, filled below
             backlog_bits[b, e] = 0.0
-            at, stamp = _edge_heads(b, e, tb, dt, expire_age, f_edge[b, e], eq_cyc, eq_arr, eq_est, eq_user, eq_n,
-                                    mark, stamp, lat_buf, where_buf, est_buf, at, completed, dropped, work_edge)
+            at, stamp = _edge_heads(b, e, tb, dt, expire_age, f_edge[b, e], eq_cyc, eq_arr, eq_est, eq_id, eq_user,
+                                    eq_n, mark, stamp, lat_buf, where_buf, est_buf, id_buf, at, completed, dropped,
+                                    work_edge)
         n_rec[b, 1] = at - rec_at[b, 1]
         for u in range(U):
             air = _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean, uq_bits, uq_size,
-                               uq_dest, uq_arr, uq_est, uq_n, eq_cyc, eq_arr, eq_est, eq_user, eq_n, n_active,
-                               backlog_bits, dropped)
+                               uq_dest, uq_arr, uq_est, uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n,
+                               n_active, backlog_bits, dropped)
             e_dev += tx_power_w * air
         energy[b] = e_dev
         _estimates(b, gamma, lq_cyc, lq_n, eq_cyc, eq_n, n_active, backlog_bits, local_wait_cyc, hist)
@@ -68,8 +70,8 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
 
 
 @njit(inline="always")
-def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_n, lat_buf, where_buf, est_buf, at,
-                completed, dropped):
+def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, lq_n, lat_buf, where_buf, est_buf,
+                id_buf, at, completed, dropped):
     """Device u's local FIFO for one slot: the head gets f_loc·Δt cycles, then expired tasks are
     dropped. Returns (next record index, cycles executed)."""
     n = lq_n[b, u]
@@ -82,6 +84,7 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_n, l
         lat_buf[at] = (tb - lq_arr[b, u, 0]) * dt + w / f_loc
         where_buf[at] = 0
         est_buf[at] = lq_est[b, u, 0]
+        id_buf[at] = lq_id[b, u, 0]
         at += 1
         completed[b] += 1
         start = 1
@@ -98,18 +101,20 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_n, l
             lq_cyc[b, u, m] = lq_cyc[b, u, i]
             lq_arr[b, u, m] = a
             lq_est[b, u, m] = lq_est[b, u, i]
+            lq_id[b, u, m] = lq_id[b, u, i]
             m += 1
     for i in range(m, n):
         lq_cyc[b, u, i] = 0.0
         lq_arr[b, u, i] = 0
         lq_est[b, u, i] = 0.0
+        lq_id[b, u, i] = 0
     lq_n[b, u] = m
     return at, used
 
 
 @njit(inline="always")
-def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_user, eq_n, mark, stamp, lat_buf, where_buf,
-                est_buf, at, completed, dropped, work_edge):
+def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, mark, stamp, lat_buf,
+                where_buf, est_buf, id_buf, at, completed, dropped, work_edge):
     """Server e for one slot: the k devices with tasks there each get F·Δt/k cycles for their
     head task; then expired tasks are dropped; entry order is kept. Returns (record index, stamp)."""
     n = eq_n[b, e]
@@ -136,6 +141,7 @@ def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_user, eq
                 lat_buf[at] = (tb - a) * dt + c / f_q
                 where_buf[at] = e + 1
                 est_buf[at] = eq_est[b, e, i]
+                id_buf[at] = eq_id[b, e, i]
                 at += 1
                 completed[b] += 1
                 w_done += c
@@ -148,12 +154,14 @@ def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_user, eq
         eq_cyc[b, e, m] = c
         eq_arr[b, e, m] = a
         eq_est[b, e, m] = eq_est[b, e, i]
+        eq_id[b, e, m] = eq_id[b, e, i]
         eq_user[b, e, m] = u
         m += 1
     for i in range(m, n):
         eq_cyc[b, e, i] = 0.0
         eq_arr[b, e, i] = 0
         eq_est[b, e, i] = 0.0
+        eq_id[b, e, i] = 0
         eq_user[b, e, i] = 0
     eq_n[b, e] = m
     work_edge[b, e] = w_done
@@ -162,7 +170,7 @@ def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_user, eq
 
 @njit(inline="always")
 def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean, uq_bits, uq_size, uq_dest, uq_arr,
-                 uq_est, uq_n, eq_cyc, eq_arr, eq_est, eq_user, eq_n, n_active, backlog_bits, dropped):
+                 uq_est, uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, n_active, backlog_bits, dropped):
     """Device u's uplink FIFO for one slot: the head gets R·Δt bits; a finished upload joins the
     tail of its server's queue (or is dropped there if its deadline ends now); then expired
     uploads are dropped and the rest tallied into N_e, L_e. Returns the seconds on air."""
@@ -183,6 +191,7 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
             eq_cyc[b, e, q] = uq_size[b, u, 0] * gamma
             eq_arr[b, e, q] = a
             eq_est[b, e, q] = uq_est[b, u, 0]
+            eq_id[b, e, q] = uq_id[b, u, 0]
             eq_user[b, e, q] = u
             eq_n[b, e] = q + 1
         start = 1
@@ -200,6 +209,7 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
         uq_dest[b, u, m] = e
         uq_arr[b, u, m] = a
         uq_est[b, u, m] = uq_est[b, u, i]
+        uq_id[b, u, m] = uq_id[b, u, i]
         n_active[b, e] += 1.0
         backlog_bits[b, e] += d
         m += 1
@@ -209,6 +219,7 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
         uq_dest[b, u, i] = 0
         uq_arr[b, u, i] = 0
         uq_est[b, u, i] = 0.0
+        uq_id[b, u, i] = 0
     uq_n[b, u] = m
     return air
 
