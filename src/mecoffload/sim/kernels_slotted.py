@@ -103,11 +103,10 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, 
             lq_est[b, u, m] = lq_est[b, u, i]
             lq_id[b, u, m] = lq_id[b, u, i]
             m += 1
-    for i in range(m, n):
-        lq_cyc[b, u, i] = 0.0
-        lq_arr[b, u, i] = 0
-        lq_est[b, u, i] = 0.0
-        lq_id[b, u, i] = 0
+    for col in (lq_cyc, lq_est):
+        _zero_tail(col, b, u, m, n)
+    for col in (lq_arr, lq_id):
+        _zero_tail(col, b, u, m, n)
     lq_n[b, u] = m
     return at, used
 
@@ -157,12 +156,10 @@ def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_id, eq_u
         eq_id[b, e, m] = eq_id[b, e, i]
         eq_user[b, e, m] = u
         m += 1
-    for i in range(m, n):
-        eq_cyc[b, e, i] = 0.0
-        eq_arr[b, e, i] = 0
-        eq_est[b, e, i] = 0.0
-        eq_id[b, e, i] = 0
-        eq_user[b, e, i] = 0
+    for col in (eq_cyc, eq_est):
+        _zero_tail(col, b, e, m, n)
+    for col in (eq_arr, eq_id, eq_user):
+        _zero_tail(col, b, e, m, n)
     eq_n[b, e] = m
     work_edge[b, e] = w_done
     return at, stamp
@@ -213,15 +210,19 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
         n_active[b, e] += 1.0
         backlog_bits[b, e] += d
         m += 1
-    for i in range(m, n):
-        uq_bits[b, u, i] = 0.0
-        uq_size[b, u, i] = 0.0
-        uq_dest[b, u, i] = 0
-        uq_arr[b, u, i] = 0
-        uq_est[b, u, i] = 0.0
-        uq_id[b, u, i] = 0
+    for col in (uq_bits, uq_size, uq_est):
+        _zero_tail(col, b, u, m, n)
+    for col in (uq_dest, uq_arr, uq_id):
+        _zero_tail(col, b, u, m, n)
     uq_n[b, u] = m
     return air
+
+
+@njit(inline="always")
+def _zero_tail(col, b, r, m, n):
+    """Zero entries m..n-1 of queue row (b, r): 0 beyond the end of every queue."""
+    for i in range(m, n):
+        col[b, r, i] = 0
 
 
 @njit(inline="always")
