@@ -92,6 +92,8 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, 
     else:
         lq_cyc[b, u, 0] = w - cap
         used = cap
+        if tb - lq_arr[b, u, 0] < expire_age:  # arrival slots never decrease along a FIFO: none expires
+            return at, used
     m = 0
     for i in range(start, n):
         a = lq_arr[b, u, i]
@@ -195,6 +197,12 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
     else:
         uq_bits[b, u, 0] = bits - r * dt
         air = dt
+        if tb - uq_arr[b, u, 0] < expire_age:  # none expires (arrival slots never decrease along a FIFO)
+            for i in range(n):
+                e = uq_dest[b, u, i]
+                n_active[b, e] += 1.0
+                backlog_bits[b, e] += uq_size[b, u, i]
+            return air
     m = 0
     for i in range(start, n):
         a, d, e = uq_arr[b, u, i], uq_size[b, u, i], uq_dest[b, u, i]
