@@ -105,10 +105,10 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, 
             lq_est[b, u, m] = lq_est[b, u, i]
             lq_id[b, u, m] = lq_id[b, u, i]
             m += 1
-    for col in (lq_cyc, lq_est):
-        _zero_tail(col, b, u, m, n)
-    for col in (lq_arr, lq_id):
-        _zero_tail(col, b, u, m, n)
+    _zero_tail(lq_cyc, b, u, m, n)
+    _zero_tail(lq_est, b, u, m, n)
+    _zero_tail(lq_arr, b, u, m, n)
+    _zero_tail(lq_id, b, u, m, n)
     lq_n[b, u] = m
     return at, used
 
@@ -158,10 +158,11 @@ def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_id, eq_u
         eq_id[b, e, m] = eq_id[b, e, i]
         eq_user[b, e, m] = u
         m += 1
-    for col in (eq_cyc, eq_est):
-        _zero_tail(col, b, e, m, n)
-    for col in (eq_arr, eq_id, eq_user):
-        _zero_tail(col, b, e, m, n)
+    _zero_tail(eq_cyc, b, e, m, n)
+    _zero_tail(eq_est, b, e, m, n)
+    _zero_tail(eq_arr, b, e, m, n)
+    _zero_tail(eq_id, b, e, m, n)
+    _zero_tail(eq_user, b, e, m, n)
     eq_n[b, e] = m
     work_edge[b, e] = w_done
     return at, stamp
@@ -218,10 +219,12 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
         n_active[b, e] += 1.0
         backlog_bits[b, e] += d
         m += 1
-    for col in (uq_bits, uq_size, uq_est):
-        _zero_tail(col, b, u, m, n)
-    for col in (uq_dest, uq_arr, uq_id):
-        _zero_tail(col, b, u, m, n)
+    _zero_tail(uq_bits, b, u, m, n)
+    _zero_tail(uq_size, b, u, m, n)
+    _zero_tail(uq_est, b, u, m, n)
+    _zero_tail(uq_dest, b, u, m, n)
+    _zero_tail(uq_arr, b, u, m, n)
+    _zero_tail(uq_id, b, u, m, n)
     uq_n[b, u] = m
     return air
 
