@@ -128,15 +128,19 @@ def test_mean_delay_slots_by_hand(service, latencies, mean_delay):
     assert run.metrics["mean_delay_slots"] == pytest.approx(mean_delay, rel=1e-12)
 
 
-@pytest.mark.parametrize("service", ["continuous", "slotted"])
-def test_mean_delay_slots_matches_the_records(service):
-    """Σ ⌈latency/Δt⌉ over completed tasks + τ per drop (finishing exactly on a slot boundary has
-    probability 0 here), on a loaded random run."""
-    p = Params.from_scenario(load_scenario("comllm-heavy", {"sim.service": service, "sim.horizon_slots": 30}))
-    run = run_closed_loop(p, make_policy("random", p), 3, 7)
+@pytest.mark.parametrize("service, policy, ov", [
+    ("continuous", "random", {}),
+    ("slotted", "random", {}),
+    ("slotted", "oracle", {"cost.model": "queue", "cost.allow_reject": True, "task.rate": 0.8}),  # rejections
+])
+def test_mean_delay_slots_matches_the_records(service, policy, ov):
+    """Σ ⌈latency/Δt⌉ over completed tasks + τ per drop or rejection (finishing exactly on a slot
+    boundary has probability 0 here), on a loaded run."""
+    p = Params.from_scenario(load_scenario("comllm-heavy", {"sim.service": service, "sim.horizon_slots": 30, **ov}))
+    run = run_closed_loop(p, make_policy(policy, p), 3, 7)
     m = run.metrics
-    drops = m["drops_local"] + m["drops_uplink"] + m["drops_edge"]
-    assert drops > 0
+    drops = m["drops_local"] + m["drops_uplink"] + m["drops_edge"] + m["drops_rejected"]
+    assert drops > 0 and (m["drops_rejected"] > 0) == bool(ov)
     expect = (np.ceil(run.latencies / p.slot_s).sum() + p.deadline_slots * drops) / m["tasks"]
     assert m["mean_delay_slots"] == pytest.approx(expect, rel=1e-12)
 
