@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import arrivals as _arrivals
+from . import kernels, kernels_slotted
 from .cost import mean_uplink_rate, uplink_rate
 from .params import Params
 
@@ -78,6 +79,8 @@ class SimState:
     completed: np.ndarray  # (B,)
     dropped: np.ndarray  # (B,3) by where: local, uplink, edge
     rejected: np.ndarray  # (B,) tasks rejected at decision time (admission control)
+    arr_on: np.ndarray  # (B,S) int8 on/off state of an on/off arrival schedule (S = U or 1; sim.arrivals), else 0
+    eq_user: np.ndarray  # (B,E,QE) source device of each task at the server (kept by the slotted service only)
 
     @property
     def batch(self) -> int:
@@ -191,7 +194,7 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
     always gives identical states and identical later draws.
     """
     exo = np.random.Generator(np.random.PCG64(seed))
-    B, U, E = batch, p.n_users, p.n_servers
+    B, U, E = batch, p.n_users, p.n_servers  # draws: positions, F_e, then an on/off schedule's state
     user_pos = exo.uniform(0.0, p.area_m, (B, U, 2))
     if p.placement == "grid":
         side = int(np.ceil(np.sqrt(E)))
@@ -205,6 +208,10 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
     f_edge = exo.uniform(p.f_edge_lo, p.f_edge_hi, (B, E))
     dist = np.linalg.norm(user_pos[:, :, None, :] - srv_pos[:, None, :, :], axis=-1)
     snr_mean = p.snr_ref * (np.maximum(dist, 1.0) / p.ref_distance_m) ** (-p.path_loss_exp)
+    fade_u = np.full((B, U, E), 1 - np.exp(-1.0), np.float32)
+    bandwidth_hz = p.bandwidth_hz
+    if p.fixed_rate_bps > 0:
+        bandwidth_hz, snr_mean = _fixed_rate_channel(p.fixed_rate_bps, fade_u)
     QL, QU, QE = 4, 8, 16
     z = np.zeros
     state = SimState(
@@ -214,9 +221,10 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         f_edge=f_edge,
         dist=dist,
         snr_mean=snr_mean,
-        bandwidth_hz=np.array(p.bandwidth_hz),
-        fade_u=np.full((B, U, E), 1 - np.exp(-1.0), np.float32),
-        mean_rate=mean_uplink_rate(snr_mean, p.bandwidth_hz, p.rayleigh),
+        bandwidth_hz=np.array(bandwidth_hz),
+        fade_u=fade_u,
+        mean_rate=(mean_uplink_rate(snr_mean, p.bandwidth_hz, p.rayleigh) if p.fixed_rate_bps <= 0
+                   else np.full((B, U, E), p.fixed_rate_bps)),
         lq_cyc=z((B, U, QL)),
         lq_arr=z((B, U, QL), np.int64),
         lq_est=z((B, U, QL)),
@@ -242,8 +250,21 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         completed=z(B, np.int64),
         dropped=z((B, 3), np.int64),
         rejected=z(B, np.int64),
+        arr_on=_arrivals.initial_state(p.schedule, exo, B, U),
+        eq_user=z((B, E, QE), np.int64),
     )
     return state, exo
+
+
+def _fixed_rate_channel(rate_bps: float, fade_u: np.ndarray) -> tuple[float, np.ndarray]:
+    """(bandwidth, mean SNR (B,U,E)) that make eq 1 give exactly ``rate_bps`` for the constant
+    fading draw ``fade_u`` (no fading): B = rate and SNR̄·|h|² = 1, so B·log2(1 + 1) = B. A product
+    within one rounding step of 1 still gives 1 + it = 2.0 exactly (round half to even)."""
+    gain = float(-np.log(1.0 - np.float64(fade_u.flat[0])))
+    snr = 1.0 / gain
+    while snr * gain != 1.0:  # at most a step or two
+        snr = np.nextafter(snr, 0.0 if snr * gain > 1.0 else 2.0)
+    return rate_bps, np.full(fade_u.shape, snr)
 
 
 # --------------------------------------------------------------------------- arrivals
@@ -253,10 +274,7 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
     """Draw this slot's fading (sets ``state.rate``) and arrivals, in a fixed order."""
     B, U = state.lq_n.shape
     if arrivals:
-        if p.arrival == "poisson":
-            counts = exo.poisson(p.rate, (B, U))
-        else:
-            counts = (exo.random((B, U)) < p.rate).astype(np.int64)
+        counts = _arrivals.draw_counts(p.schedule, p.arrival, p.rate, state.t, state.arr_on, exo, U)
     else:
         counts = np.zeros((B, U), np.int64)
     if p.rayleigh:
@@ -315,7 +333,7 @@ def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
 
 _LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est", "lq_id")
 _UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est", "uq_id")
-_EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_id")
+_EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_id", "eq_user")
 
 
 def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.ndarray | None = None) -> SimState:
@@ -346,7 +364,8 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
     Local FIFOs run at f_loc, uplink FIFOs at this slot's rates, servers share F_e equally
     among their tasks (exact processor sharing within the slot); uploads finished during the
     slot join their server at the boundary; a task arriving in slot a and unfinished at the
-    end of slot a+τ-1 is dropped where it is. See ``kernels.serve_envs``.
+    end of slot a+τ-1 is dropped where it is. See ``kernels.serve_envs``. With ``p.service ==
+    "slotted"`` each queue serves one task per slot instead (``kernels_slotted``).
     """
     s = state
     while True:
@@ -357,13 +376,16 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
         _widen(state, _EDGE_Q, need)
     est_buf = np.empty_like(lat_buf)
     id_buf = np.empty(lat_buf.shape, np.int64)
+    slotted = p.service == "slotted"
     args = (
         s.t, p.slot_s, p.deadline_slots - 1, p.f_loc, p.kappa * p.f_loc**2, p.tx_power_w, float(s.bandwidth_hz), p.gamma,
         s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest,
-        s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, s.eq_id, s.eq_n, s.n_active, s.backlog_bits,
-        s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, *out,
+        s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, s.eq_id, *((s.eq_user,) if slotted else ()),
+        s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
+        *out,
     )
-    _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernels.serve_envs(lo, hi, *args))
+    kernel = kernels_slotted.serve_envs_slotted if slotted else kernels.serve_envs
+    _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernel(lo, hi, *args))
     completed, dropped, work_edge, energy = out
     state.completed += completed
     state.dropped += dropped

@@ -6,6 +6,9 @@ Estimated metrics use the decision-time generalized cost J (eq 11) of the chosen
 realized metrics use what the queue simulation actually did. LBI (eq 33) is computed per
 episode (one topology each) and averaged. Per-server counts and utilisations are reported
 with servers ranked by capacity within each episode (offload_1 / util_1 = fastest server).
+``mean_delay_slots`` (issue 14 item 6) is the mean over every decided task of finish slot − arrival
+slot + 1, a dropped or rejected task counting as its deadline τ; it is exact for a drained run
+(``run_closed_loop`` drains), as it counts each slot the tasks still in the system.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Accumulator:
         self.energy = np.zeros(batch)
         self.max_delay: list[np.ndarray] = []  # per slot, (B,)
         self.slots_served = 0
+        self.in_system = np.zeros(batch, np.int64)  # decided tasks not yet ended (for mean_delay_slots)
+        self.delay_slots_sum = 0  # Σ over ended tasks of (finish slot − arrival slot + 1), τ for a dropped one
 
     def decision(self, env: np.ndarray, a: np.ndarray, j_all: np.ndarray, j_paper: np.ndarray | None = None) -> None:
         """Record one decision per row (envs distinct); j_all: (n, A) generalized costs (s) under the
@@ -55,6 +60,9 @@ class Accumulator:
         self.n_dec[b] += 1
         self.n_late[b] += j > self.p.deadline_s + LATE_SLACK_S
         self.actions[b, a] += 1
+        rejected = a > self.p.n_servers  # ends now: counts its deadline
+        self.in_system[b] += ~rejected
+        self.delay_slots_sum += self.p.deadline_slots * int(rejected.sum())
 
     def slot_delay(self, state: SimState) -> None:
         """Seed 000: maximum over servers of L_e·γ/F_e after this slot's decisions (s)."""
@@ -67,6 +75,10 @@ class Accumulator:
         self.work += out.work_edge
         self.energy += out.energy_j
         self.slots_served += 1
+        # a task is in the system in every slot from its arrival to the one it ends in (finish
+        # slot − arrival + 1 slots; τ when dropped, as drops happen at the end of slot arrival+τ−1)
+        self.delay_slots_sum += int(self.in_system.sum())
+        self.in_system -= out.completed + out.dropped.sum(1)
 
     def summary(self, state: SimState) -> dict:
         """All metrics as a flat dict of floats (units in the key names)."""
@@ -115,6 +127,7 @@ class Accumulator:
             "edge_util_mean_pct": 100.0 * float(util.mean()),
             "avg_max_server_delay_s": float(md.mean()),
             "energy_per_task_j": float(self.energy.sum()) / n,
+            "mean_delay_slots": self.delay_slots_sum / n if self.n_dec.sum() else float("nan"),
         }
         out.update(estimation_error(lat, np.concatenate(self.est_parts) if self.est_parts else np.zeros(0)))
         out["cost_model"] = p.cost_model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .arrivals import Schedule, schedule_of
 from .scenario import Scenario
 
 
@@ -33,7 +34,7 @@ class Params:
     gamma: float  # cycles/bit
     deadline_slots: int
     arrival: str
-    rate: float  # tasks per user per slot (probability for bernoulli)
+    rate: float  # tasks per user per slot (probability for bernoulli); the long-run mean of a schedule
     rho_s: float  # deadline penalty (s)
     allow_local: bool
     lacs_k: int
@@ -42,6 +43,9 @@ class Params:
     lacs_hi: float
     cost_model: str = "paper"  # estimated-cost model: "paper" (seed 001 eqs 2-8) or "queue" (queue-aware)
     allow_reject: bool = False  # action E+1 rejects the task at decision time (admission control)
+    schedule: Schedule | None = None  # a non-constant task.rate (sim.arrivals); None = the constant ``rate``
+    service: str = "continuous"  # "continuous" | "slotted" queue service (sim.dynamics.serve)
+    fixed_rate_bps: float = 0.0  # > 0: every uplink runs at exactly this rate (bit/s), no fading
 
     @property
     def deadline_s(self) -> float:
@@ -67,13 +71,13 @@ class Params:
             snr_ref=10 ** (sc.channel.snr_ref_db / 10),
             ref_distance_m=sc.channel.ref_distance_m,
             path_loss_exp=sc.channel.path_loss_exp,
-            rayleigh=sc.channel.fading == "rayleigh",
+            rayleigh=sc.channel.fading == "rayleigh" and sc.channel.fixed_rate_mbps is None,
             size_lo_bit=sc.task.size_mbit[0] * 1e6,
             size_hi_bit=sc.task.size_mbit[1] * 1e6,
             gamma=sc.task.density_gcycles_per_mbit * 1e3,
             deadline_slots=sc.task.deadline_slots,
             arrival=sc.task.arrival,
-            rate=sc.task.rate,
+            rate=sc.task.mean_rate,
             rho_s=sc.cost.deadline_penalty_slots * sc.sim.slot_s,
             allow_local=sc.cost.allow_local,
             lacs_k=sc.lacs.k,
@@ -82,6 +86,9 @@ class Params:
             lacs_hi=sc.lacs.future_size_hi,
             cost_model=sc.cost.model,
             allow_reject=sc.cost.allow_reject,
+            schedule=schedule_of(sc.task.rate),
+            service=sc.sim.service,
+            fixed_rate_bps=0.0 if sc.channel.fixed_rate_mbps is None else sc.channel.fixed_rate_mbps * 1e6,
         )
 
     @property

@@ -9,12 +9,15 @@ overrides, one-line validation errors). Built-in presets live as TOML files in
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+import numpy as np
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..core.scenario import Overrides, ScenarioModel, Section, check_lo_hi, load_model, validate_model
 from ..core.scenario import preset_names as _preset_names
+from .arrivals import MAX_PERIOD_SLOTS, RATE_MAX, read_rate_csv
 
 PRESETS = ("mecoffload", "scenarios")
 """(package, folder) of the built-in presets"""
@@ -24,6 +27,9 @@ class SimSection(Section):
     slot_s: float = Field(0.1, gt=0, le=60, description="slot length Δt in seconds")
     horizon_slots: int = Field(100, ge=1, le=1_000_000, description="decision slots per episode")
     history_slots: int = Field(5, ge=1, le=64, description="length of the per-server load history in the observation")
+    service: Literal["continuous", "slotted"] = Field(
+        "continuous", description="queue service: continuous (spare capacity passes on within the slot) or slotted "
+                                  "(one task per queue per slot, leftover capacity lost; docs/mec-engine.md)")
 
 
 class UsersSection(Section):
@@ -51,6 +57,122 @@ class ChannelSection(Section):
     ref_distance_m: float = Field(100.0, gt=0, le=100_000, description="reference distance d0 in m")
     path_loss_exp: float = Field(3.0, ge=0, le=8, description="path-loss exponent α: mean SNR ∝ (max(d,1 m)/d0)^-α")
     fading: Literal["rayleigh", "none"] = Field("rayleigh", description="block fading of |h|² per slot (Rayleigh ⇒ Exp(1))")
+    fixed_rate_mbps: float | None = Field(
+        None, gt=0, le=100_000, description="when set, every uplink runs at exactly this rate (Mbit/s): no fading, no path loss")
+
+
+# ---------------------------------------------------------------------- arrival-rate schedules
+# ``task.rate`` is a number (a constant rate) or one of these tables (``[task.rate]`` with ``kind``).
+# Every rate is in tasks per user per slot; sim/arrivals.py turns them into per-slot rates.
+
+
+class PiecewiseRate(Section):
+    """Piecewise-constant rate: ``rates[i]`` for ``slots[i]`` slots, in turn; then it repeats."""
+
+    kind: Literal["piecewise"] = "piecewise"
+    rates: tuple[float, ...] = Field(min_length=1, max_length=10_000, description="rate of each piece (tasks/user/slot)")
+    slots: tuple[int, ...] = Field(min_length=1, max_length=10_000, description="length of each piece (slots)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "PiecewiseRate":
+        if len(self.rates) != len(self.slots):
+            raise ValueError(f"task.rate.rates and task.rate.slots need the same length (got {len(self.rates)} and {len(self.slots)})")
+        _check_rates(self.rates, "task.rate.rates")
+        if min(self.slots) < 1 or sum(self.slots) > MAX_PERIOD_SLOTS:
+            raise ValueError(f"need every task.rate.slots >= 1 and their sum <= {MAX_PERIOD_SLOTS} (got {min(self.slots)}, sum {sum(self.slots)})")
+        return self
+
+    def mean_rate(self) -> float:
+        return float(np.dot(self.rates, self.slots) / sum(self.slots))
+
+    def peak_rate(self) -> float:
+        return max(self.rates)
+
+
+class OnOffRate(Section):
+    """Two-state Markov-modulated (on/off) rate; each sojourn is geometric with the given mean (slots)."""
+
+    kind: Literal["onoff"] = "onoff"
+    on: float = Field(gt=0, le=RATE_MAX, description="rate in the on (burst) state, tasks/user/slot")
+    off: float = Field(ge=0, le=RATE_MAX, description="rate in the off state, tasks/user/slot")
+    mean_on_slots: float = Field(ge=1, le=1e6, description="mean length of an on period (slots)")
+    mean_off_slots: float = Field(ge=1, le=1e6, description="mean length of an off period (slots)")
+    scope: Literal["env", "user"] = Field("env", description="one on/off state per environment (all its users burst "
+                                                             "together) or one per user")
+
+    @model_validator(mode="after")
+    def _check(self) -> "OnOffRate":
+        if self.off > self.on:
+            raise ValueError(f"need task.rate.off <= task.rate.on (got {self.off} > {self.on})")
+        return self
+
+    def on_fraction(self) -> float:
+        """Stationary probability of the on state."""
+        return self.mean_on_slots / (self.mean_on_slots + self.mean_off_slots)
+
+    def mean_rate(self) -> float:
+        q = self.on_fraction()
+        return q * self.on + (1 - q) * self.off
+
+    def peak_rate(self) -> float:
+        return self.on
+
+
+class DiurnalRate(Section):
+    """Sinusoidal rate ``mean + amplitude·sin(2π(t + phase_slots)/period_slots)`` in slot t."""
+
+    kind: Literal["diurnal"] = "diurnal"
+    mean: float = Field(gt=0, le=RATE_MAX, description="mean rate, tasks/user/slot")
+    amplitude: float = Field(ge=0, le=RATE_MAX, description="amplitude, tasks/user/slot (<= mean)")
+    period_slots: int = Field(ge=2, le=MAX_PERIOD_SLOTS, description="period (slots)")
+    phase_slots: int = Field(0, ge=0, le=MAX_PERIOD_SLOTS, description="phase shift (slots)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "DiurnalRate":
+        if self.amplitude > self.mean or self.mean + self.amplitude > RATE_MAX:
+            raise ValueError(f"need 0 <= task.rate.amplitude <= task.rate.mean and mean + amplitude <= {RATE_MAX:g} "
+                             f"(got mean {self.mean}, amplitude {self.amplitude})")
+        return self
+
+    def mean_rate(self) -> float:
+        return self.mean
+
+    def peak_rate(self) -> float:
+        return self.mean + self.amplitude
+
+
+class CsvRate(Section):
+    """Per-slot rates from a CSV file: row i is slot i (the last field of each row); then it repeats."""
+
+    kind: Literal["csv"] = "csv"
+    path: str = Field(min_length=1, max_length=4096, description="CSV file of per-slot rates (relative to the working directory)")
+    _rates: np.ndarray = PrivateAttr()
+
+    def model_post_init(self, context: Any) -> None:
+        self._rates = read_rate_csv(self.path)  # one-line ValueError on any problem
+
+    @property
+    def rates(self) -> np.ndarray:
+        """(period,) per-slot rates, tasks/user/slot (read-only)."""
+        return self._rates
+
+    def mean_rate(self) -> float:
+        return float(self._rates.mean())
+
+    def peak_rate(self) -> float:
+        return float(self._rates.max())
+
+
+RateSchedule = PiecewiseRate | OnOffRate | DiurnalRate | CsvRate
+RATE_SCHEDULES: dict[str, type[Section]] = {"piecewise": PiecewiseRate, "onoff": OnOffRate, "diurnal": DiurnalRate,
+                                            "csv": CsvRate}
+"""``task.rate.kind`` -> its table"""
+
+
+def _check_rates(rates, name: str) -> None:
+    if min(rates) < 0 or max(rates) > RATE_MAX or max(rates) <= 0:
+        raise ValueError(f"need 0 <= {name} <= {RATE_MAX:g} tasks per user per slot, not all 0 "
+                         f"(got min {min(rates)}, max {max(rates)})")
 
 
 class TaskSection(Section):
@@ -58,7 +180,26 @@ class TaskSection(Section):
     density_gcycles_per_mbit: float = Field(0.297, gt=0, le=1000, description="computational density γ in Gcycles/Mbit (= kcycles/bit)")
     deadline_slots: int = Field(10, ge=1, le=10_000, description="deadline τ_max in slots")
     arrival: Literal["poisson", "bernoulli"] = Field("poisson", description="per user per slot: Poisson count or one task with probability rate")
-    rate: float = Field(0.3, gt=0, le=20, description="λ_p: mean tasks per user per slot (probability for bernoulli)")
+    # λ_p: tasks per user per slot (a probability for bernoulli), or a [task.rate] schedule table; no
+    # description, so that a schedule's own one-line error is not followed by this field's help
+    rate: float | RateSchedule = 0.3
+
+    @field_validator("rate", mode="before")
+    @classmethod
+    def _rate(cls, v: Any) -> Any:
+        """A number in (0, 20], or a schedule table validated by its ``kind`` (one-line errors)."""
+        if isinstance(v, tuple(RATE_SCHEDULES.values())):
+            return v
+        if isinstance(v, dict):
+            model = RATE_SCHEDULES.get(v.get("kind")) if isinstance(v.get("kind"), str) else None
+            if model is None:
+                raise ValueError(f"a schedule needs task.rate.kind, one of: {', '.join(RATE_SCHEDULES)} "
+                                 f"(got {str(v.get('kind'))[:40]!r})")
+            return validate_model(model, v, label="schedule")  # a ScenarioError is a ValueError: one line
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= RATE_MAX:
+            raise ValueError(f"need 0 < task.rate <= {RATE_MAX:g} tasks per user per slot, or a [task.rate] table "
+                             f"with kind = {' | '.join(RATE_SCHEDULES)}")
+        return float(v)
 
     @field_validator("size_mbit")
     @classmethod
@@ -67,9 +208,19 @@ class TaskSection(Section):
 
     @model_validator(mode="after")
     def _check(self) -> "TaskSection":
-        if self.arrival == "bernoulli" and self.rate > 1:
-            raise ValueError(f"task.rate is a probability for bernoulli arrivals: 0 < task.rate <= 1 (got {self.rate})")
+        if self.arrival == "bernoulli" and self.peak_rate > 1:
+            raise ValueError(f"task.rate is a probability for bernoulli arrivals: 0 < task.rate <= 1 (got {self.peak_rate} at its peak)")
         return self
+
+    @property
+    def mean_rate(self) -> float:
+        """Long-run mean λ_p (tasks per user per slot) of the rate or its schedule."""
+        return self.rate if isinstance(self.rate, float) else self.rate.mean_rate()
+
+    @property
+    def peak_rate(self) -> float:
+        """Largest per-slot rate of the rate or its schedule (tasks per user per slot)."""
+        return self.rate if isinstance(self.rate, float) else self.rate.peak_rate()
 
 
 class CostSection(Section):
@@ -134,8 +285,8 @@ def evaluation_memory_bytes(sc: Scenario, episodes: int, policies: int = 1) -> i
     decision step and the per-slot series; per policy, the latency (float64) and location (int64)
     of every task. Use with :func:`mecoffload.core.resources.check_memory`."""
     U, E, H = sc.users.count, sc.edge.count, sc.sim.horizon_slots
-    alive = sc.task.rate * min(sc.task.deadline_slots, H + sc.task.deadline_slots)
+    alive = sc.task.peak_rate * min(sc.task.deadline_slots, H + sc.task.deadline_slots)
     width = 2 * (alive + 3 * alive**0.5 + 1)
     per_episode = 8 * (7 * U * E + 6 * U * width + 2 * E * U * width + 4 * E * (8 + sc.sim.history_slots) + 2 * H)
-    tasks = 16 * U * sc.task.rate * H * max(policies, 1)
+    tasks = 16 * U * sc.task.peak_rate * H * max(policies, 1)
     return int(episodes * (per_episode + tasks))
