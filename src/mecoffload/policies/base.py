@@ -99,18 +99,29 @@ def allowed_mask(obs: Obs, p: Params) -> np.ndarray:
 BASELINE_ORDER = ["random", "local", "nearest", "least-loaded", "round-robin", "oracle", "lacs", "min-max-delay", "ga"]
 
 
-def expand_specs(specs: list[str], scenario_name: str, checkpoints: str = "checkpoints") -> list[str]:
+def runs_on(name: str, params: Params) -> bool:
+    """Whether policy ``name`` can run on a scenario with ``params``: its factory's optional
+    ``runs_on(params)`` (e.g. ``local`` needs local execution to be allowed); True without one."""
+    check = getattr(POLICIES.get(name), "runs_on", None)
+    return bool(check(params)) if callable(check) else True
+
+
+def expand_specs(specs: list[str], scenario: Scenario, checkpoints: str = "checkpoints") -> list[str]:
     """Replace ``all`` by every policy that needs no argument plus every learned policy with a
-    checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/`` (e.g. checkpoints/setnet-comllm)."""
+    checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/`` (e.g. checkpoints/setnet-comllm),
+    skipping those that cannot run on ``scenario`` (:func:`runs_on`: ``local`` where local execution
+    is forbidden). A policy named explicitly is kept; building it gives its error."""
     out: list[str] = []
+    params: Params | None = None
     for spec in specs:
         if spec != "all":
             out.append(spec)
             continue
+        params = params or Params.from_scenario(scenario)
         names = list(available())
-        out += [n for n in BASELINE_ORDER if n in names]
+        out += [n for n in BASELINE_ORDER if n in names and runs_on(n, params)]
         for kind in sorted(n for n in names if n not in BASELINE_ORDER):
-            folder = Path(checkpoints) / f"{kind}-{scenario_name}"
-            if (folder / "config.json").exists():
+            folder = Path(checkpoints) / f"{kind}-{scenario.name}"
+            if (folder / "config.json").exists() and runs_on(kind, params):
                 out.append(f"{kind}:{folder}")
     return list(dict.fromkeys(out))
