@@ -50,12 +50,13 @@ SCENARIO_FILES = {
 
 @pytest.fixture(scope="module")
 def ckpts(tmp_path_factory):
-    """Corrupted checkpoints of the dqn and setnet kinds (tiny networks), built once."""
+    """Corrupted checkpoints of the dqn, setnet and dl-tier kinds (tiny networks), built once."""
     torch = pytest.importorskip("torch")
     from safetensors.torch import save_file
 
     from mecoffload.policies.dqn import DQNCheckpoint, dqn_tensor_shapes
     from mecoffload.policies.setnet import SetNetCheckpoint, setnet_tensor_shapes
+    from mecoffload.tiers.dlnet import DlTierCheckpoint, dl_tensor_shapes
 
     root = tmp_path_factory.mktemp("ckpts")
     dqn_cfg = json.loads((CKPT / "dqn-comllm" / "config.json").read_text())
@@ -116,6 +117,19 @@ def ckpts(tmp_path_factory):
     (root / "set-dir-config" / "config.json").mkdir()
     save_file(good_set, str(root / "set-dir-config" / "model.safetensors"))
     (root / "a-file").write_text("not a folder")
+    dl_cfg = {"kind": "dl-tier", "tier_layers": 4, "vm_layers": 3}
+    good_dl = {k: torch.zeros(s) for k, s in dl_tensor_shapes(DlTierCheckpoint.model_validate(dl_cfg)).items()}
+    make("dl-layers-str", dict(dl_cfg, tier_layers="4"), good_dl)
+    make("dl-layers-bool", dict(dl_cfg, vm_layers=True), good_dl)
+    make("dl-layers-huge", dict(dl_cfg, tier_layers=10**6), good_dl)
+    make("dl-layers-list", dict(dl_cfg, tier_layers=[4]), good_dl)
+    make("dl-layers-mismatch", dict(dl_cfg, tier_layers=3), good_dl)
+    make("dl-sizes-input", dict(dl_cfg, tier_sizes=[9, 64, 32, 16, 3]), good_dl)
+    make("dl-sizes-str", dict(dl_cfg, vm_sizes="13,32,16,1"), good_dl)
+    make("dl-shape", dl_cfg, dict(good_dl, **{"tier.0.weight": torch.zeros(10, 63)}))
+    make("dl-nan", dl_cfg, dict(good_dl, **{"tier.1.bias": torch.full((32,), float("nan"))}))
+    make("dl-missing", dl_cfg, {k: v for k, v in good_dl.items() if k != "vm.2.weight"})
+    make("dl-no-fields", {"kind": "dl-tier"}, good_dl)
     return root
 
 
@@ -260,6 +274,14 @@ BAD = [
     (["tier-eval", "-p", "mec:nope", *TIER], "nope"),
     (["tier-eval", "-p", "mec:random:xyz", *TIER], "takes no argument"),
     (["tier-eval", "-p", f"dl-tier:{T}/missing", *TIER], "no dl-tier checkpoint"),
+    (["tier-eval", "-p", "random:xyz", *TIER], "policy 'random' takes no argument"),
+    (["tier-eval", "-p", "min-service:1", *TIER], "policy 'min-service' takes no argument"),
+    (["tier-eval", "-p", "sonmez:fast", *TIER], "takes no argument"),
+    (["tier-eval", "-p", "flores:cpu", *TIER], "must be util (flores:util) or none"),
+    (["tier-eval", "-p", "ecs:TWO_TIER/NOPE", *TIER], "unknown EdgeCloudSim orchestrator"),
+    (["tier-eval", "-p", "ecs", *TIER], "ecs needs SCENARIO/POLICY"),
+    (["tier-eval", "-p", "dl-tier:/a,/b", *TIER], "at most one checkpoint folder"),
+    (["tier-eval", "-p", "mec:lacs:k=0", *TIER], "1 <= k <= 64"),
     (["run-ecs", str(FIX / "ecs_small"), "-p", "lacs:k=0", "--no-plots"], "1 <= k <= 64"),
     (["llm", "bench", "-p", "random:xyz"], "takes no argument"),
     (["llm", "bench", "-p", "nope"], "unknown policy 'nope'"),
@@ -295,6 +317,19 @@ BAD = [
     (["evaluate", "-p", f"setnet:{C}/set-dir-config", *TINY], "no setnet checkpoint"),
     (["evaluate", "-p", f"setnet:{C}/a-file", *TINY], "no setnet checkpoint"),
     (["sweep", "--param", "E", "--values", "6", "-p", f"dqn:{C}/dqn-nan", "-n", "1"], "NaN or infinite"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-str", *TIER], "tier_layers"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-bool", *TIER], "vm_layers"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-huge", *TIER], "1 <= tier_layers <= 16"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-list", *TIER], "tier_layers"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-mismatch", *TIER], "needs 4 tier_sizes"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-sizes-input", *TIER], "start with 10 inputs"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-sizes-str", *TIER], "vm_sizes"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-shape", *TIER], "has shape (10, 63), expected (10, 64)"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-nan", *TIER], "NaN or infinite"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-missing", *TIER], "missing vm.2.weight"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-no-fields", *TIER], "Field required"),
+    (["tier-eval", "-p", f"dl-tier:desc,{C}/dl-nan", *TIER], "NaN or infinite"),
+    (["tier-eval", "-p", f"dl-tier:{C}/set-inf", *TIER], "not 'dl-tier'"),
     (["tier-eval", "-p", f"mec:setnet:{C}/set-inf", *TIER], "NaN or infinite"),
     (["run-ecs", str(FIX / "ecs_small"), "-p", f"setnet:{C}/set-missing", "--no-plots"], "missing chi.0.weight"),
     (["llm", "bench", "-p", f"setnet:{C}/set-foreign"], "not a readable safetensors"),
