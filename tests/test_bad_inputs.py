@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,31 @@ def files(tmp_path):
     shutil.copytree(FIX / "ecs_small", ecs / "dirprops")
     (ecs / "dirprops" / "default_config.properties").unlink()
     (ecs / "dirprops" / "default_config.properties").mkdir()
+    special_ecs_files(ecs)
     return tmp_path
+
+
+def special_ecs_files(ecs: Path) -> None:
+    """EdgeCloudSim folders where one file is a FIFO (open() would block forever), a device
+    (reading never ends) or a socket."""
+    for name, target in {"fifoprops": "default_config.properties", "fifoapps": "applications.xml",
+                         "devedge": "edge_devices.xml", "sockprops": "default_config.properties"}.items():
+        folder = ecs / name
+        shutil.copytree(FIX / "ecs_small", folder)
+        (folder / target).unlink()
+        if name.startswith("fifo") and hasattr(os, "mkfifo"):
+            os.mkfifo(folder / target)
+        elif name == "devedge":
+            (folder / target).symlink_to("/dev/zero")
+        elif name == "sockprops" and hasattr(socket, "AF_UNIX"):
+            cwd = os.getcwd()
+            os.chdir(folder)  # a relative name: socket paths are limited to ~100 characters
+            try:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.bind(target)
+                sock.close()  # the socket file stays
+            finally:
+                os.chdir(cwd)
 
 
 T, E, C = "{t}", "{t}/ecs", "{c}"
@@ -346,7 +371,15 @@ BAD = [
     (["import-ecs", f"{E}/usage", "--out", f"{T}/x.toml"], "usage"),
     (["import-ecs", f"{E}/noapps", "--out", f"{T}/x.toml"], "appl"),
     (["import-ecs", f"{E}/noprops", "--out", f"{T}/x.toml"], "default_config.properties"),
-    (["import-ecs", f"{E}/dirprops", "--out", f"{T}/x.toml"], "Is a directory"),
+    (["import-ecs", f"{E}/dirprops", "--out", f"{T}/x.toml"], "is a folder, not a file"),
+    (["import-ecs", f"{E}/fifoprops", "--out", f"{T}/x.toml"], "default_config.properties: not a regular file"),
+    (["import-ecs", f"{E}/fifoapps", "--out", f"{T}/x.toml"], "applications.xml: not a regular file"),
+    (["import-ecs", f"{E}/devedge", "--out", f"{T}/x.toml"], "edge_devices.xml: not a regular file"),
+    (["import-ecs", f"{E}/sockprops", "--out", f"{T}/x.toml"], "default_config.properties: not a regular file"),
+    (["run-ecs", f"{E}/fifoprops", "--no-plots"], "not a regular file"),
+    (["run-ecs", f"{E}/fifoapps", "--no-plots"], "not a regular file"),
+    (["run-ecs", f"{E}/devedge", "--no-plots"], "not a regular file"),
+    (["run-ecs", f"{E}/dirprops", "--no-plots"], "is a folder"),
     (["run-ecs", f"{E}/badnumber", "--no-plots"], "simulation_time"),
     (["run-ecs", f"{E}/xmlgarbage", "--no-plots"], "applications.xml"),
     (["run-ecs", f"{T}/ecs-empty.toml", "--no-plots"], "sets no EdgeCloudSim scenario field"),
@@ -387,7 +420,7 @@ def _prepare(argv: list[str], files: Path, ckpts: Path | None) -> list[str]:
 
 @pytest.mark.parametrize("argv, needle", BAD, ids=[" ".join(a)[:70] for a, _ in BAD])
 def test_bad_input_is_one_error_line_exit_2_nothing_written(argv, needle, files, request, capsys, monkeypatch):
-    if any("{t}/fifo.toml" in a for a in argv) and not (files / "fifo.toml").exists():
+    if any("fifo" in a for a in argv) and not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs here")
     ckpts = request.getfixturevalue("ckpts") if any("{c}" in a for a in argv) else None
     monkeypatch.chdir(files)

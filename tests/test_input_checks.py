@@ -83,3 +83,52 @@ def test_dl_checkpoint_records_sizes_and_old_ones_still_load(tmp_path):
     (tmp_path / "ck" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="tier_layers"):
         load_dl_checkpoint(tmp_path / "ck")
+
+
+def _finishes(fn, *args, timeout_s: float = 20.0):
+    """Run ``fn(*args)`` in a daemon thread; return the exception it raised (or None). A call that
+    blocks (open() of a FIFO, read of /dev/zero) fails the test instead of hanging it."""
+    import threading
+
+    box: dict = {}
+
+    def run():
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            box["exc"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    assert not t.is_alive(), f"{fn.__name__}{args} blocked"
+    return box.get("exc")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "socket", "folder"])
+def test_every_file_reader_refuses_special_files_before_opening(kind, tmp_path, monkeypatch):
+    import os
+    import socket
+
+    from mecoffload.core.errors import ScenarioError
+    from mecoffload.core.scenario import read_toml
+    from mecoffload.ecs.readers import EcsFormatError, read_properties, read_xml
+
+    path = tmp_path / "x"
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    elif kind == "socket":
+        monkeypatch.chdir(tmp_path)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind("x")
+    else:
+        path.mkdir()
+    for reader, error in ((read_properties, EcsFormatError), (read_xml, EcsFormatError), (read_toml, ScenarioError)):
+        exc = _finishes(reader, path)
+        assert isinstance(exc, error), (reader.__name__, exc)
+        assert ("is a folder" if kind == "folder" else "not a regular file") in str(exc)
+        assert "\n" not in str(exc)
