@@ -132,3 +132,146 @@ def test_every_file_reader_refuses_special_files_before_opening(kind, tmp_path, 
         assert isinstance(exc, error), (reader.__name__, exc)
         assert ("is a folder" if kind == "folder" else "not a regular file") in str(exc)
         assert "\n" not in str(exc)
+
+
+# ---------------------------------------------------------------------- learning rates, layers, splits
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("lr_sft", float("nan"), "--lr-sft must be a finite number with 0 < lr_sft <= 1 (got nan)"),
+    ("lr_sft", -1e-4, "--lr-sft must be a finite number with 0 < lr_sft <= 1"),
+    ("lr_sft", 0.0, "0 < lr_sft"),
+    ("lr_grpo", float("inf"), "--lr-grpo must be a finite number"),
+    ("lr_grpo", 2.0, "lr_grpo <= 1"),
+    ("lr_encoder", True, "lr_encoder"),
+    ("lr_grpo_encoder", "1e-3", "lr_grpo_encoder"),
+    ("batch", 0, "--batch must be an integer with 1 <= batch"),
+    ("layers", 0, "--layers must be an integer with 1 <= layers"),
+    ("keep_last", 2, "--keep-last 2 needs --layers N"),
+    ("group_size", 1, "group_size"),
+    ("augment", 1.5, "--augment"),
+])
+def test_llm_config_refuses_out_of_range_knobs(field, value, needle):
+    from mecoffload.core.errors import UserError
+    from mecoffload.llm.sft import LLMConfig
+
+    with pytest.raises(UserError) as exc:
+        LLMConfig(**{field: value})
+    assert needle in str(exc.value) and "\n" not in str(exc.value)
+    LLMConfig(lr_sft=1.0, lr_grpo=1e-9, layers=1, keep_last=1)  # the bounds themselves are allowed
+
+
+def test_layers_beyond_the_backbone_are_refused(tmp_path):
+    pytest.importorskip("transformers")
+    from mecoffload.llm import LLMError
+    from mecoffload.llm.model import check_layers, decoder_layers, load_backbone
+
+    n = decoder_layers("tiny")
+    assert n == len(load_backbone("tiny").model.model.layers)
+    with pytest.raises(LLMError, match=f"backbone 'tiny' has {n} decoder layers"):
+        check_layers("tiny", 1000)
+    with pytest.raises(LLMError, match=r"--layers 1 \+ --keep-last 5"):
+        check_layers("tiny", 1, 5)
+    check_layers("tiny", n)
+    check_layers("tiny", None, 0)
+    (tmp_path / "config.json").write_text('{"num_hidden_layers": 30}')  # a local HF folder: read, not loaded
+    assert decoder_layers(str(tmp_path)) == 30
+    (tmp_path / "config.json").write_text('{"num_hidden_layers": true}')
+    with pytest.raises(LLMError, match="num_hidden_layers"):
+        decoder_layers(str(tmp_path))
+
+
+# ---------------------------------------------------------------------- a non-finite loss aborts training
+
+
+def _nan_after(fn):
+    """``fn`` whose result is multiplied by NaN (a diverged loss)."""
+    return lambda *a, **k: fn(*a, **k) * float("nan")
+
+
+def test_finite_loss_guard():
+    from mecoffload.learn.guards import TrainingError, finite_loss
+
+    assert finite_loss(0.5, "x loss", 0) == 0.5
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(TrainingError, match="training aborted: the x loss is .* at step 3"):
+            finite_loss(bad, "x loss", 2)
+
+
+@pytest.mark.parametrize("mode, loss_fn", [("text", "cross_entropy"), ("encoder", "nll_loss")])
+def test_llm_finetune_aborts_on_a_nan_loss_and_writes_nothing(mode, loss_fn, tmp_path, monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from mecoffload.cli import main
+
+    monkeypatch.setattr(torch.nn.functional, loss_fn, _nan_after(getattr(torch.nn.functional, loss_fn)))
+    out = tmp_path / "ck"
+    rc = main(["llm", "finetune", "llm-sft", "-b", "tiny", "--mode", mode, "-o", str(out), "--sft-steps", "2",
+               "--sft-states", "8", "--batch", "4"])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("error: training aborted: the SFT loss is nan at step 1") and "--lr-sft" in lines[0]
+    assert list(tmp_path.iterdir()) == []  # no checkpoint, no .partial folder
+
+
+def test_llm_grpo_aborts_on_a_nan_loss(tmp_path, monkeypatch):
+    pytest.importorskip("peft")
+    from mecoffload.learn.guards import TrainingError
+    from mecoffload.llm import grpo
+    from mecoffload.llm.sft import LLMConfig
+    from mecoffload.scenario import load_scenario
+
+    def nan_loss(*a, **k):
+        loss, kl = grpo_loss(*a, **k)
+        return loss * float("nan"), kl
+
+    grpo_loss = grpo.grpo_loss
+    monkeypatch.setattr(grpo, "grpo_loss", nan_loss)
+    cfg = LLMConfig(mode="encoder", sft_states=8, grpo_states=8, test_states=4, batch=4, sft_steps=1)
+    with pytest.raises(TrainingError, match=r"GRPO \(j\) loss is nan at step 1"):
+        grpo.train(load_scenario("comllm"), tmp_path / "g", 2, 0, backbone="tiny", config=cfg)
+    assert not (tmp_path / "g" / "model.safetensors").exists()
+
+
+def test_setnet_aborts_on_a_nan_loss(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from mecoffload.learn import setnet
+    from mecoffload.learn.guards import TrainingError
+    from mecoffload.scenario import load_scenario
+
+    sc = load_scenario("comllm", {"sim.horizon_slots": 20, "edge.count": 3})
+    tiny = dict(envs=4, imitation_slots=20, imitation_epochs=1, grpo_iters=1, grpo_slots=1)
+    with monkeypatch.context() as m:
+        m.setattr(torch.nn.functional, "cross_entropy", _nan_after(torch.nn.functional.cross_entropy))
+        with pytest.raises(TrainingError, match="imitation loss is nan at step 1"):
+            setnet.train(sc, tmp_path / "a", None, 0, config=setnet.SetNetConfig(**tiny))
+    grpo_loss = setnet.grpo_loss
+    monkeypatch.setattr(setnet, "grpo_loss", lambda *a, **k: (grpo_loss(*a, **k)[0] * float("nan"), grpo_loss(*a, **k)[1]))
+    with pytest.raises(TrainingError, match="GRPO loss is nan at step 1"):
+        setnet.train(sc, tmp_path / "b", None, 0, config=setnet.SetNetConfig(**tiny))
+    assert not (tmp_path / "a" / "model.safetensors").exists() and not (tmp_path / "b" / "model.safetensors").exists()
+
+
+def test_dqn_aborts_on_a_nan_loss(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from mecoffload.learn import dqn
+    from mecoffload.learn.guards import TrainingError
+    from mecoffload.scenario import load_scenario
+
+    monkeypatch.setattr(torch.nn.functional, "huber_loss", _nan_after(torch.nn.functional.huber_loss))
+    cfg = dqn.DQNConfig(steps=400, num_envs=4, learning_starts=100, eps_fraction=0.3, eval_episodes=0)
+    sc = load_scenario("comllm", {"sim.horizon_slots": 20, "edge.count": 3})
+    with pytest.raises(TrainingError, match="DQN Huber TD loss is nan at step 1"):
+        dqn.train(sc, tmp_path / "d", None, 0, False, cfg)
+    assert not (tmp_path / "d" / "model.safetensors").exists()
+
+
+def test_dl_tier_training_aborts_on_a_nan_loss(tmp_path, monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    from mecoffload.cli import main
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", _nan_after(torch.nn.functional.cross_entropy))
+    rc = main(["tier-train", "--samples", "100", "--epochs", "1", "--out", str(tmp_path / "ck")])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1 and "TierSelectionNN loss is nan at step 1" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []

@@ -35,6 +35,7 @@ from pydantic import Field, model_validator
 
 from ..core.checkpoint import CheckpointConfig, CheckpointError, load_checkpoint, require_torch, save_checkpoint
 from ..core.errors import PolicyError, clip
+from ..learn.guards import finite_loss
 from .choice import pick
 from .config import TierScenario
 from .network import KB_TO_MBIT
@@ -306,6 +307,7 @@ def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int
             for i in range(0, len(yt), 32):
                 idx = perm[i:i + 32]
                 loss = torch.nn.functional.cross_entropy(tier_net(xt[idx]), yt[idx])
+                finite_loss(loss.item(), "TierSelectionNN loss", steps)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -323,6 +325,7 @@ def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int
                 idx = perm[i:i + 32]
                 logits = vm_net(X[idx])[..., 0].masked_fill(~M[idx], -1e9)
                 loss = torch.nn.functional.cross_entropy(logits, Tg[idx])
+                finite_loss(loss.item(), "VMCompatibilityNN loss", i // 32)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
