@@ -43,7 +43,8 @@ class LocalPolicy(_Stateless):
         super().__init__(p, arg)
         if not self.runs_on(p):
             raise PolicyError("policy 'local' cannot run on this scenario: it forbids local execution "
-                              "(cost.allow_local = false); choose an offloading policy, or --set cost.allow_local=true")
+                              "(cost.allow_local = false; three-tier and EdgeCloudSim scenarios never allow it); "
+                              "choose an offloading policy")
 
     @staticmethod
     def runs_on(p: Params) -> bool:
