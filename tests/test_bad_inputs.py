@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,13 @@ SCENARIO_FILES = {
 
 @pytest.fixture(scope="module")
 def ckpts(tmp_path_factory):
-    """Corrupted checkpoints of the dqn and setnet kinds (tiny networks), built once."""
+    """Corrupted checkpoints of the dqn, setnet and dl-tier kinds (tiny networks), built once."""
     torch = pytest.importorskip("torch")
     from safetensors.torch import save_file
 
     from mecoffload.policies.dqn import DQNCheckpoint, dqn_tensor_shapes
     from mecoffload.policies.setnet import SetNetCheckpoint, setnet_tensor_shapes
+    from mecoffload.tiers.dlnet import DlTierCheckpoint, dl_tensor_shapes
 
     root = tmp_path_factory.mktemp("ckpts")
     dqn_cfg = json.loads((CKPT / "dqn-comllm" / "config.json").read_text())
@@ -116,6 +118,19 @@ def ckpts(tmp_path_factory):
     (root / "set-dir-config" / "config.json").mkdir()
     save_file(good_set, str(root / "set-dir-config" / "model.safetensors"))
     (root / "a-file").write_text("not a folder")
+    dl_cfg = {"kind": "dl-tier", "tier_layers": 4, "vm_layers": 3}
+    good_dl = {k: torch.zeros(s) for k, s in dl_tensor_shapes(DlTierCheckpoint.model_validate(dl_cfg)).items()}
+    make("dl-layers-str", dict(dl_cfg, tier_layers="4"), good_dl)
+    make("dl-layers-bool", dict(dl_cfg, vm_layers=True), good_dl)
+    make("dl-layers-huge", dict(dl_cfg, tier_layers=10**6), good_dl)
+    make("dl-layers-list", dict(dl_cfg, tier_layers=[4]), good_dl)
+    make("dl-layers-mismatch", dict(dl_cfg, tier_layers=3), good_dl)
+    make("dl-sizes-input", dict(dl_cfg, tier_sizes=[9, 64, 32, 16, 3]), good_dl)
+    make("dl-sizes-str", dict(dl_cfg, vm_sizes="13,32,16,1"), good_dl)
+    make("dl-shape", dl_cfg, dict(good_dl, **{"tier.0.weight": torch.zeros(10, 63)}))
+    make("dl-nan", dl_cfg, dict(good_dl, **{"tier.1.bias": torch.full((32,), float("nan"))}))
+    make("dl-missing", dl_cfg, {k: v for k, v in good_dl.items() if k != "vm.2.weight"})
+    make("dl-no-fields", {"kind": "dl-tier"}, good_dl)
     return root
 
 
@@ -154,7 +169,31 @@ def files(tmp_path):
     shutil.copytree(FIX / "ecs_small", ecs / "dirprops")
     (ecs / "dirprops" / "default_config.properties").unlink()
     (ecs / "dirprops" / "default_config.properties").mkdir()
+    special_ecs_files(ecs)
     return tmp_path
+
+
+def special_ecs_files(ecs: Path) -> None:
+    """EdgeCloudSim folders where one file is a FIFO (open() would block forever), a device
+    (reading never ends) or a socket."""
+    for name, target in {"fifoprops": "default_config.properties", "fifoapps": "applications.xml",
+                         "devedge": "edge_devices.xml", "sockprops": "default_config.properties"}.items():
+        folder = ecs / name
+        shutil.copytree(FIX / "ecs_small", folder)
+        (folder / target).unlink()
+        if name.startswith("fifo") and hasattr(os, "mkfifo"):
+            os.mkfifo(folder / target)
+        elif name == "devedge":
+            (folder / target).symlink_to("/dev/zero")
+        elif name == "sockprops" and hasattr(socket, "AF_UNIX"):
+            cwd = os.getcwd()
+            os.chdir(folder)  # a relative name: socket paths are limited to ~100 characters
+            try:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.bind(target)
+                sock.close()  # the socket file stays
+            finally:
+                os.chdir(cwd)
 
 
 T, E, C = "{t}", "{t}/ecs", "{c}"
@@ -253,9 +292,21 @@ BAD = [
     (["evaluate", "-p", f"setnet:{T}/afile", *TINY], "no setnet checkpoint"),
     (["evaluate", "-p", "llm-zeroshot:nope", *TINY], "nope"),
     (["sweep", "--param", "E", "--values", "3", "-p", "nearest:2", "-n", "1"], "takes no argument"),
+    (["evaluate", "-s", "loadbalance", "-p", "local", *TINY], "cannot run on this scenario"),
+    (["evaluate", "--set", "cost.allow_local=false", "-p", "random,local", *TINY], "cost.allow_local = false"),
+    (["sweep", "-s", "loadbalance", "--param", "E", "--values", "3", "-p", "local", "-n", "1"], "forbids local"),
+    (["tier-eval", "-p", "mec:local", *TIER], "forbids local execution"),
     (["tier-eval", "-p", "mec:nope", *TIER], "nope"),
     (["tier-eval", "-p", "mec:random:xyz", *TIER], "takes no argument"),
     (["tier-eval", "-p", f"dl-tier:{T}/missing", *TIER], "no dl-tier checkpoint"),
+    (["tier-eval", "-p", "random:xyz", *TIER], "policy 'random' takes no argument"),
+    (["tier-eval", "-p", "min-service:1", *TIER], "policy 'min-service' takes no argument"),
+    (["tier-eval", "-p", "sonmez:fast", *TIER], "takes no argument"),
+    (["tier-eval", "-p", "flores:cpu", *TIER], "must be util (flores:util) or none"),
+    (["tier-eval", "-p", "ecs:TWO_TIER/NOPE", *TIER], "unknown EdgeCloudSim orchestrator"),
+    (["tier-eval", "-p", "ecs", *TIER], "ecs needs SCENARIO/POLICY"),
+    (["tier-eval", "-p", "dl-tier:/a,/b", *TIER], "at most one checkpoint folder"),
+    (["tier-eval", "-p", "mec:lacs:k=0", *TIER], "1 <= k <= 64"),
     (["run-ecs", str(FIX / "ecs_small"), "-p", "lacs:k=0", "--no-plots"], "1 <= k <= 64"),
     (["llm", "bench", "-p", "random:xyz"], "takes no argument"),
     (["llm", "bench", "-p", "nope"], "unknown policy 'nope'"),
@@ -291,6 +342,19 @@ BAD = [
     (["evaluate", "-p", f"setnet:{C}/set-dir-config", *TINY], "no setnet checkpoint"),
     (["evaluate", "-p", f"setnet:{C}/a-file", *TINY], "no setnet checkpoint"),
     (["sweep", "--param", "E", "--values", "6", "-p", f"dqn:{C}/dqn-nan", "-n", "1"], "NaN or infinite"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-str", *TIER], "tier_layers"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-bool", *TIER], "vm_layers"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-huge", *TIER], "1 <= tier_layers <= 16"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-list", *TIER], "tier_layers"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-layers-mismatch", *TIER], "needs 4 tier_sizes"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-sizes-input", *TIER], "start with 10 inputs"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-sizes-str", *TIER], "vm_sizes"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-shape", *TIER], "has shape (10, 63), expected (10, 64)"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-nan", *TIER], "NaN or infinite"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-missing", *TIER], "missing vm.2.weight"),
+    (["tier-eval", "-p", f"dl-tier:{C}/dl-no-fields", *TIER], "Field required"),
+    (["tier-eval", "-p", f"dl-tier:desc,{C}/dl-nan", *TIER], "NaN or infinite"),
+    (["tier-eval", "-p", f"dl-tier:{C}/set-inf", *TIER], "not 'dl-tier'"),
     (["tier-eval", "-p", f"mec:setnet:{C}/set-inf", *TIER], "NaN or infinite"),
     (["run-ecs", str(FIX / "ecs_small"), "-p", f"setnet:{C}/set-missing", "--no-plots"], "missing chi.0.weight"),
     (["llm", "bench", "-p", f"setnet:{C}/set-foreign"], "not a readable safetensors"),
@@ -307,7 +371,15 @@ BAD = [
     (["import-ecs", f"{E}/usage", "--out", f"{T}/x.toml"], "usage"),
     (["import-ecs", f"{E}/noapps", "--out", f"{T}/x.toml"], "appl"),
     (["import-ecs", f"{E}/noprops", "--out", f"{T}/x.toml"], "default_config.properties"),
-    (["import-ecs", f"{E}/dirprops", "--out", f"{T}/x.toml"], "Is a directory"),
+    (["import-ecs", f"{E}/dirprops", "--out", f"{T}/x.toml"], "is a folder, not a file"),
+    (["import-ecs", f"{E}/fifoprops", "--out", f"{T}/x.toml"], "default_config.properties: not a regular file"),
+    (["import-ecs", f"{E}/fifoapps", "--out", f"{T}/x.toml"], "applications.xml: not a regular file"),
+    (["import-ecs", f"{E}/devedge", "--out", f"{T}/x.toml"], "edge_devices.xml: not a regular file"),
+    (["import-ecs", f"{E}/sockprops", "--out", f"{T}/x.toml"], "default_config.properties: not a regular file"),
+    (["run-ecs", f"{E}/fifoprops", "--no-plots"], "not a regular file"),
+    (["run-ecs", f"{E}/fifoapps", "--no-plots"], "not a regular file"),
+    (["run-ecs", f"{E}/devedge", "--no-plots"], "not a regular file"),
+    (["run-ecs", f"{E}/dirprops", "--no-plots"], "is a folder"),
     (["run-ecs", f"{E}/badnumber", "--no-plots"], "simulation_time"),
     (["run-ecs", f"{E}/xmlgarbage", "--no-plots"], "applications.xml"),
     (["run-ecs", f"{T}/ecs-empty.toml", "--no-plots"], "sets no EdgeCloudSim scenario field"),
@@ -337,6 +409,19 @@ BAD = [
     (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "--sft-schedule", "nope"], "nope"),
     (["llm", "finetune", "llm-grpo", "-o", f"{T}/ck", "--init", f"{T}/missing"], "missing"),
     (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "-b", "nope"], "nope"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "--lr-sft", "nan"], "--lr-sft must be a finite number with 0 < lr_sft <= 1"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "--lr-sft", "-1e-4"], "0 < lr_sft <= 1"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "--lr-sft", "0"], "0 < lr_sft <= 1"),
+    (["llm", "finetune", "llm-grpo", "-o", f"{T}/ck", "--lr-grpo", "inf"], "--lr-grpo must be a finite number"),
+    (["llm", "finetune", "comllm", "-o", f"{T}/ck", "--lr-grpo", "5"], "lr_grpo <= 1"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "-b", "tiny", "--layers", "1000"], "backbone 'tiny' has 2 decoder layers"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "-b", "tiny", "--layers", "2", "--keep-last", "1"], "--layers 2 + --keep-last 1: backbone"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "--keep-last", "1"], "--keep-last 1 needs --layers N"),
+    (["llm", "finetune", "llm-grpo", "-o", f"{T}/ck", "--init", f"{T}/afile", "--layers", "1"], "cannot change an --init"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "--layers", "1001"], "--layers"),
+    (["llm", "finetune", "llm-sft", "-o", f"{T}/ck", "--sft-states", "2000000"], "--sft-states"),
+    (["llm", "data", "--sft", "0", "--grpo", "0", "--test", "0", "--out", f"{T}/d"], "at least one set must have states"),
+    (["llm", "data", "--sft", "2000000", "--out", f"{T}/d"], "--sft"),
     (["llm", "bench", "-p", "random", "--rows", "0"], "--rows"),
     (["llm", "nosuch"], "nosuch"),
 ]
@@ -348,7 +433,7 @@ def _prepare(argv: list[str], files: Path, ckpts: Path | None) -> list[str]:
 
 @pytest.mark.parametrize("argv, needle", BAD, ids=[" ".join(a)[:70] for a, _ in BAD])
 def test_bad_input_is_one_error_line_exit_2_nothing_written(argv, needle, files, request, capsys, monkeypatch):
-    if any("{t}/fifo.toml" in a for a in argv) and not (files / "fifo.toml").exists():
+    if any("fifo" in a for a in argv) and not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs here")
     ckpts = request.getfixturevalue("ckpts") if any("{c}" in a for a in argv) else None
     monkeypatch.chdir(files)

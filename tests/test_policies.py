@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mecoffload.policies.base import PolicyError, allowed_mask, available, make_policy
+from mecoffload.policies.base import PolicyError, allowed_mask, available, expand_specs, make_policy, runs_on
 from mecoffload.policies.oracle import oracle_costs
 from mecoffload.policies.specs import parse_policy_specs
 from mecoffload.scenario import load_scenario
@@ -76,6 +76,10 @@ def test_registry_has_the_baselines():
 @pytest.mark.parametrize("name", NAMES)
 def test_every_policy_returns_valid_actions(name, scenario):
     p = _params(scenario, **{"edge.count": 5})
+    if not runs_on(name, p):  # local where local execution is forbidden: refused, not silently remapped
+        with pytest.raises(PolicyError, match="cannot run on this scenario"):
+            make_policy(name, p)
+        return
     try:
         pol = make_policy(name, p)
     except PolicyError:
@@ -100,6 +104,8 @@ def test_every_policy_returns_valid_actions(name, scenario):
 def test_policies_never_choose_local_when_forbidden_hand_obs(name):
     # local would be by far the best if allowed: zero wait, tiny task, terrible links
     p = _params("loadbalance", **{"edge.count": 4})
+    if not runs_on(name, p):
+        return  # refused at build (test_local_policy)
     pol = make_policy(name, p)
     pol.reset(3)
     obs = _obs(3, 4, bits=np.full(3, 1e3), rate=np.full((3, 4), 2.0))
@@ -169,7 +175,21 @@ def test_least_loaded_picks_min_clearing_time_ties_fastest():
 def test_local_policy():
     obs = _obs(3, 2)
     np.testing.assert_array_equal(make_policy("local", _params()).act(obs, None), [0, 0, 0])
-    np.testing.assert_array_equal(make_policy("local", _params("loadbalance")).act(obs, None), [1, 1, 1])
+    with pytest.raises(PolicyError, match=r"cannot run on this scenario.*cost.allow_local = false"):
+        make_policy("local", _params("loadbalance"))  # forbidden local execution: an error, not a silent offload
+    assert runs_on("local", _params()) and not runs_on("local", _params("loadbalance"))
+    assert runs_on("random", _params("loadbalance"))
+
+
+def test_all_skips_policies_that_cannot_run_on_the_scenario(tmp_path):
+    lb, cl = load_scenario("loadbalance"), load_scenario("comllm")
+    assert "local" not in expand_specs(["all"], lb, str(tmp_path))
+    assert "local" in expand_specs(["all"], cl, str(tmp_path))
+    assert "random" in expand_specs(["all"], lb, str(tmp_path))
+    # named explicitly it stays (and building it is the error); 'all' adds no duplicates
+    assert expand_specs(["local", "all"], lb, str(tmp_path)).count("local") == 1
+    off = load_scenario("comllm", {"cost.allow_local": False})
+    assert "local" not in expand_specs(["all"], off, str(tmp_path))
 
 
 def test_random_policy_covers_allowed_actions_uniformly():

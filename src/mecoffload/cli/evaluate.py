@@ -44,7 +44,7 @@ def evaluate_cmd(
 ) -> int:
     """Evaluate policies on one scenario with common random numbers (one cell per policy); write CSV, report and plots."""
     sc = load_scenario(scenario, overrides)
-    names = expand_specs(parse_policy_specs(policies or ["all"]), sc.name)
+    names = expand_specs(parse_policy_specs(policies or ["all"]), sc)
     p = Params.from_scenario(sc)
     built = [make_policy(n, p) for n in names]  # validate before any work
     check_evaluation_memory(sc, episodes, built)
@@ -122,7 +122,7 @@ def sweep_cmd(
     """Evaluate policies over values of one scenario field, one cell per value x policy (Tables III/IV of seed 001, Fig. 2 of seed 000)."""
     sc = load_scenario(scenario, overrides)
     vals = parse_values(values)
-    names = expand_specs(parse_policy_specs(policies or ["random,oracle,lacs"]), sc.name)
+    names = expand_specs(parse_policy_specs(policies or ["random,oracle,lacs"]), sc)
     seen: dict[str, object] = {}
     for v in vals:  # validate every value before running anything
         point = sweep_point(sc, param, v)

@@ -16,7 +16,7 @@ import typer
 from ..core.errors import UserError
 from ..eval.runfolder import staged_output
 from ..llm.datasets import collect_states, write_sets
-from ..llm.model import load_backbone, prepare
+from ..llm.model import check_layers, load_backbone, prepare
 from ..llm.prompt import STYLES
 from ..llm.sft import SFT_SCHEDULES, LLMConfig
 from ..policies.base import make_policy
@@ -50,11 +50,14 @@ def data_cmd(
     scenario: str = typer.Option("comllm", "--scenario", "-s"),
     seed: int = typer.Option(0, "--seed", min=0),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="override a scenario field"),
-    sft: int = typer.Option(1000, "--sft", min=0), grpo: int = typer.Option(2000, "--grpo", min=0),
-    test: int = typer.Option(1000, "--test", min=0),
+    sft: int = typer.Option(1000, "--sft", min=0, max=1_000_000, help="SFT states (0 = no sft.jsonl)"),
+    grpo: int = typer.Option(2000, "--grpo", min=0, max=1_000_000, help="GRPO states (0 = no grpo.jsonl)"),
+    test: int = typer.Option(1000, "--test", min=0, max=1_000_000, help="test states (0 = no test.jsonl)"),
     force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Write the SFT / GRPO / test state sets of seed 001 §V-A as JSONL (oracle labels and J included)."""
+    if sft + grpo + test == 0:
+        raise UserError("--sft, --grpo, --test: at least one set must have states (each 0..1,000,000; defaults 1000, 2000, 1000)")
     sc = load_scenario(scenario, overrides)
     check_writable(out_dir)
     with staged_output(out_dir, force, what="data set") as stage:
@@ -84,21 +87,21 @@ def finetune_cmd(
     init: Optional[str] = typer.Option(None, "--init", help="start GRPO from this llm-sft checkpoint (skip SFT)"),
     mode: str = typer.Option("text", "--mode", help="text (prompt + label tokens) or encoder (numeric encoder + head)"),
     style: str = typer.Option("compact", "--style", help="prompt style: compact, standard, minimal, cost or costlabel"),
-    layers: Optional[int] = typer.Option(None, "--layers", min=1, help="keep only the first N decoder layers"),
-    keep_last: int = typer.Option(0, "--keep-last", min=0, help="with --layers: also keep the last N decoder layers"),
-    lora_r: int = typer.Option(8, "--lora-r", min=1, help="LoRA rank"),
+    layers: Optional[int] = typer.Option(None, "--layers", min=1, max=1000, help="keep only the first N decoder layers (at most the backbone's)"),
+    keep_last: int = typer.Option(0, "--keep-last", min=0, max=1000, help="with --layers: also keep the last N decoder layers"),
+    lora_r: int = typer.Option(8, "--lora-r", min=1, max=1024, help="LoRA rank"),
     lora_mlp: bool = typer.Option(False, "--lora-mlp/--no-lora-mlp", help="also adapt the MLP projections"),
-    sft_steps: Optional[int] = typer.Option(None, "--sft-steps", min=1),
-    grpo_steps: Optional[int] = typer.Option(None, "--grpo-steps", min=1),
-    batch: int = typer.Option(8, "--batch", min=1),
-    lr_sft: float = typer.Option(2e-4, "--lr-sft"),
+    sft_steps: Optional[int] = typer.Option(None, "--sft-steps", min=1, max=10_000_000),
+    grpo_steps: Optional[int] = typer.Option(None, "--grpo-steps", min=1, max=10_000_000),
+    batch: int = typer.Option(8, "--batch", min=1, max=4096),
+    lr_sft: float = typer.Option(2e-4, "--lr-sft", help="SFT learning rate of LoRA, 0 < lr <= 1"),
     sft_schedule: str = typer.Option("constant", "--sft-schedule", help="constant or linear (warm-up, linear decay)"),
     augment: float = typer.Option(0.0, "--augment", min=0.0, max=1.0,
                                   help="text SFT: share of prompts with a random Table VI perturbation, random server letters "
                                        "and (half of them) all estimates scaled by one factor in [0.5, 8]"),
-    lr_grpo: float = typer.Option(5e-6, "--lr-grpo"),
-    sft_states: int = typer.Option(1000, "--sft-states", min=1),
-    grpo_states: int = typer.Option(2000, "--grpo-states", min=1),
+    lr_grpo: float = typer.Option(5e-6, "--lr-grpo", help="GRPO learning rate of LoRA, 0 < lr <= 1"),
+    sft_states: int = typer.Option(1000, "--sft-states", min=1, max=1_000_000),
+    grpo_states: int = typer.Option(2000, "--grpo-states", min=1, max=1_000_000),
     seed: int = typer.Option(0, "--seed", min=0),
     force: bool = FORCE_OUT_OPT,
 ) -> int:
@@ -113,7 +116,11 @@ def finetune_cmd(
     if init:
         if kind == "llm-sft":
             raise UserError("--init applies to llm-grpo and comllm")
+        if layers is not None or keep_last:
+            raise UserError("--layers/--keep-last cannot change an --init checkpoint (its layers come with it)")
         kwargs["init"] = init
+    else:
+        check_layers(backbone, layers, keep_last)
     check_writable(out_dir)
     steps = grpo_steps if kind != "llm-sft" else sft_steps
     summary = train_into(out_dir, force, train, sc, steps, seed, progress=err.is_terminal, **kwargs)

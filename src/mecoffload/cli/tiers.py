@@ -13,11 +13,12 @@ from ..core.errors import UserError
 from ..core.jsonsafe import NO_DATA, dumps, has_data
 from ..eval.runfolder import staged_output
 from ..experiments import iot_devices
+from ..policies.specs import parse_policy_specs
 from ..tiers.config import check_device_counts, load_tier_scenario
 from ..tiers.dlnet import save_dl_checkpoint, train_dl
 from ..tiers.evaluate import sweep_devices
 from ..tiers.policies import tier_policies
-from .common import check_writable, emit_json, err, out, print_summary, print_table, split_ints, split_specs
+from .common import check_writable, emit_json, err, out, print_summary, print_table, split_ints
 from .runs import (ADDRESS_OPT, BACKEND_OPT, FORCE_OPT, FORCE_OUT_OPT, JOBS_OPT, RESUME_OPT, cell_bar, make_runner,
                    run_output)
 
@@ -49,7 +50,7 @@ def _row(n: int, policy: str, m: dict) -> list[str]:
 @app.command("tier-eval")
 def tier_eval_cmd(
     scenario: str = typer.Option("iot3tier", "--scenario", "-s", help="tier preset (iot3tier) or a .toml file"),
-    policies: str = typer.Option("all", "--policies", "-p", help="comma-separated tier policies; 'all' = the iot-devices set"),
+    policies: Optional[list[str]] = typer.Option(None, "--policies", "-p", help="tier policy specs, repeatable, in the grammar of evaluate -p (e.g. -p random,sonmez -p 'mec:lacs:k=3,lambda=0.3'); 'all' (default) = the iot-devices set"),
     devices: Optional[str] = typer.Option(None, "--devices", "-d", help="comma-separated device counts, 1..100,000 (default: the scenario's)"),
     seeds: int = typer.Option(3, "--seeds", min=1, max=1000, help="seeds per device count (seed, seed+1, ...)"),
     seed: int = typer.Option(0, "--seed", min=0),
@@ -64,7 +65,8 @@ def tier_eval_cmd(
 ) -> int:
     """Evaluate tier policies with common random numbers (one cell per policy: every device count x seed in one batch)."""
     sc = load_tier_scenario(scenario, overrides)
-    names = iot_devices.default_policies() if policies.strip() == "all" else split_specs(policies)
+    specs = parse_policy_specs(policies or ["all"])
+    names = list(dict.fromkeys(n for s in specs for n in (iot_devices.default_policies() if s == "all" else [s])))
     if devices is not None and not devices.strip():
         raise UserError("--devices: give at least one device count, e.g. -d 200,400 (or leave the flag out)")
     counts = check_device_counts(split_ints(devices or "", "--devices") or [sc.devices.count])

@@ -57,7 +57,6 @@ Example, an engine's scenario::
 from __future__ import annotations
 
 import json
-import stat
 import tomllib
 from functools import cache
 from importlib import resources
@@ -67,11 +66,12 @@ from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .errors import ScenarioError, clip
+from .files import MAX_INPUT_BYTES, read_user_bytes
 
 M = TypeVar("M", bound=BaseModel)
 Overrides = dict[str, Any] | list[str] | None
 
-MAX_TOML_BYTES = 16 * 2**20
+MAX_TOML_BYTES = MAX_INPUT_BYTES
 """a scenario file larger than this (16 MiB) is refused before it is read"""
 
 
@@ -246,28 +246,8 @@ def _num(v: float) -> str:
 
 def read_toml(path: str | Path, label: str = "scenario") -> dict:
     """Read a TOML file as a dict; every problem with the file is one ScenarioError line."""
-    path = Path(path)
     head = f"{label} file '{clip(path)}'"
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ScenarioError(f"{head}: no such file") from None
-    except NotADirectoryError:
-        raise ScenarioError(f"{head}: no such file (a part of the path is a file)") from None
-    except OSError as exc:
-        raise ScenarioError(f"{head}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    except ValueError:  # a NUL byte in the path
-        raise ScenarioError(f"{head}: not a valid path") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ScenarioError(f"{head}: is a folder, not a TOML file")
-    if not stat.S_ISREG(st.st_mode):  # a FIFO would block forever, a device never ends
-        raise ScenarioError(f"{head}: not a regular file")
-    if st.st_size > MAX_TOML_BYTES:
-        raise ScenarioError(f"{head}: too large ({st.st_size / 2**20:.1f} MiB > {MAX_TOML_BYTES // 2**20} MiB)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"{head}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    raw = read_user_bytes(path, head, ScenarioError, MAX_TOML_BYTES, "TOML file")
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is harmless
     except UnicodeDecodeError as exc:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import ScenarioError
+from ..core.files import read_user_bytes
 
 PROPERTIES = "default_config.properties"
 APPLICATIONS = "applications.xml"
@@ -22,6 +23,16 @@ class EcsFormatError(ScenarioError):
     """A malformed EdgeCloudSim file (one line naming the file, the line and the field)."""
 
 
+FOLDER_FILES = f"an EdgeCloudSim folder has {PROPERTIES}, {APPLICATIONS}, {EDGE_DEVICES}"
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of one file of an EdgeCloudSim folder: checked to be a regular file of at most
+    16 MiB before it is opened (a FIFO would block forever, a device never end); every problem
+    is one EcsFormatError line."""
+    return read_user_bytes(path, str(path), EcsFormatError, missing=f"file not found ({FOLDER_FILES})")
+
+
 # ---------------------------------------------------------------------- .properties
 
 
@@ -29,10 +40,7 @@ def read_properties(path: Path) -> tuple[dict[str, tuple[str, int]], int]:
     """Java ``.properties``: ``key=value``, ``key:value`` or ``key value``; ``#``/``!`` comments;
     a trailing backslash continues the value on the next line. Returns {key: (value, line)}
     (the last occurrence wins, as in Java) and the number of lines."""
-    try:
-        text = path.read_text(encoding="latin-1")
-    except FileNotFoundError:
-        raise EcsFormatError(f"{path}: file not found (an EdgeCloudSim folder has {PROPERTIES}, {APPLICATIONS}, {EDGE_DEVICES})") from None
+    text = read_file(path).decode("latin-1")  # Java reads .properties as ISO 8859-1
     lines = text.splitlines()
     out: dict[str, tuple[str, int]] = {}
     i = 0
@@ -68,10 +76,7 @@ class Node:
 
 
 def read_xml(path: Path) -> Node:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise EcsFormatError(f"{path}: file not found (an EdgeCloudSim folder has {PROPERTIES}, {APPLICATIONS}, {EDGE_DEVICES})") from None
+    data = read_file(path)
     parser = xml.parsers.expat.ParserCreate()
     stack: list[Node] = []
     root: list[Node] = []

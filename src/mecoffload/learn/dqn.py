@@ -53,6 +53,7 @@ from ..sim.env import OffloadVectorEnv, feature_names
 from ..sim.rollout import run_closed_loop
 from .checkpoint import save_checkpoint
 from .curves import Panel, Series, plot_curves
+from .guards import finite_loss
 
 
 @dataclass
@@ -280,6 +281,7 @@ class _QLearner:
             y = r + cfg.gamma * (1.0 - d) * q_next_target.gather(1, a2[:, None]).squeeze(1)
         q = self.qnet(s).gather(1, a[:, None]).squeeze(1)
         loss = nn.functional.huber_loss(q, y, delta=cfg.huber_delta)
+        value = finite_loss(loss.item(), "DQN Huber TD loss", self.grad_steps, "a lower learning rate")
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.qnet.parameters(), cfg.grad_clip)
@@ -289,7 +291,7 @@ class _QLearner:
             with torch.no_grad():
                 for pt, po in zip(self.target.parameters(), self.qnet.parameters()):
                     pt.lerp_(po, cfg.target_tau)
-        return loss.item()
+        return value
 
 
 class _Log:

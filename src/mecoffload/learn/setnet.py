@@ -32,6 +32,7 @@ from ..sim.rollout import episodes, epsilon_oracle
 from .checkpoint import require_torch, save_checkpoint
 from .curves import Panel, plot_curves
 from .grpo_core import group_advantages, grpo_loss, sample_groups
+from .guards import finite_loss
 
 
 @dataclass
@@ -150,10 +151,11 @@ def _imitate(torch, net, data: tuple, p: Params, cfg: SetNetConfig, seed: int, b
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             logits = masked_logits(net(tx[idx], sx[idx]), p.allow_local)
             loss = torch.nn.functional.cross_entropy(logits, y[idx])
+            value = finite_loss(loss.item(), "imitation loss", len(curve["imitation_loss"]), "a lower learning rate")
             opt.zero_grad()
             loss.backward()
             opt.step()
-            curve["imitation_loss"].append(loss.item())
+            curve["imitation_loss"].append(value)
             curve["imitation_acc"].append(float((logits.argmax(1) == y[idx]).float().mean()))
             bar.advance(job)
 
@@ -184,6 +186,7 @@ def _grpo_update(torch, net, opt, batch: tuple, p: Params, cfg: SetNetConfig, cu
     for _ in range(cfg.grpo_epochs):
         logp = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
         loss, kl = grpo_loss(logp, lp_old, lp_ref, a, adv, cfg.clip_eps, cfg.kl_beta)  # eq 19
+        finite_loss(loss.item(), "GRPO loss", len(curve["grpo_kl"]), "a lower learning rate")
         opt.zero_grad()
         loss.backward()
         opt.step()

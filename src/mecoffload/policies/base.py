@@ -101,19 +101,30 @@ QUEUE_VARIANTS = ["oracle:model=queue", "lacs:model=queue"]
 """in ``all`` after the baselines: the one-step oracle and LACS deciding with the queue-aware cost model"""
 
 
-def expand_specs(specs: list[str], scenario_name: str, checkpoints: str = "checkpoints") -> list[str]:
+def runs_on(name: str, params: Params) -> bool:
+    """Whether policy ``name`` can run on a scenario with ``params``: its factory's optional
+    ``runs_on(params)`` (e.g. ``local`` needs local execution to be allowed); True without one."""
+    check = getattr(POLICIES.get(name), "runs_on", None)
+    return bool(check(params)) if callable(check) else True
+
+
+def expand_specs(specs: list[str], scenario: Scenario, checkpoints: str = "checkpoints") -> list[str]:
     """Replace ``all`` by every policy that needs no argument, the queue-model variants of oracle and
     LACS, and every learned policy with a checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/``
-    or ``checkpoints/<kind>-realized-<scenario>/`` (e.g. checkpoints/setnet-comllm)."""
+    or ``checkpoints/<kind>-realized-<scenario>/`` (e.g. checkpoints/setnet-comllm), skipping those that
+    cannot run on ``scenario`` (:func:`runs_on`: ``local`` where local execution is forbidden). A policy
+    named explicitly is kept; building it gives its error."""
     out: list[str] = []
+    params: Params | None = None
     for spec in specs:
         if spec != "all":
             out.append(spec)
             continue
+        params = params or Params.from_scenario(scenario)
         names = list(available())
-        out += [n for n in BASELINE_ORDER if n in names] + QUEUE_VARIANTS
+        out += [n for n in BASELINE_ORDER if n in names and runs_on(n, params)] + QUEUE_VARIANTS
         for kind in sorted(n for n in names if n not in BASELINE_ORDER):
-            for folder in (Path(checkpoints) / f"{kind}-{scenario_name}", Path(checkpoints) / f"{kind}-realized-{scenario_name}"):
-                if (folder / "config.json").exists():
+            for folder in (Path(checkpoints) / f"{kind}-{scenario.name}", Path(checkpoints) / f"{kind}-realized-{scenario.name}"):
+                if (folder / "config.json").exists() and runs_on(kind, params):
                     out.append(f"{kind}:{folder}")
     return list(dict.fromkeys(out))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.errors import PolicyError
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import allowed_mask, register
@@ -34,12 +35,24 @@ class RandomPolicy(_Stateless):
         return np.argmax(np.where(m, u, -1.0), axis=1)
 
 
-@register("local", "always execute on the device (edge server 1 when local execution is forbidden)")
+@register("local", "always execute on the device (not on scenarios that forbid local execution)")
 class LocalPolicy(_Stateless):
     name = "local"
 
+    def __init__(self, p: Params, arg: str | None = None):
+        super().__init__(p, arg)
+        if not self.runs_on(p):
+            raise PolicyError("policy 'local' cannot run on this scenario: it forbids local execution "
+                              "(cost.allow_local = false; three-tier and EdgeCloudSim scenarios never allow it); "
+                              "choose an offloading policy")
+
+    @staticmethod
+    def runs_on(p: Params) -> bool:
+        """Whether the policy can run on a scenario with these parameters (``-p all`` skips it otherwise)."""
+        return bool(p.allow_local)
+
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
-        return np.full(obs.bits.shape[0], 0 if self.p.allow_local else 1)
+        return np.zeros(obs.bits.shape[0], np.int64)
 
 
 @register("nearest", "offload to the closest edge server (seed 000 'distance')")

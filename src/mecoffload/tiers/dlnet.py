@@ -31,8 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from ..learn.checkpoint import CheckpointError, load_checkpoint, require_torch, save_checkpoint
+from ..core.checkpoint import CheckpointConfig, CheckpointError, load_checkpoint, require_torch, save_checkpoint
+from ..core.errors import PolicyError, clip
+from ..learn.guards import finite_loss
 from .choice import pick
 from .config import TierScenario
 from .network import KB_TO_MBIT
@@ -42,6 +45,10 @@ from .workload import Layout
 KIND = "dl-tier"
 N_TIER_FEATURES = 10
 N_VM_FEATURES = 13
+TIER_SIZES = (N_TIER_FEATURES, 64, 32, 16, 3)
+"""layer widths of TierSelectionNN (seed 002 §IV: 10 features -> 64 -> 32 -> 16 -> 3 tiers)"""
+VM_SIZES = (N_VM_FEATURES, 32, 16, 1)
+"""layer widths of VMCompatibilityNN (13 features -> 32 -> 16 -> 1 score; this repository's choice)"""
 
 
 # --------------------------------------------------------------------------- labeller
@@ -149,23 +156,58 @@ class DlModels:
         return out
 
 
+class DlTierCheckpoint(CheckpointConfig):
+    """The fields of a dl-tier ``config.json`` that the loader reads: the layer counts and (written
+    since the sizes were recorded; older checkpoints have the built-in :data:`TIER_SIZES` /
+    :data:`VM_SIZES`) the layer widths, input first. Strict integers; every width 1..65536."""
+
+    tier_layers: int = Field(ge=1, le=16, description="Linear layers of TierSelectionNN")
+    vm_layers: int = Field(ge=1, le=16, description="Linear layers of VMCompatibilityNN")
+    tier_sizes: list[int] = Field(default_factory=lambda: list(TIER_SIZES), min_length=2, max_length=17)
+    vm_sizes: list[int] = Field(default_factory=lambda: list(VM_SIZES), min_length=2, max_length=17)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        for net, sizes, layers, first, last in (("tier", self.tier_sizes, self.tier_layers, N_TIER_FEATURES, 3),
+                                                ("vm", self.vm_sizes, self.vm_layers, N_VM_FEATURES, 1)):
+            if len(sizes) != layers + 1:
+                raise ValueError(f"{net}_layers = {layers} needs {layers + 1} {net}_sizes, got {len(sizes)}")
+            if sizes[0] != first or sizes[-1] != last:
+                raise ValueError(f"{net}_sizes must start with {first} inputs and end with {last} output(s), "
+                                 f"got {clip(list(sizes), 60)}")
+            if not all(1 <= w <= 65_536 for w in sizes):
+                raise ValueError(f"every {net}_sizes width must be in 1..65536")
+        return self
+
+
+def dl_tensor_shapes(c: DlTierCheckpoint) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of every tensor of a dl-tier checkpoint: ``NET.i.weight`` (in, out), ``NET.i.bias`` (out,)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for net, sizes in (("tier", c.tier_sizes), ("vm", c.vm_sizes)):
+        for i in range(len(sizes) - 1):
+            out[f"{net}.{i}.weight"] = (sizes[i], sizes[i + 1])
+            out[f"{net}.{i}.bias"] = (sizes[i + 1],)
+    return out
+
+
 def save_dl_checkpoint(models: DlModels, folder: str | Path) -> Path:
-    cfg = dict(models.info, kind=KIND, tier_layers=len(models.tier), vm_layers=len(models.vm))
+    """Write the networks (safetensors) and their sizes + training info (config.json) atomically."""
+    sizes = {f"{net}_sizes": [layers[0][0].shape[0]] + [w.shape[1] for w, _ in layers]
+             for net, layers in (("tier", models.tier), ("vm", models.vm))}
+    cfg = dict(models.info, kind=KIND, tier_layers=len(models.tier), vm_layers=len(models.vm), **sizes)
     return save_checkpoint(Path(folder), models.tensors(), cfg)
 
 
 def load_dl_checkpoint(folder: str | Path) -> DlModels:
-    tensors, cfg = load_checkpoint(folder, KIND)
-    try:
-        def layers(net, n):
-            return [(tensors[f"{net}.{i}.weight"].numpy(), tensors[f"{net}.{i}.bias"].numpy()) for i in range(n)]
+    """The networks of a dl-tier checkpoint, validated before use (config schema, every tensor's
+    name, shape and dtype, finite weights): every problem is one CheckpointError line."""
+    tensors, cfg = load_checkpoint(folder, KIND, DlTierCheckpoint, dl_tensor_shapes)
+    valid = DlTierCheckpoint.model_validate(cfg)  # passed inside load_checkpoint
 
-        m = DlModels(layers("tier", cfg["tier_layers"]), layers("vm", cfg["vm_layers"]), cfg)
-    except KeyError as exc:
-        raise CheckpointError(f"'{folder}': dl-tier checkpoint is missing {exc}") from None
-    if m.tier[0][0].shape[0] != N_TIER_FEATURES or m.vm[0][0].shape[0] != N_VM_FEATURES:
-        raise CheckpointError(f"'{folder}': dl-tier checkpoint has the wrong input size")
-    return m
+    def layers(net, sizes):
+        return [(tensors[f"{net}.{i}.weight"].numpy(), tensors[f"{net}.{i}.bias"].numpy()) for i in range(len(sizes) - 1)]
+
+    return DlModels(layers("tier", valid.tier_sizes), layers("vm", valid.vm_sizes), cfg)
 
 
 # --------------------------------------------------------------------------- synthetic data + training
@@ -257,7 +299,7 @@ def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int
         x, y = tier_dataset(sc, samples, seed)
         n_val = max(len(y) // 10, 1)
         xt, yt = torch.from_numpy(x[n_val:]), torch.from_numpy(y[n_val:]).long()
-        tier_net = _layers(torch, [N_TIER_FEATURES, 64, 32, 16, 3])
+        tier_net = _layers(torch, list(TIER_SIZES))
         opt = torch.optim.Adam(tier_net.parameters(), lr=1e-3)
         steps = 0
         for _ in range(epochs):
@@ -265,6 +307,7 @@ def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int
             for i in range(0, len(yt), 32):
                 idx = perm[i:i + 32]
                 loss = torch.nn.functional.cross_entropy(tier_net(xt[idx]), yt[idx])
+                finite_loss(loss.item(), "TierSelectionNN loss", steps)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -272,7 +315,7 @@ def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int
         with torch.no_grad():
             acc = float((tier_net(torch.from_numpy(x[:n_val])).argmax(1).numpy() == y[:n_val]).mean())
         vx, vmask, vt = vm_dataset(sc, vm_samples, seed)
-        vm_net = _layers(torch, [N_VM_FEATURES, 32, 16, 1])
+        vm_net = _layers(torch, list(VM_SIZES))
         opt = torch.optim.Adam(vm_net.parameters(), lr=1e-3)
         n_vval = max(len(vt) // 10, 1)
         X, M, Tg = torch.from_numpy(vx), torch.from_numpy(vmask), torch.from_numpy(vt).long()
@@ -282,6 +325,7 @@ def train_dl(sc: TierScenario, seed: int = 0, samples: int = 10_000, epochs: int
                 idx = perm[i:i + 32]
                 logits = vm_net(X[idx])[..., 0].masked_fill(~M[idx], -1e9)
                 loss = torch.nn.functional.cross_entropy(logits, Tg[idx])
+                finite_loss(loss.item(), "VMCompatibilityNN loss", i // 32)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -324,9 +368,12 @@ class DlTier:
 
     def __init__(self, sc: TierScenario, arg: str | None = None, models: DlModels | None = None):
         self.sc = sc
-        parts = [p for p in (arg or "").split(",") if p]
+        parts = [p.strip() for p in (arg or "").split(",") if p.strip()]
         self.descending = "desc" in parts
         folder = [p for p in parts if p != "desc"]
+        if parts.count("desc") > 1 or len(folder) > 1:
+            raise PolicyError(f"dl-tier argument '{clip(arg, 60)}': expected FOLDER, desc or desc,FOLDER "
+                              "(at most one checkpoint folder and one desc)")
         self.models = models or (load_dl_checkpoint(folder[0]) if folder else get_models(sc))
 
     def reset(self, batch: int) -> None:

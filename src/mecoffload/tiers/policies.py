@@ -16,12 +16,13 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.errors import PolicyError, clip
 from ..core.registry import Registry
 from ..policies.base import available
+from ..policies.specs import no_argument
 from .adapter import ObsPolicyAdapter
 from .choice import least_loaded, mean_edge_util, pick
 from .config import TierScenario
-from ..core.errors import PolicyError
 from .fuzzy import ALMUTAIRI, FLORES, SONMEZ_CLOUD, SONMEZ_EDGE
 from .obs import DEFER, REJECT, TierObs
 
@@ -67,10 +68,14 @@ def make_tier_policy(spec: str, sc: TierScenario):
 
 
 class _Base:
+    """A native tier policy without argument (``random:xyz`` is a PolicyError); ``name`` is its
+    registry name."""
+
     name = ""
     defers = False
 
     def __init__(self, sc: TierScenario, arg: str | None = None):
+        no_argument(self.name, arg)
         self.sc = sc
 
     def reset(self, batch: int) -> None:
@@ -82,12 +87,14 @@ class _Base:
 
 @TIER_POLICIES.register("random", "a uniformly random VM of any tier; fails if it cannot take the task (EdgeCloudSim RANDOM_FIT over all VMs)")
 class TierRandom(_Base):
+    name = "random"
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
         return rng.integers(0, obs.n_vm, len(obs))
 
 
 @TIER_POLICIES.register("utilization-based", "edge unless the mean edge VM utilisation exceeds 80% (then cloud); least-loaded VM (EdgeCloudSim UTILIZATION_BASED)")
 class UtilizationBased(_Base):
+    name = "utilization-based"
     threshold = 80.0
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
@@ -98,10 +105,11 @@ class UtilizationBased(_Base):
 
 @TIER_POLICIES.register("flores", "fuzzy edge/cloud choice of Flores et al. (EdgeCloudSim FUZZY_COMPETITOR) that ignores resource use; flores:util feeds it the edge CPU availability")
 class Flores(_Base):
+    name = "flores"
     def __init__(self, sc: TierScenario, arg: str | None = None):
         super().__init__(sc)
         if arg not in (None, "util"):
-            raise PolicyError(f"flores argument '{arg}': only 'util' is allowed")
+            raise PolicyError(f"flores argument '{clip(arg, 60)}': must be util (flores:util) or none (flores)")
         self.use_util = arg == "util"
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
@@ -114,6 +122,7 @@ class Flores(_Base):
 
 @TIER_POLICIES.register("sonmez", "two-stage fuzzy workload orchestrator of Sonmez et al. (nearest/remote edge, then edge/cloud; EdgeCloudSim FUZZY_BASED)")
 class Sonmez(_Base):
+    name = "sonmez"
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
         lay = obs.lay
         n, N = len(obs), lay.n_servers
@@ -134,6 +143,7 @@ class Sonmez(_Base):
 
 @TIER_POLICIES.register("almutairi", "fuzzy tier choice from VM utilisation, task length, network demand and delay sensitivity (Almutairi & Aldossary); next tier if full")
 class Almutairi(_Base):
+    name = "almutairi"
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
         lay = obs.lay
         r = np.arange(len(obs))
@@ -162,12 +172,14 @@ class Almutairi(_Base):
 
 @TIER_POLICIES.register("least-utilized", "the least utilised feasible VM of any tier (a tier-blind load balancer)")
 class LeastUtilized(_Base):
+    name = "least-utilized"
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
         return least_loaded(obs, np.ones((len(obs), obs.n_vm), bool))
 
 
 @TIER_POLICIES.register("min-service", "greedy: the feasible VM with the least estimated service time (upload + PS processing + download); defers when none meets the deadline")
 class MinService(_Base):
+    name = "min-service"
     defers = True
 
     def act(self, obs: TierObs, rng: np.random.Generator) -> np.ndarray:
