@@ -278,7 +278,7 @@ BAD = [
     (["tier-train", "--set", "network.wlan.bandwidth_mbps=[0,1]", "--out", f"{T}/ck"], "bandwidth_mbps"),
     # --- policies and their arguments
     (["evaluate", "-p", "random:xyz", *TINY], "takes no argument"),
-    (["evaluate", "-p", "oracle:1", *TINY], "takes no argument"),
+    (["evaluate", "-p", "oracle:1", *TINY], "expected key=value[,...] with keys model"),
     (["evaluate", "-p", "lacs:k=0", *TINY], "1 <= k <= 64"),
     (["evaluate", "-p", "lacs:lambda=-1", *TINY], "lambda"),
     (["evaluate", "-p", "lacs:k=3,lambda=nan", *TINY], "lacs"),
