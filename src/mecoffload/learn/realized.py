@@ -120,3 +120,55 @@ class Episodes:
         if self.k >= self.arr.width:
             serve(self.state, self.p)
             self._next_slot()
+
+
+class Hindsight:
+    """Transitions of n envs waiting for their realized cost (``OffloadVectorEnv(reward="realized")``
+    and its ``pop_credits``): a transition is released, with its task's own realized cost (slots),
+    when that task's outcome is known. Keys: (episode of the env, env, task id); transitions of an
+    episode that was reset before their outcome are discarded."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.episode = np.zeros(n, np.int64)
+        self.key = np.zeros(0, np.int64)
+        self.rows: tuple[np.ndarray, ...] | None = None  # obs, action, next_obs, done
+
+    def _keys(self, env: np.ndarray, task_id: np.ndarray) -> np.ndarray:
+        return ((self.episode[env] * self.n + env) << 24) + task_id
+
+    def add(self, env: np.ndarray, task_id: np.ndarray, *rows: np.ndarray) -> None:
+        """Transitions (obs, action, next_obs, done) of the tasks ``task_id`` decided by envs ``env``."""
+        self.key = np.concatenate([self.key, self._keys(env, task_id)])
+        self.rows = rows if self.rows is None else tuple(np.concatenate([a, b]) for a, b in zip(self.rows, rows))
+
+    def reset_envs(self, envs: np.ndarray) -> None:
+        """Envs ``envs`` start a new episode: their waiting transitions will never be credited."""
+        if not len(envs):
+            return
+        old = np.isin(self.key >> 24, self.episode[envs] * self.n + envs)
+        self._keep(~old)
+        self.episode[envs] += 1
+
+    def credit(self, env: np.ndarray, task_id: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Release the transitions of the credited tasks: (obs, action, cost, next_obs, done)."""
+        keys = self._keys(np.asarray(env, np.int64), np.asarray(task_id, np.int64))
+        order = np.argsort(self.key, kind="stable")
+        pos = np.searchsorted(self.key[order], keys)
+        pos = np.minimum(pos, max(len(order) - 1, 0))
+        hit = (len(order) > 0) & (self.key[order[pos]] == keys) if len(order) else np.zeros(len(keys), bool)
+        idx = order[pos[hit]]
+        obs, action, next_obs, done = (a[idx] for a in self.rows) if self.rows is not None else ((),) * 4
+        out = (obs, action, np.asarray(cost)[hit], next_obs, done)
+        gone = np.zeros(len(self.key), bool)
+        gone[idx] = True
+        self._keep(~gone)
+        return out
+
+    def waiting(self) -> int:
+        return len(self.key)
+
+    def _keep(self, mask: np.ndarray) -> None:
+        self.key = self.key[mask]
+        if self.rows is not None:
+            self.rows = tuple(a[mask] for a in self.rows)
