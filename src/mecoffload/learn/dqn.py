@@ -52,6 +52,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from ..core.errors import UserError, clip
 from ..policies.dqn import DQNPolicy
 from ..policies.nets import qnetwork_class
 from ..sim.scenario import Scenario
@@ -123,6 +124,9 @@ class DQNConfig:
     drawn from a seed derived from the training seed, not from the evaluation seeds"""
 
 
+REALIZED = {"reward": "realized", "feature_set": 2}
+"""the config changes of ``--reward realized`` (``mecoffload train dqn --reward realized``)"""
+
 # --------------------------------------------------------------------------- network
 
 
@@ -171,12 +175,17 @@ def train(
     seed: int = 0,
     progress: bool = False,
     config: DQNConfig | None = None,
+    reward: str | None = None,
 ) -> dict:
     """Train on ``scenario``; write ``out/{model.safetensors, config.json, curve.png}``; return a summary.
 
     ``steps`` (transitions) overrides ``config.steps``. Same seed and config ⇒ same weights.
     """
     cfg = config or DQNConfig()
+    if reward not in (None, "cost", "realized"):
+        raise UserError(f"--reward for dqn must be 'cost' or 'realized' (got {clip(reward, 40)})")
+    if reward == "realized":
+        cfg = dataclasses.replace(cfg, **REALIZED)
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=int(steps))
     out = Path(out)

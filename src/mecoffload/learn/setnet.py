@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from ..core.errors import UserError, clip
 from ..policies.setnet import build_setnet, masked_logits, set_features
 from ..sim.scenario import Scenario
 from ..sim.params import Params
@@ -101,11 +102,20 @@ def _tensors(torch, obs, p: Params, feature_set: int = 1):
     return torch.from_numpy(task), torch.from_numpy(server)
 
 
+REALIZED = {"reward": "realized", "feature_set": 2, "rates": (0.3, 0.5, 0.6)}
+"""the config changes of ``--reward realized`` (``mecoffload train setnet --reward realized``)"""
+
+
 def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
-          config: SetNetConfig | None = None) -> dict:
-    """Imitation then GRPO+LACS on ``scenario``; writes the checkpoint to ``out``."""
+          config: SetNetConfig | None = None, reward: str | None = None) -> dict:
+    """Imitation then GRPO (LACS or realized reward) on ``scenario``; writes the checkpoint to ``out``.
+    ``reward="realized"`` applies ``REALIZED`` to the config; "lacs" keeps it."""
     torch = require_torch()
     cfg = config or SetNetConfig()
+    if reward not in (None, "lacs", "realized"):
+        raise UserError(f"--reward for setnet must be 'lacs' or 'realized' (got {clip(reward, 40)})")
+    if reward == "realized":
+        cfg = dataclasses.replace(cfg, **REALIZED)
     if steps is not None:
         cfg.grpo_iters = steps
     if cfg.reward not in ("lacs", "realized"):
