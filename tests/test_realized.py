@@ -105,3 +105,26 @@ def test_hindsight_releases_on_credit_and_forgets_resets():
     assert h.waiting() == 1
     o, a, c, *_ = h.credit(np.array([0]), np.array([0]), np.array([1.0]))  # env 0's new episode: nothing waiting
     assert len(a) == 0
+
+
+@pytest.mark.parametrize("kind", ["dqn", "setnet"])
+def test_shipped_checkpoints_read_their_feature_set(kind):
+    """Old checkpoints (no ``feature_set``) read set 1; the realized ones set 2; both act on the same Obs."""
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    from mecoffload.policies.base import make_policy
+
+    p = Params.from_scenario(load_scenario("comllm", ["cost.model=queue"]))
+    state, exo = reset(p, 3, 0)
+    from mecoffload.sim.dynamics import draw_slot, observe
+
+    arr = draw_slot(state, p, exo)
+    obs = observe(state, arr, 0, p)
+    for folder, version in ((f"checkpoints/{kind}-comllm", 1), (f"checkpoints/{kind}-realized-comllm", 2)):
+        if not Path(folder, "config.json").exists():
+            pytest.skip(f"{folder} not shipped")
+        pol = make_policy(f"{kind}:{folder}", p)
+        assert pol.feature_set == version
+        a = pol.act(obs, None)
+        assert a.shape == (len(obs),) and a.min() >= 0 and a.max() <= p.n_servers

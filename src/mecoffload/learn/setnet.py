@@ -121,7 +121,8 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
     if cfg.reward not in ("lacs", "realized"):
         raise ValueError(f"setnet reward must be 'lacs' or 'realized' (got {cfg.reward!r})")
     torch.manual_seed(seed)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    # realized: many small forward passes in the branches, where a second intra-op thread only spins
+    torch.set_num_threads(1 if cfg.reward == "realized" else min(2, torch.get_num_threads()))
     p = Params.from_scenario(scenario)
     rng = np.random.Generator(np.random.PCG64([seed, 7]))
     plist = [dataclasses.replace(p, rate=float(r)) for r in cfg.rates] or [p]
