@@ -128,3 +128,31 @@ def test_shipped_checkpoints_read_their_feature_set(kind):
         assert pol.feature_set == version
         a = pol.act(obs, None)
         assert a.shape == (len(obs),) and a.min() >= 0 and a.max() <= p.n_servers
+
+
+def test_cli_train_reward_realized_and_bad_reward(tmp_path, capsys):
+    """``train dqn --reward realized`` writes a feature-set-2 checkpoint that evaluates; a bad or
+    unsupported --reward is one error line."""
+    pytest.importorskip("torch")
+    import json
+
+    from mecoffload.cli import main
+    from mecoffload.policies.base import make_policy
+    from mecoffload.sim.rollout import run_closed_loop
+
+    out = tmp_path / "dq"
+    small = ["--set", "sim.horizon_slots=10", "--set", "edge.count=2", "--set", "cost.model=queue"]
+    rc = main(["train", "dqn", *small, "--steps", "600", "--reward", "realized", "--out", str(out), "--json"])
+    assert rc == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["reward"] == "realized" and cfg["feature_set"] == 2 and cfg["cost_model"] == "queue"
+    assert cfg["input_dim"] == feature_dim(2, 5, 2) - 1  # all but the slot feature
+    p = Params.from_scenario(load_scenario("comllm", {"sim.horizon_slots": 10, "edge.count": 2}))
+    m = run_closed_loop(p, make_policy(f"dqn:{out}", p), 2, 0).metrics
+    assert m["completed"] > 0
+    capsys.readouterr()
+    for kind, reward in (("dqn", "lacs"), ("setnet", "cost"), ("llm-sft", "realized")):
+        assert main(["train", kind, *small, "--reward", reward, "--out", str(tmp_path / kind)]) == 2
+        assert not (tmp_path / kind).exists()
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and "--reward" in err[0]
