@@ -102,7 +102,7 @@ def _tensors(torch, obs, p: Params, feature_set: int = 1):
     return torch.from_numpy(task), torch.from_numpy(server)
 
 
-REALIZED = {"reward": "realized", "feature_set": 2, "rates": (0.3, 0.5, 0.6)}
+REALIZED = {"reward": "realized", "feature_set": 2, "rates": (0.3, 0.5, 0.6), "imitation_slots": 200, "grpo_iters": 60}
 """the config changes of ``--reward realized`` (``mecoffload train setnet --reward realized``)"""
 
 

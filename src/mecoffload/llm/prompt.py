@@ -232,6 +232,5 @@ def corpus_for_tokenizer() -> list[str]:
     for pert in PERTURBATIONS:
         for style in STYLES:
             out += state_texts(obs, p, PromptConfig(style=style, perturbation=pert))
-            out += state_texts(obs, p, PromptConfig(style=style, perturbation=pert, queue=True))
     out += NOISE + [" ".join(LABELS), "0123456789 . / = : , ( ) " + ANSWER_CUE]
     return out
