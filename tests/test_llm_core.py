@@ -294,3 +294,30 @@ def test_augmented_prompts_relabel_servers_and_score_their_letters(tiny, obs, p)
     assert plain == sc.encode(obs, seed=0) and np.all(lab0 == np.arange(p.n_servers + 1))
     with pytest.raises(ValueError, match="n_servers"):
         sc.encode_augmented(obs, np.random.default_rng(0), 1.0, pool=4)
+
+
+def test_grpo_realized_reward_runs_on_policy_rollouts(p):
+    """``reward="realized"``: states from on-policy episodes, rewards = −realized team cost (slots)."""
+    from mecoffload.llm.grpo import grpo_stage
+    from mecoffload.llm.sft import LLMConfig, build_policy_model
+
+    torch.manual_seed(0)
+    cfg = LLMConfig(mode="encoder", batch=4, grpo_steps=3)
+    tr = build_policy_model("tiny", cfg, p)
+    curve: dict = {}
+    out = grpo_stage(tr, collect_states(p, 4, 3), p, cfg, "realized", 0, None, curve)
+    r = np.array(curve["grpo_reward"])
+    assert out["grpo_steps"] == 3 and len(r) == 3
+    assert np.all(np.isfinite(r)) and np.all(r < 0)  # every task costs at least its latency
+
+
+def test_prompt_queue_line_is_optional(obs, p):
+    from dataclasses import replace as dc_replace
+
+    for style in ("standard", "compact", "cost"):
+        cfg = PromptConfig(style=style)
+        plain, queued = state_text(obs, 0, p, cfg), state_text(obs, 0, p, dc_replace(cfg, queue=True))
+        assert "Queue" not in plain and "Q w=" not in plain
+        lines = queued.splitlines()
+        assert lines[:1] + lines[2:] == plain.splitlines()  # one line more, second, nothing else changed
+        assert lines[1].startswith("Q w=" if style != "standard" else "Queue: uplink wait")

@@ -33,6 +33,7 @@ def train_cmd(
     overrides: Optional[list[str]] = SET_OPT,
     out_dir: Path = typer.Option(..., "--out", "-o", help="checkpoint folder (model.safetensors + config.json + curve.png)"),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="LLM learners only: smollm2-135m, gemma3-270m or a local model folder"),
+    reward: Optional[str] = typer.Option(None, "--reward", help="setnet, dqn: 'realized' learns from realized outcomes (queue view features; default: the learner's estimated reward)"),
     as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON on stdout"),
     force: bool = FORCE_OUT_OPT,
 ) -> int:
@@ -44,6 +45,10 @@ def train_cmd(
         if "backbone" not in inspect.signature(train).parameters:
             raise UserError(f"--backbone applies to LLM learners only, not '{kind}'")
         kwargs["backbone"] = backbone
+    if reward is not None:
+        if "reward" not in inspect.signature(train).parameters:
+            raise UserError(f"--reward applies to setnet and dqn, not '{kind}'")
+        kwargs["reward"] = reward
     check_writable(out_dir)
     summary = train_into(out_dir, force, train, sc, steps, seed, progress=err.is_terminal, **kwargs)
     print_summary(summary, as_json)

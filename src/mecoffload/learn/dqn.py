@@ -27,6 +27,12 @@ decisions, ≈1.5 min on the 2-core dev CPU; evaluated with ``-n 20 --seed 0``):
 holds each server's estimated latency C_e (eqs 2-8), so Q only has to learn the deadline
 penalty, the local branch and the (discounted) congestion left for later tasks.
 
+``reward="realized"`` (``mecoffload train dqn --reward realized``): the env's reward is the
+realized one (``OffloadVectorEnv(reward="realized")``), credited in hindsight: a transition waits
+(``learn.realized.Hindsight``) until its own task's outcome is known (``pop_credits``) and enters
+the replay buffer with r = −(realized latency/Δt, or τ + ρ/Δt if dropped); the target is then
+r + γ·Q(s', ·) as before, s' the env's next decision. ``feature_set=2`` adds the queue view.
+
 The input size is fixed by the topology (5 + M·(7 + H) features, M = max servers, H = history
 slots), so a checkpoint only runs on the number of servers it was trained for; the
 ``setnet`` learner is the topology-agnostic alternative.
@@ -46,14 +52,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from ..core.errors import UserError, clip
 from ..policies.dqn import DQNPolicy
 from ..policies.nets import qnetwork_class
 from ..sim.scenario import Scenario
-from ..sim.env import OffloadVectorEnv, feature_names
+from ..sim.env import OffloadVectorEnv
 from ..sim.rollout import run_closed_loop
 from .checkpoint import save_checkpoint
 from .curves import Panel, Series, plot_curves
 from .guards import finite_loss
+from .realized import Hindsight
 
 
 @dataclass
@@ -108,10 +116,17 @@ class DQNConfig:
     """observation features the Q-network does not see (see the module docstring)"""
     threads: int = 1
     """torch intra-op threads during training (results are reproducible for a fixed value)"""
+    reward: str = "cost"
+    """"cost" (−J/Δt, estimated) or "realized" (the task's realized cost, credited in hindsight)"""
+    feature_set: int = 1
+    """observation feature set (``sim.features.FEATURE_SETS``): 1 = seed 001's view, 2 = with the queue view"""
     eval_episodes: int = 20
     """episodes of the final greedy evaluation reported in the summary (0 = skip); they are
     drawn from a seed derived from the training seed, not from the evaluation seeds"""
 
+
+REALIZED = {"reward": "realized", "feature_set": 2}
+"""the config changes of ``--reward realized`` (``mecoffload train dqn --reward realized``)"""
 
 # --------------------------------------------------------------------------- network
 
@@ -161,12 +176,17 @@ def train(
     seed: int = 0,
     progress: bool = False,
     config: DQNConfig | None = None,
+    reward: str | None = None,
 ) -> dict:
     """Train on ``scenario``; write ``out/{model.safetensors, config.json, curve.png}``; return a summary.
 
     ``steps`` (transitions) overrides ``config.steps``. Same seed and config ⇒ same weights.
     """
     cfg = config or DQNConfig()
+    if reward not in (None, "cost", "realized"):
+        raise UserError(f"--reward for dqn must be 'cost' or 'realized' (got {clip(reward, 40)})")
+    if reward == "realized":
+        cfg = dataclasses.replace(cfg, **REALIZED)
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=int(steps))
     out = Path(out)
@@ -190,7 +210,10 @@ def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: b
     sample_rng = np.random.default_rng(sample_seed)
 
     # -- environments, the features the network sees, networks and buffer
-    envs = OffloadVectorEnv(cfg.num_envs, scenario, reward="cost", max_servers=cfg.max_servers)
+    if cfg.reward not in ("cost", "realized"):
+        raise ValueError(f"dqn reward must be 'cost' or 'realized' (got {cfg.reward!r})")
+    envs = OffloadVectorEnv(cfg.num_envs, scenario, reward=cfg.reward, max_servers=cfg.max_servers,
+                            features=cfg.feature_set)
     p = envs.params
     names, keep = _inputs(envs, cfg)
     obs = envs.reset(seed=env_seed)[0][:, keep]
@@ -203,6 +226,7 @@ def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: b
     eps_steps = max(1.0, cfg.eps_fraction * cfg.steps)
     log = _Log(n)
     resetting = np.zeros(n, bool)  # envs whose next step is an autoreset (their action is ignored)
+    hindsight = Hindsight(n) if cfg.reward == "realized" else None
 
     bar = _ProgressBar(cfg.steps) if progress else None
     try:
@@ -214,7 +238,7 @@ def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: b
             next_obs = next_obs[:, keep]
             # store real transitions; an env reset in this step ignored its action
             acted = ~resetting
-            learner.buf.add(obs[acted], actions[acted], reward[acted] * cfg.reward_scale, next_obs[acted], terminated[acted])
+            _store(learner.buf, hindsight, envs, info, cfg, resetting, obs, actions, reward, next_obs, terminated)
             log.transitions(step + n, acted, reward, info["oracle_J_slots"], truncated | terminated)
             resetting = truncated | terminated
             obs = next_obs
@@ -232,15 +256,32 @@ def _train(scenario: Scenario, out: Path, cfg: DQNConfig, seed: int, progress: b
     summary = _summary(out, iters * n, log, learner, train_wall)
     if cfg.eval_episodes > 0:  # greedy, on episodes no training env saw: estimated AL / TDR / PR
         m = run_closed_loop(p, DQNPolicy(p, str(out)), cfg.eval_episodes, eval_seed).metrics
-        summary.update({f"eval_{k}": round(float(m[k]), 4) for k in ("AL_slots", "TDR_pct", "PR_pct")})
+        summary.update({f"eval_{k}": round(float(m[k]), 4)
+                        for k in ("AL_slots", "TDR_pct", "PR_pct", "realized_mean_s", "realized_drop_pct")})
     _plot_curve(log.episodes, log.losses, out / "curve.png", scenario.name)
     summary["wall_s"] = round(time.perf_counter() - t_start, 2)
     return summary
 
 
+def _store(buf: "ReplayBuffer", hindsight: Hindsight | None, envs: OffloadVectorEnv, info: dict, cfg: DQNConfig,
+           resetting: np.ndarray, obs, actions, reward, next_obs, done) -> None:
+    """Store the step's real transitions (an env reset in this step ignored its action): at once with
+    the estimated reward, or (realized) when each task's own outcome is credited."""
+    acted = ~resetting
+    if hindsight is None:
+        buf.add(obs[acted], actions[acted], reward[acted] * cfg.reward_scale, next_obs[acted], done[acted])
+        return
+    hindsight.reset_envs(np.flatnonzero(resetting))
+    env = np.flatnonzero(acted)
+    hindsight.add(env, info["task_id"][acted], obs[acted], actions[acted], next_obs[acted], done[acted])
+    o, a, cost, o2, d = hindsight.credit(*envs.pop_credits())
+    if len(cost):
+        buf.add(o, a, (-cfg.reward_scale * cost).astype(np.float32), o2, d)
+
+
 def _inputs(envs: OffloadVectorEnv, cfg: DQNConfig) -> tuple[list[str], np.ndarray]:
     """(all feature names, indices of those the network sees: all but ``drop_features``)."""
-    names = feature_names(envs.max_servers, envs.params.history)
+    names = envs.feature_names
     unknown = sorted(set(cfg.drop_features) - set(names))
     if unknown:
         raise ValueError(f"drop_features: unknown feature(s) {unknown}")
@@ -347,9 +388,11 @@ def _checkpoint_config(scenario: Scenario, cfg: DQNConfig, seed: int, envs: Offl
         "dueling": bool(cfg.dueling),
         "features": [names[i] for i in keep],
         "input_index": keep.tolist(),
-        "feature_layout": "mecoffload.sim.env.flat_features(obs, t, p, max_servers)[:, input_index]",
-        "q_units": f"reward_scale x reward = {cfg.reward_scale} x (-J / slot)",
-        "reward": "cost",
+        "feature_layout": "mecoffload.sim.env.flat_features(obs, t, p, max_servers, feature_set)[:, input_index]",
+        "q_units": f"reward_scale x reward = {cfg.reward_scale} x (-{'realized cost' if cfg.reward == 'realized' else 'J'} / slot)",
+        "reward": cfg.reward,
+        "feature_set": int(cfg.feature_set),
+        "cost_model": p.cost_model,
         "seed": int(seed),
         "train": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "scenario_config": scenario.model_dump(mode="json"),

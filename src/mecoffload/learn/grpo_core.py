@@ -23,9 +23,10 @@ def sample_groups(logp_old, group: int, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(a, probs.shape[1] - 1).astype(np.int64)
 
 
-def group_advantages(r):
-    """Eq 18: (r − mean) / (std + ε) within each row's group of rewards (n, G); zero when all are equal."""
-    return (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)
+def group_advantages(r, floor: float = 1e-6):
+    """Eq 18: (r − mean) / (std + floor) within each row's group of rewards (n, G); zero when all are
+    equal. A larger ``floor`` (reward units) keeps differences far below it from being blown up to ±1."""
+    return (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + floor)
 
 
 def exact_kl(logp, logp_ref):

@@ -12,10 +12,20 @@ objective (ε = 0.2) minus β·KL(π_θ‖π_ref), β = 0.005, where π_ref is t
 policy. The KL is exact: the action set is small, so it is summed over all actions.
 
 Train on E = 6 only; the network runs unchanged on any number of servers.
+
+``reward="realized"`` (``mecoffload train setnet --reward realized``): stage 2 rewards each of the G
+sampled actions with its *realized* team cost instead: the simulation is branched G ways at the
+state, the task decided with each action, and every branch run on with the current greedy policy
+under common random numbers (``learn.realized.branch_costs``): the cost is what the env's tasks of
+the next ``window_slots`` slots then really cost (realized latency / Δt, τ + ρ/Δt per drop). The
+imitation stage then copies the scenario's own oracle (``cost.model``, e.g. the queue-aware one),
+and the network reads ``feature_set`` (2 = with the queue view). ``rates`` trains on several
+arrival rates (episode batches cycle through them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from dataclasses import asdict, dataclass
@@ -24,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from ..core.errors import UserError, clip
 from ..policies.setnet import build_setnet, masked_logits, set_features
 from ..sim.scenario import Scenario
 from ..sim.params import Params
@@ -33,6 +44,7 @@ from .checkpoint import require_torch, save_checkpoint
 from .curves import Panel, plot_curves
 from .grpo_core import group_advantages, grpo_loss, sample_groups
 from .guards import finite_loss
+from .realized import Episodes, branch_costs
 
 
 @dataclass
@@ -67,6 +79,18 @@ class SetNetConfig:
     """optimisation passes over each GRPO batch (ratios depart from 1 after the first)"""
     cost_cap_slots: float = 30.0
     """rewards are −min(J + λ·C_impact, cap) in slots: beyond deadline + penalty nothing is learned"""
+    reward: str = "lacs"
+    """stage-2 reward: "lacs" (estimated, eq 26) or "realized" (branched rollouts, see the module docstring)"""
+    feature_set: int = 1
+    """network input (``policies.setnet.FEATURES``): 1 = seed 001's view, 2 = with the queue view"""
+    window_slots: int = 3
+    """realized reward: slots of the env's tasks (from the decided one on) whose realized costs are summed"""
+    branch_every: int = 3
+    """realized reward: decision rounds of the on-policy episodes per branched round"""
+    adv_floor_slots: float = 0.25
+    """realized reward: floor of the group std in eq 18 (slots), so sub-floor differences stay small"""
+    rates: tuple[float, ...] = ()
+    """arrival rates λ the episodes cycle through (empty: the scenario's)"""
 
 
 def _rollouts(p: Params, envs: int, seed: int):
@@ -74,46 +98,70 @@ def _rollouts(p: Params, envs: int, seed: int):
     return episodes(p, envs, (seed * 100_003 + e for e in itertools.count()))
 
 
-def _tensors(torch, obs, p: Params):
-    task, server = set_features(obs, p)
+def _tensors(torch, obs, p: Params, feature_set: int = 1):
+    task, server = set_features(obs, p, feature_set)
     return torch.from_numpy(task), torch.from_numpy(server)
 
 
+REALIZED = {"reward": "realized", "feature_set": 2, "rates": (0.3, 0.5, 0.6), "imitation_slots": 200, "grpo_iters": 60}
+"""the config changes of ``--reward realized`` (``mecoffload train setnet --reward realized``)"""
+
+
 def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
-          config: SetNetConfig | None = None) -> dict:
-    """Imitation then GRPO+LACS on ``scenario``; writes the checkpoint to ``out``."""
+          config: SetNetConfig | None = None, reward: str | None = None) -> dict:
+    """Imitation then GRPO (LACS or realized reward) on ``scenario``; writes the checkpoint to ``out``.
+    ``reward="realized"`` applies ``REALIZED`` to the config; "lacs" keeps it."""
     torch = require_torch()
     cfg = config or SetNetConfig()
+    if reward not in (None, "lacs", "realized"):
+        raise UserError(f"--reward for setnet must be 'lacs' or 'realized' (got {clip(reward, 40)})")
+    if reward == "realized":
+        cfg = dataclasses.replace(cfg, **REALIZED)
     if steps is not None:
         cfg.grpo_iters = steps
+    if cfg.reward not in ("lacs", "realized"):
+        raise ValueError(f"setnet reward must be 'lacs' or 'realized' (got {cfg.reward!r})")
     torch.manual_seed(seed)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    # realized: many small forward passes in the branches, where a second intra-op thread only spins
+    torch.set_num_threads(1 if cfg.reward == "realized" else min(2, torch.get_num_threads()))
     p = Params.from_scenario(scenario)
     rng = np.random.Generator(np.random.PCG64([seed, 7]))
-    net = build_setnet(cfg.hidden)
+    plist = [dataclasses.replace(p, rate=float(r)) for r in cfg.rates] or [p]
+    net = build_setnet(cfg.hidden, cfg.feature_set)
     t0 = time.perf_counter()
     curve: dict[str, list] = {"imitation_loss": [], "imitation_acc": [], "grpo_reward": [], "grpo_kl": []}
 
     with Progress(disable=not progress, transient=True) as bar:
         # stage 1: imitation of the oracle (eqs 15-16) on states of the ε-oracle
         data = _imitation_set(_rollouts(p, cfg.envs, seed), p, cfg, rng, bar)
+        if len(plist) > 1:  # the other rates' states too, ≈ as many each
+            parts = [data] + [_imitation_set(_rollouts(q, cfg.envs, seed), q, cfg, rng, bar) for q in plist[1:]]
+            data = tuple(np.concatenate(x) for x in zip(*parts))
         _imitate(torch, net, data, p, cfg, seed, bar, curve)
         # stage 2: GRPO with the LACS-shaped reward (eqs 17-19, 22-26) against the frozen imitation policy
-        ref = build_setnet(cfg.hidden)
+        ref = build_setnet(cfg.hidden, cfg.feature_set)
         ref.load_state_dict(net.state_dict())
         ref.eval()
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_grpo)
-        stream = _rollouts(p, cfg.envs, seed + 1)
-        obs = next(stream)
-        job = bar.add_task("GRPO + LACS", total=cfg.grpo_iters)
+        label = "GRPO + realized" if cfg.reward == "realized" else "GRPO + LACS"
+        if cfg.reward == "realized":
+            stream, obs = Episodes(plist, cfg.envs, seed + 1), None
+        else:
+            stream = _rollouts(p, cfg.envs, seed + 1)
+            obs = next(stream)
+        job = bar.add_task(label, total=cfg.grpo_iters)
         for _ in range(cfg.grpo_iters):
-            batch, obs = _grpo_batch(torch, stream, obs, net, ref, p, cfg, rng)
+            if cfg.reward == "realized":
+                batch = _realized_batch(torch, stream, net, ref, cfg, rng)
+            else:
+                batch, obs = _grpo_batch(torch, stream, obs, net, ref, p, cfg, rng)
             _grpo_update(torch, net, opt, batch, p, cfg, curve)
-            bar.update(job, advance=1, description=f"GRPO + LACS  reward {curve['grpo_reward'][-1]:.3f}")
+            bar.update(job, advance=1, description=f"{label}  reward {curve['grpo_reward'][-1]:.3f}")
 
     n = len(data[2])
     wall = time.perf_counter() - t0
-    config = {"kind": "setnet", "hidden": cfg.hidden, "trained_on": scenario.name, "trained_n_servers": p.n_servers,
+    config = {"kind": "setnet", "hidden": cfg.hidden, "feature_set": cfg.feature_set, "reward": cfg.reward,
+              "cost_model": p.cost_model, "trained_on": scenario.name, "trained_n_servers": p.n_servers,
               "seed": seed, "train": asdict(cfg), "wall_s": round(wall, 1), "imitation_samples": int(n)}
     save_checkpoint(out, dict(net.state_dict()), config)
     _plot(curve, out / "curve.png")
@@ -130,7 +178,7 @@ def _imitation_set(stream, p: Params, cfg: SetNetConfig, rng: np.random.Generato
     job = bar.add_task("imitation: collecting", total=n_target)
     while sum(len(y) for y in labels) < n_target:
         act, best = epsilon_oracle(obs, p, rng, cfg.imitation_epsilon)
-        t, s = set_features(obs, p)
+        t, s = set_features(obs, p, cfg.feature_set)
         task_x.append(t), server_x.append(s), labels.append(best)
         bar.advance(job, len(obs))
         obs = stream.send(act)
@@ -179,10 +227,44 @@ def _grpo_batch(torch, stream, obs, net, ref, p: Params, cfg: SetNetConfig, rng:
     return tuple(torch.cat(x) for x in zip(*parts)), obs
 
 
+def _realized_batch(torch, eps: Episodes, net, ref, cfg: SetNetConfig, rng: np.random.Generator) -> tuple:
+    """States of the on-policy episodes, every ``branch_every``-th round, with G actions sampled from
+    π_old and their realized team costs (``branch_costs``, the current net greedy after the branch);
+    the same tuple as ``_grpo_batch`` (rewards = −cost, slots)."""
+    parts, seen = [], 0
+    while seen < cfg.grpo_slots * cfg.envs * eps.p.n_users * eps.p.rate:
+        obs, p = eps.obs(), eps.p
+        t, s = _tensors(torch, obs, p, cfg.feature_set)
+        with torch.no_grad():
+            logp_old = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
+            logp_ref = torch.log_softmax(masked_logits(ref(t, s), p.allow_local), -1)
+        a = sample_groups(logp_old, cfg.group_size, rng)
+        cost = branch_costs(eps.state, eps.arr, eps.k, obs, a, p, _greedy(torch, net, p, cfg.feature_set),
+                            cfg.window_slots, int(rng.integers(2**63)))
+        parts.append((t, s, torch.from_numpy(a), torch.from_numpy(-cost).float(), logp_old, logp_ref))
+        seen += len(obs)
+        eps.send(obs, a[:, 0])  # the episodes follow the policy's first sample
+        for _ in range(cfg.branch_every - 1):  # rounds between branches: sampled, not branched
+            obs = eps.obs()
+            with torch.no_grad():
+                lp = torch.log_softmax(masked_logits(net(*_tensors(torch, obs, eps.p, cfg.feature_set)),
+                                                     eps.p.allow_local), -1)
+            eps.send(obs, sample_groups(lp, 1, rng)[:, 0])
+    return tuple(torch.cat(x) for x in zip(*parts))
+
+
+def _greedy(torch, net, p: Params, feature_set: int):
+    """The continuation policy of the branches: the current network, greedy."""
+    def act(obs):
+        with torch.no_grad():
+            return masked_logits(net(*_tensors(torch, obs, p, feature_set)), p.allow_local).argmax(1).numpy()
+    return act
+
+
 def _grpo_update(torch, net, opt, batch: tuple, p: Params, cfg: SetNetConfig, curve: dict) -> None:
     """``grpo_epochs`` passes of the clipped objective with the exact KL (eqs 18-19) over one batch."""
     t, s, a, r, lp_old, lp_ref = batch
-    adv = group_advantages(r)  # eq 18
+    adv = group_advantages(r, cfg.adv_floor_slots if cfg.reward == "realized" else 1e-6)  # eq 18
     for _ in range(cfg.grpo_epochs):
         logp = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
         loss, kl = grpo_loss(logp, lp_old, lp_ref, a, adv, cfg.clip_eps, cfg.kl_beta)  # eq 19

@@ -13,7 +13,13 @@ Per update, for a batch of states from the GRPO set:
    (encoder mode: plus a frozen copy of the SFT encoder/head).
 
 Without ``init`` (an SFT checkpoint folder) the SFT stage runs first. Rewards come from
-:mod:`mecoffload.sim.rewards` (``COSTS["j"]``, ``COSTS["lacs"]``).
+:mod:`mecoffload.sim.rewards` (``COSTS["j"]``, ``COSTS["lacs"]``), or, with ``reward="realized"``
+(``mecoffload train llm-grpo --reward realized``), from what happens: a realized outcome needs the
+simulation to run on, so a fixed state set cannot give it. The states then come from on-policy
+episodes (``learn.realized.Episodes``, ``batch`` envs) instead of the GRPO set, and each of the G
+sampled actions is rewarded with its realized team cost (``learn.realized.branch_costs``: the
+simulation branched G ways under common random numbers, continued with the current model greedy,
+the env's tasks of the next ``REALIZED_WINDOW_SLOTS`` slots summed, slots).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 from ..learn.checkpoint import CheckpointError, load_checkpoint
 from ..learn.grpo_core import group_advantages, grpo_loss, sample_groups
 from ..learn.guards import finite_loss
+from ..learn.realized import Episodes, branch_costs
 from ..sim.scenario import Scenario
 from ..sim import rewards
 from ..sim.params import Params
@@ -39,6 +46,11 @@ from .sft import (LLMConfig, build_policy_model, checkpoint_tensors, evaluate_se
 
 GRPO_KNOBS = ("batch", "grpo_steps", "grpo_states", "group_size", "clip_eps", "kl_beta", "lr_grpo",
               "lr_grpo_encoder", "cost_cap_slots")
+
+REALIZED_WINDOW_SLOTS = 3
+"""realized reward: slots of the env's tasks whose realized costs are summed (as ``learn.setnet``)"""
+REALIZED_ADV_FLOOR_SLOTS = 0.25
+"""realized reward: floor of the group std in eq 18 (slots)"""
 
 # --------------------------------------------------------------------------- training
 
@@ -56,7 +68,9 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
     if enc_ps:
         groups.append({"params": enc_ps, "lr": cfg.lr_grpo_encoder})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    cost_fn = rewards.COSTS[reward]
+    realized = reward == "realized"
+    cost_fn = None if realized else rewards.COSTS[reward]
+    eps = Episodes([p], cfg.batch, seed * 10 + 4) if realized else None
     n = len(obs)
     per_pass = max(1, n // cfg.batch)
     total = cfg.grpo_steps or per_pass
@@ -71,19 +85,22 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
         if step % per_pass == 0 and step:
             perm = rng.permutation(n)
         idx = perm[(step % per_pass) * cfg.batch:(step % per_pass + 1) * cfg.batch]
-        sub = obs.take(idx)
+        sub = eps.obs() if realized else obs.take(idx)
         logp = tr.log_probs(sub, grad=True)
         logp_old = logp.detach()
         logp_ref = tr.ref_log_probs(sub, ref_encoder)
         a = sample_groups(logp_old, cfg.group_size, rng)
-        r = torch.from_numpy(rewards.reward(cost_fn(sub, p, rng), a, cfg.cost_cap_slots)).float()
-        adv = group_advantages(r)
+        if realized:
+            r, expected = _realized_rewards(torch, tr, eps, sub, a, p, rng)
+        else:
+            r = torch.from_numpy(rewards.reward(cost_fn(sub, p, rng), a, cfg.cost_cap_slots)).float()
+            expected = float((logp_old.exp() * torch.from_numpy(-np.minimum(cost_fn(sub, p, rng), cfg.cost_cap_slots)).float()).sum(1).mean())
+        adv = group_advantages(r, REALIZED_ADV_FLOOR_SLOTS if realized else 1e-6)
         loss, kl = grpo_loss(logp, logp_old, logp_ref, torch.from_numpy(a), adv, cfg.clip_eps, cfg.kl_beta)
         finite_loss(loss.item(), f"GRPO ({reward}) loss", step, "a lower --lr-grpo")
         opt.zero_grad()
         loss.backward()
         opt.step()
-        expected = float((logp_old.exp() * torch.from_numpy(-np.minimum(cost_fn(sub, p, rng), cfg.cost_cap_slots)).float()).sum(1).mean())
         curve["grpo_reward"].append(expected)
         curve["grpo_kl"].append(kl.item())
         if bar:
@@ -93,6 +110,18 @@ def grpo_stage(tr, obs, p: Params, cfg: LLMConfig, reward: str, seed: int, bar=N
     return {"grpo_steps": total, "grpo_wall_s": round(time.perf_counter() - t0, 1),
             "grpo_final_reward_slots": float(np.mean(curve["grpo_reward"][-10:])),
             "grpo_first_reward_slots": float(np.mean(curve["grpo_reward"][:10]))}
+
+
+def _realized_rewards(torch, tr, eps: Episodes, sub, a: np.ndarray, p: Params, rng: np.random.Generator):
+    """(rewards (n, G) = −realized team cost in slots, mean reward of the first samples); moves the
+    episodes on with the first sample of every group."""
+    def greedy(o):
+        with torch.no_grad():
+            return tr.log_probs(o, grad=False).argmax(1).numpy()
+
+    cost = branch_costs(eps.state, eps.arr, eps.k, sub, a, p, greedy, REALIZED_WINDOW_SLOTS, int(rng.integers(2**63)))
+    eps.send(sub, a[:, 0])
+    return torch.from_numpy(-cost).float(), float(-cost[:, 0].mean())
 
 
 def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps: int | None, seed: int, progress: bool,
@@ -147,6 +176,9 @@ def train_pipeline(kind: str, reward: str, scenario: Scenario, out: Path, steps:
 
 def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
           backbone: str | None = None, config: LLMConfig | None = None, init: str | Path | None = None,
-          data: dict | None = None) -> dict:
-    """SFT + GRPO with the one-step reward −J (eq 14); ``steps`` = GRPO updates."""
-    return train_pipeline("llm-grpo", "j", scenario, out, steps, seed, progress, backbone, config, init, data)
+          data: dict | None = None, reward: str | None = None) -> dict:
+    """SFT + GRPO with the one-step reward −J (eq 14), or ``reward="realized"`` (realized outcomes,
+    see the module docstring); ``steps`` = GRPO updates."""
+    if reward not in (None, "j", "cost", "realized"):
+        raise CheckpointError(f"--reward for llm-grpo must be 'cost' or 'realized' (got {str(reward)[:40]!r})")
+    return train_pipeline("llm-grpo", "realized" if reward == "realized" else "j", scenario, out, steps, seed, progress, backbone, config, init, data)

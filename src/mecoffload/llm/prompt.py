@@ -21,6 +21,10 @@ compares numbers digit by digit; under the ``units`` perturbation in s, ``B 0.26
 ``costlabel`` (the same, estimate first: ``0264 B``; each label token follows its own number, so the model
 can learn to copy the label that ends the smallest number wherever the line is: with ``sft.augment`` it
 learns shuffled, relabelled, noisy and unit-varied prompts, which ``cost`` did not in our trials, docs/llm.md).
+``queue=True`` (off by default: prompts without it are unchanged) adds one line, second in the
+state, with the queue view of ``Obs``: the device's uplink wait and backlog, and per server the
+tasks in service and uploading (``Queue: wait 0.120 s, backlog 3.10 Mbit; in service/uploading
+B 1/0, C 0/2``; compact ``Q w=0.120s b=3.10Mbit B=1/0 C=0/2``).
 Perturbations (Table VI): ``standard``; ``shuffle`` (fields of every line and the order of the
 server lines shuffled; labels stay with their server); ``noisy`` (irrelevant sentences injected
 between lines); ``units`` (MHz, kbit, kbps, ms instead of GHz, Mbit, Mbps, s).
@@ -64,6 +68,8 @@ class PromptConfig:
     """newest load-history entries listed per server"""
     goal: str = "latency"
     """latency (seed 001: minimise the task's generalized cost) | maxdelay (seed 000: balance load)"""
+    queue: bool = False
+    """add the queue-view line (uplink wait/backlog, tasks in service/uploading per server)"""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -168,13 +174,28 @@ def state_text(obs: Obs, i: int, p: Params, cfg: PromptConfig, rng: np.random.Ge
         lines = [f"Task latency per option in {'ms' if ms else 's'}:",
                  line(0) + ("" if p.allow_local else " (not allowed)")]
         lines += [line(e + 1) for e, _ in servers]
+        if cfg.queue:
+            lines.insert(1, _queue_line(obs, i, labels, True, u))
         return _add_noise(lines, cfg, rng)
     lines = [("Task " if compact else "Task: ") + sep.join(task)]
     lines.append(f"{labels[0]}: " + ("local " if compact else "run locally, ") + sep.join(loc)
                  + ("" if p.allow_local else " (not allowed)"))
     for e, fl in servers:
         lines.append(f"{labels[e + 1]}: " + (f"S{e + 1} " if compact else f"edge server {e + 1}, ") + sep.join(fl))
+    if cfg.queue:
+        lines.insert(1, _queue_line(obs, i, labels, compact, u))
     return _add_noise(lines, cfg, rng)
+
+
+def _queue_line(obs: Obs, i: int, labels: str, compact: bool, u: dict) -> str:
+    """The queue-view line of row i: uplink wait (s) and backlog (bit), per server in service/uploading."""
+    sec, bit = u["s"], u["bit"]
+    w, b = _num(obs.uplink_wait_s[i] / sec[0]), _num(obs.uplink_bits[i] / bit[0])
+    per = [f"{labels[e + 1]}{'=' if compact else ' '}{int(obs.n_in_service[i, e])}/{int(obs.n_uploading[i, e])}"
+           for e in range(obs.n_servers)]
+    if compact:
+        return f"Q w={w}{sec[1]} b={b}{bit[1]} " + " ".join(per)
+    return f"Queue: uplink wait {w} {sec[1]}, uplink backlog {b} {bit[1]}; in service/uploading " + ", ".join(per)
 
 
 def _fixed(val_s: float, ms: bool) -> str:

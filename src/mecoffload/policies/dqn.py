@@ -5,7 +5,8 @@ same function the env uses, restricted to the checkpoint's ``input_index``: the 
 feature is not an input). Its input size is fixed by the topology, 5 + M·(7 + H) features for
 M servers and H history slots, so a checkpoint only runs on scenarios with the number of edge
 servers (and history length) it was trained on; anything else is refused with a one-line
-error. Train one with ``mecoffload train dqn --scenario NAME --out FOLDER``
+error. A checkpoint's ``feature_set`` (absent = 1: seed 001's view; 2 adds the queue view, see
+``sim.features``) picks the observation it reads. Train one with ``mecoffload train dqn --scenario NAME --out FOLDER``
 (``mecoffload.learn.dqn``). torch is imported when the policy is built, not at import time.
 """
 
@@ -17,7 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from ..core.checkpoint import CheckpointConfig, CheckpointError, load_checkpoint, require_torch
 from ..core.errors import clip
 from ..sim.dynamics import Obs
-from ..sim.env import feature_dim, flat_features
+from ..sim.features import LATEST, feature_dim, flat_features
 from ..sim.params import Params
 from .base import PolicyError, allowed_mask, register
 from .compressed import int8_folder, load_int8_module
@@ -57,6 +58,7 @@ class DQNPolicy:
                 raise CheckpointError(f"'{arg}/model.safetensors' does not match its config.json ({first})") from None
         net.eval()
         self.torch, self.net, self.p, self.max_servers, self.index = torch, net, p, m, index
+        self.feature_set = int(cfg.get("feature_set", 1))
         self.folder = arg
 
     def reset(self, batch: int) -> None:
@@ -65,7 +67,8 @@ class DQNPolicy:
     def features(self, obs: Obs) -> np.ndarray:
         """(n, input_dim) float32 network input: the env's observation at the checkpoint's columns."""
         # the slot index is not an input of the network (not in ``index``): pass zeros
-        return np.ascontiguousarray(flat_features(obs, np.zeros(len(obs)), self.p, self.max_servers)[:, self.index])
+        return np.ascontiguousarray(flat_features(obs, np.zeros(len(obs)), self.p, self.max_servers,
+                                                  self.feature_set)[:, self.index])
 
     def q_values(self, obs: Obs) -> np.ndarray:
         """(n, max_servers+1) Q-values (scaled reward units, higher is better)."""
@@ -84,6 +87,7 @@ class DQNCheckpoint(CheckpointConfig):
     n_servers: int = Field(ge=1, le=64, description="edge servers of the training scenario")
     max_servers: int = Field(ge=1, le=1024, description="server slots of the observation")
     history: int = Field(ge=0, le=64, description="sim.history_slots of the training scenario")
+    feature_set: int = Field(1, ge=1, le=LATEST, description="observation feature set (sim.features.FEATURE_SETS)")
     input_index: list[int] = Field(min_length=1, max_length=100_000, description="feature columns the network reads")
     input_dim: int = Field(ge=1, le=100_000, description="network inputs = len(input_index)")
     n_actions: int = Field(ge=2, le=1025, description="network outputs = max_servers + 1")
@@ -94,7 +98,7 @@ class DQNCheckpoint(CheckpointConfig):
     @classmethod
     def _columns(cls, v: list[int], info: ValidationInfo) -> list[int]:
         if "max_servers" in info.data and "history" in info.data:
-            width = feature_dim(info.data["max_servers"], info.data["history"])
+            width = feature_dim(info.data["max_servers"], info.data["history"], info.data.get("feature_set", 1))
             if not (0 <= min(v) and max(v) < width):
                 raise ValueError(f"input_index must list feature columns 0..{width - 1} (got {clip(min(v), 20)}..{clip(max(v), 20)})")
         return v

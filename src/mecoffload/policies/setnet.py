@@ -9,7 +9,12 @@ Features (all dimensionless; times divided by the deadline τ, so they do not de
 per server: estimated latency C_e (eqs 2-7), C_e − min_a C_a, upload time D/R_e, wait + execution
 at the server, server delay L_e·γ/F_e, N_e, log(F_e / 10 GHz), load trend over the history
 window, and J_e (eq 11, capped); per task: local latency C_0, C_0 − min_a C_a, D / D_max,
-local wait, J_0 (capped).
+local wait, J_0 (capped). That is feature set 1 (``FEATURES[1]``); set 2 adds the queue view
+(``sim.dynamics.Obs``): per server the queue-model latency C^q_e (``sim.cost.queue_costs``), C^q_e −
+min_a C^q_a, the upload time at the mean rate after the device's uplink wait, tasks in service and
+uploading, the server's remaining cycles / F_e, and J^q_e; per task C^q_0, C^q_0 − min_a C^q_a, the
+uplink wait, the uplink backlog / D_max and J^q_0. A checkpoint's ``feature_set`` (absent = 1) says
+which set it reads.
 
 Trained by ``mecoffload train setnet`` (see ``mecoffload.learn.setnet``); evaluated greedily
 with ``-p setnet:FOLDER``.
@@ -22,7 +27,7 @@ from pydantic import field_validator
 
 from ..core.checkpoint import CheckpointConfig, CheckpointError, load_checkpoint, require_torch
 from ..core.errors import clip
-from ..sim.cost import estimated_costs, generalized_cost
+from ..sim.cost import estimated_costs, generalized_cost, queue_costs
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import PolicyError, register
@@ -30,11 +35,40 @@ from .compressed import int8_folder, load_int8_module
 
 N_SERVER_FEATURES = 9
 N_TASK_FEATURES = 5
+FEATURES = {1: (N_TASK_FEATURES, N_SERVER_FEATURES), 2: (N_TASK_FEATURES + 5, N_SERVER_FEATURES + 7)}
+"""feature set -> (task features, server features) per row"""
 J_CAP = 4.0  # generalized costs above 4·τ carry no extra information
 
 
-def set_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
-    """Return (task features (n, 5), server features (n, E, 9)) as float32."""
+def set_features(obs: Obs, p: Params, version: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return (task features (n, T), server features (n, E, S)) as float32; (T, S) = ``FEATURES[version]``."""
+    if version not in FEATURES:
+        raise ValueError(f"setnet feature set must be one of {sorted(FEATURES)} (got {version!r})")
+    task, server = _paper_features(obs, p)
+    if version >= 2:
+        qt, qs = _queue_features(obs, p)
+        task, server = np.concatenate([task, qt], -1), np.concatenate([server, qs], -1)
+    return task.astype(np.float32), server.astype(np.float32)
+
+
+def _queue_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """The queue view of set 2: (task (n, 5), server (n, E, 7)), times / τ, capped at ``J_CAP``."""
+    tau = p.deadline_s
+    c = queue_costs(obs.bits, obs.local_wait_s, obs.mean_rate, obs.uplink_wait_s, obs.f_edge, obs.n_in_service,
+                    obs.backlog_cycles, p)
+    j = generalized_cost(c, p)
+    cmin = c.min(1, keepdims=True) if p.allow_local else c[:, 1:].min(1, keepdims=True)
+    upload = obs.uplink_wait_s[:, None] + obs.bits[:, None] / obs.mean_rate
+    cap = lambda x: np.minimum(x / tau, J_CAP)  # noqa: E731
+    server = np.stack([cap(c[:, 1:]), cap(c[:, 1:] - cmin), cap(upload), obs.n_in_service / 5.0,
+                       obs.n_uploading / 5.0, cap(obs.backlog_cycles / obs.f_edge), cap(j[:, 1:])], axis=-1)
+    task = np.stack([cap(c[:, 0]), cap(c[:, 0] - cmin[:, 0]), cap(obs.uplink_wait_s),
+                     np.minimum(obs.uplink_bits / p.size_hi_bit, J_CAP), cap(j[:, 0])], axis=-1)
+    return task, server
+
+
+def _paper_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Feature set 1: (task (n, 5), server (n, E, 9)) from the paper's cost model (eqs 2-11)."""
     tau = p.deadline_s
     c = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
     j = generalized_cost(c, p)
@@ -67,13 +101,21 @@ def set_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
         ],
         axis=-1,
     )
-    return task.astype(np.float32), server.astype(np.float32)
+    return task, server
 
 
 class SetNetCheckpoint(CheckpointConfig):
     """The field of a setnet ``config.json`` that the policy reads (written by ``mecoffload.learn.setnet``)."""
 
     hidden: int
+    feature_set: int = 1
+
+    @field_validator("feature_set", mode="before")
+    @classmethod
+    def _feature_set(cls, v):
+        if isinstance(v, bool) or v not in FEATURES:
+            raise ValueError(f"'feature_set' must be one of {sorted(FEATURES)} (got {clip(v, 40)})")
+        return v
 
     @field_validator("hidden", mode="before")
     @classmethod
@@ -85,7 +127,7 @@ class SetNetCheckpoint(CheckpointConfig):
 
 def setnet_tensor_shapes(c: SetNetCheckpoint) -> dict[str, tuple[int, ...]]:
     """{name: shape} of the state dict of :func:`build_setnet` with width ``c.hidden``."""
-    h, fs, ft = c.hidden, N_SERVER_FEATURES, N_TASK_FEATURES
+    h, (ft, fs) = c.hidden, FEATURES[c.feature_set]
     return {
         "phi_server.weight": (h, fs), "phi_server.bias": (h,), "phi_task.weight": (h, ft),
         "phi_out.weight": (h, h), "phi_out.bias": (h,), "psi_h.weight": (h, h), "psi_h.bias": (h,),
@@ -94,10 +136,12 @@ def setnet_tensor_shapes(c: SetNetCheckpoint) -> dict[str, tuple[int, ...]]:
     }
 
 
-def build_setnet(hidden: int = 64):
-    """Create the torch module (torch imported lazily)."""
+def build_setnet(hidden: int = 64, feature_set: int = 1):
+    """Create the torch module for feature set ``feature_set`` (torch imported lazily)."""
     import torch
     from torch import nn
+
+    n_task, n_server = FEATURES[feature_set]
 
     class SetNet(nn.Module):
         """phi(server, task) per server -> pooled context -> psi per server, chi for local.
@@ -109,13 +153,13 @@ def build_setnet(hidden: int = 64):
         def __init__(self) -> None:
             super().__init__()
             h = hidden
-            self.phi_server = nn.Linear(N_SERVER_FEATURES, h)
-            self.phi_task = nn.Linear(N_TASK_FEATURES, h, bias=False)
+            self.phi_server = nn.Linear(n_server, h)
+            self.phi_task = nn.Linear(n_task, h, bias=False)
             self.phi_out = nn.Linear(h, h)
             self.psi_h = nn.Linear(h, h)
             self.psi_ctx = nn.Linear(2 * h, h, bias=False)
             self.psi_out = nn.Linear(h, 1)
-            self.chi = nn.Sequential(nn.Linear(N_TASK_FEATURES + 2 * h, h), nn.ReLU(), nn.Linear(h, 1))
+            self.chi = nn.Sequential(nn.Linear(n_task + 2 * h, h), nn.ReLU(), nn.Linear(h, 1))
 
         def forward(self, task: "torch.Tensor", server: "torch.Tensor") -> "torch.Tensor":
             """task (n, Ft), server (n, E, Fs) -> logits (n, E+1); index 0 = local."""
@@ -147,28 +191,31 @@ class SetNetPolicy:
             raise PolicyError("setnet needs a checkpoint folder: setnet:PATH (train one with `mecoffload train setnet`)")
         torch = require_torch()
         if int8_folder(arg):  # `mecoffload compress --quantize int8`
-            self.net, _ = load_int8_module(arg, "setnet", SetNetCheckpoint, lambda c: build_setnet(c["hidden"]))
+            self.net, cfg = load_int8_module(arg, "setnet", SetNetCheckpoint,
+                                             lambda c: build_setnet(c["hidden"], c.get("feature_set", 1)))
         else:
-            self.net = self._load(arg)
+            self.net, cfg = self._load(arg)
+        self.feature_set = cfg.get("feature_set", 1)  # 1 = the features checkpoints before the queue view saw
         self.net.eval()
         self.torch, self.p = torch, p
 
     @staticmethod
     def _load(arg: str):
+        """(net, config) of a checkpoint folder, validated."""
         tensors, cfg = load_checkpoint(arg, "setnet", SetNetCheckpoint, setnet_tensor_shapes)  # validated
-        net = build_setnet(cfg["hidden"])
+        net = build_setnet(cfg["hidden"], cfg.get("feature_set", 1))
         try:
             net.load_state_dict(tensors)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(f"'{arg}/model.safetensors' does not match its config.json ({clip(first, 200)})") from None
-        return net
+        return net, cfg
 
     def reset(self, batch: int) -> None:
         pass
 
     def logits(self, obs: Obs):
-        task, server = set_features(obs, self.p)
+        task, server = set_features(obs, self.p, self.feature_set)
         with self.torch.inference_mode():
             out = self.net(self.torch.from_numpy(task), self.torch.from_numpy(server))
         return masked_logits(out, self.p.allow_local)

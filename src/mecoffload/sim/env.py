@@ -6,7 +6,8 @@ runs ``num_envs`` copies over one batched ``SimState`` with NumPy (no Python loo
 
 Both are thin drivers of :mod:`mecoffload.sim.dynamics` through ``sim.envbatch.EnvBatch`` (B
 episodes, each at its own slot, with a pointer to its pending task); the observation is
-``sim.features.flat_features`` and the reward comes from ``sim.rewards``. This module holds the
+``sim.features.flat_features`` and the reward comes from ``sim.rewards`` (estimated) or
+``sim.realized`` (realized outcomes). This module holds the
 spaces, the action masks, the reward choice, seeding and autoreset. Units: seconds, bits, Hz
 unless a name says otherwise.
 """
@@ -25,11 +26,13 @@ from gymnasium.vector.utils import batch_space
 from .scenario import Scenario, load_scenario
 from .dynamics import Obs, SimState
 from .envbatch import EnvBatch
-from .features import OBS_HIGH, SERVER_FEATURES, TASK_FEATURES, feature_dim, feature_names, flat_features
+from .features import (OBS_HIGH, SERVER_FEATURES, TASK_FEATURES, check_version, feature_dim, feature_names,
+                       flat_features)
 from .params import Params
+from .realized import RealizedCredit
 from .rewards import COSTS, j_slots, reward
 
-RewardKind = Literal["cost", "lacs"]
+RewardKind = Literal["cost", "lacs", "realized"]
 
 _SEED_HIGH = 2**63 - 1
 
@@ -37,23 +40,24 @@ _SEED_HIGH = 2**63 - 1
 class _Spec:
     """Scenario, action layout and feature scaling shared by the single and vector envs."""
 
-    def __init__(self, scenario: Scenario | str, reward: str, max_servers: int | None, overrides):
+    def __init__(self, scenario: Scenario | str, reward: str, max_servers: int | None, overrides, features: int = 1):
         if isinstance(scenario, str):
             sc = load_scenario(scenario, overrides)
         elif isinstance(scenario, Scenario):
             sc = scenario.with_overrides(overrides)
         else:
             raise TypeError(f"scenario must be a Scenario or a preset name/path, got {type(scenario).__name__}")
-        if reward not in ("cost", "lacs"):
-            raise ValueError(f"reward must be 'cost' or 'lacs' (got {reward!r})")
+        if reward not in ("cost", "lacs", "realized"):
+            raise ValueError(f"reward must be 'cost', 'lacs' or 'realized' (got {reward!r})")
+        self.version = check_version(features)
         p = Params.from_scenario(sc)
         m = p.n_servers if max_servers is None else int(max_servers)
         if m < p.n_servers:
             raise ValueError(f"max_servers={m} is smaller than the scenario's edge.count={p.n_servers}")
         self.scenario, self.p0, self.reward, self.max_servers = sc, p, reward, m
-        self.cost = COSTS["j" if reward == "cost" else reward]
+        self.cost = COSTS.get("j" if reward in ("cost", "realized") else reward)
         self.H = p.history
-        self.dim = feature_dim(m, self.H)
+        self.dim = feature_dim(m, self.H, self.version)
         self.fallback = 0 if p.allow_local else 1
 
     def params(self, n_servers: int) -> Params:
@@ -72,7 +76,7 @@ class _Spec:
         return int(e)
 
     def feature_names(self) -> list[str]:
-        return feature_names(self.max_servers, self.H)
+        return feature_names(self.max_servers, self.H, self.version)
 
     def mask(self, n_servers: int) -> np.ndarray:
         """(max_servers+1,) bool: actions that exist and are allowed."""
@@ -83,12 +87,16 @@ class _Spec:
 
     def features(self, obs: Obs, t: np.ndarray, p: Params) -> np.ndarray:
         """(n, dim) float32 scaled features of the n rows of ``obs``; t: their slot index."""
-        return flat_features(obs, t, p, self.max_servers)
+        return flat_features(obs, t, p, self.max_servers, self.version)
 
     def rewards(self, obs: Obs, action: np.ndarray, p: Params, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """(reward, J of the action, oracle J), each (n,), J in slots."""
+        """(reward, J of the action, oracle J), each (n,), J in slots; the realized reward is filled
+        in by the env from its ``RealizedCredit`` (0 here)."""
         j = j_slots(obs, p)
-        r = reward(j if self.cost is j_slots else self.cost(obs, p, rng), action)
+        if self.reward == "realized":
+            r = np.zeros(len(action))
+        else:
+            r = reward(j if self.cost is j_slots else self.cost(obs, p, rng), action)
         return r, j[np.arange(len(action)), action], j.min(1)
 
     def estimated_j(self, obs: Obs, p: Params) -> np.ndarray:
@@ -123,6 +131,23 @@ _DOC_MDP = """
     ... + 7 .. 7+H-1      L_e / D_ref at the end of the last H slots, oldest first (bit)
     ====================  ================================================================
 
+    ``features=2`` (the queue view, ``sim.features.FEATURE_SETS[2]``): ``Box(0, 10, (7 + M·(12+H),))``,
+    two more task features after index 4 and five more per server after C_e (then the history):
+
+    ====================  ================================================================
+    index                 feature (feature set 2)
+    ====================  ================================================================
+    5                     W^up_bits / D_ref (bits queued in the device's uplink FIFO)
+    6                     W^up / T_ref (expected wait before the task's upload starts, s)
+    7 + e·(12+H) + 0..6   as set 1: valid, F_e, R_e, N_e, L_e, d_e, C_e (C_e under ``cost.model``)
+    ... + 7               R̄_e / R_ref (mean uplink rate over the fading, bit/s)
+    ... + 8               tasks uploading towards e (any device) / N_ref
+    ... + 9               tasks in service at e / N_ref
+    ... + 10              W_e / (D_ref·γ) (remaining cycles at e)
+    ... + 11              C^q_e / T_ref (queue-model latency, ``sim.cost.queue_costs``, s)
+    ... + 12 .. 12+H-1    L_e history as set 1
+    ====================  ================================================================
+
     Padded servers (index ≥ E) are all zeros. ``feature_names`` lists the names. The raw
     ``Obs`` (SI units) is in ``last_obs`` for policies that want structured input.
 
@@ -135,7 +160,16 @@ _DOC_MDP = """
     **Reward** (per decision, in slots): ``"cost"`` → −J/Δt, the estimated generalized cost of
     the chosen location (eqs 11, 14; ``sim.rewards.j_slots``); ``"lacs"`` →
     −(J + λ·C_impact)/Δt (eq 26, ``sim.rewards.lacs_slots``, K future tasks sampled from the
-    env's ``np_random``), never larger than the "cost" reward of the same state and action.
+    env's ``np_random``), never larger than the "cost" reward of the same state and action;
+    ``"realized"`` → what happened (``sim.realized``): a decided task costs its realized latency/Δt
+    when it completes and τ + ρ/Δt when it is dropped (unfinished at the end of slot a+τ−1 for a
+    task decided in slot a) or rejected. **Delayed credit**: the outcome is known only slots after
+    the decision, so the reward of a step is −(sum of the costs of this env's tasks whose outcome
+    became known during the step: the slots it served, and a rejection at once), and
+    ``info["task_id"]`` is the id of the task decided (its env's count of earlier decisions).
+    A learner that wants each decision's own cost (e.g. the DQN) calls ``pop_credits()``: the
+    (env, task id, cost) of every outcome since the last call, to match with ``info["task_id"]``.
+    Tasks still in flight when an episode is truncated and reset are never credited.
 
     **Dynamics and episode end.** Reset draws a layout and starts at slot 0 with the slot's
     arrivals. Each step decides one task (``sim.dynamics.decide``); when the slot has no more
@@ -147,7 +181,7 @@ _DOC_MDP = """
 
     **Info**: ``J_slots`` (J of the executed action), ``oracle_J_slots`` (min over allowed
     actions), ``action`` (executed action), ``slot`` (slot of the decided task),
-    ``invalid_action``, ``n_servers``.
+    ``invalid_action``, ``n_servers``, ``task_id``.
 """
 
 
@@ -157,8 +191,8 @@ _DOC_MDP = """
 class _Episodes:
     """What both envs keep: the spec, the batch of episodes and the current episode's constants."""
 
-    def _setup(self, scenario: Scenario | str, reward: str, max_servers: int | None, overrides) -> None:
-        self._spec = _Spec(scenario, reward, max_servers, overrides)
+    def _setup(self, scenario: Scenario | str, reward: str, max_servers: int | None, overrides, features: int) -> None:
+        self._spec = _Spec(scenario, reward, max_servers, overrides, features)
         self.scenario = self._spec.scenario
         self.max_servers = self._spec.max_servers
         self.reward_kind = reward
@@ -167,6 +201,7 @@ class _Episodes:
         self._p = self._spec.p0
         self._mask = self._spec.mask(self._p.n_servers)
         self.last_obs: Obs | None = None
+        self._credit: RealizedCredit | None = None
 
     @property
     def params(self) -> Params:
@@ -185,9 +220,23 @@ class _Episodes:
         self._p = self._spec.params(e)
         self._mask = self._spec.mask(e)
         exo_seed = seed if seed is not None else int(self.np_random.integers(_SEED_HIGH))
-        self._batch = EnvBatch(self._p, batch, exo_seed)
+        self._credit = RealizedCredit(self._p) if self.reward_kind == "realized" else None
+        self._batch = EnvBatch(self._p, batch, exo_seed, self._credit)
         self.last_obs = self._batch.observe()
         return e
+
+    def pop_credits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``reward="realized"``: (env, task id, realized cost in slots) of every task whose outcome
+        became known since the last call (each task exactly once); see the Reward section."""
+        self._require_reset()
+        if self._credit is None:
+            raise RuntimeError("pop_credits() needs reward='realized'")
+        return self._credit.pop()
+
+    def _realized_rewards(self, n: int) -> np.ndarray:
+        """(n,) −(realized costs, slots) credited per env since the last step; keeps them for ``pop_credits``."""
+        env, _, cost = self._credit.fresh()
+        return -np.bincount(env, cost, minlength=n)[:n]
 
     def _estimated_j(self) -> np.ndarray:
         self._require_reset()
@@ -207,11 +256,13 @@ class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
 
     Args:
         scenario: a ``Scenario`` or a preset name / TOML path (default ``"comllm"``).
-        reward: ``"cost"`` (eq 14) or ``"lacs"`` (eq 26).
+        reward: ``"cost"`` (eq 14), ``"lacs"`` (eq 26) or ``"realized"`` (outcomes, delayed credit).
         max_servers: M, width of the action space and of the observation (default: the
             scenario's ``edge.count``); ``reset(options={"n_servers": E})`` picks any E ≤ M for
             one episode (default E = ``edge.count``).
         overrides: dotted scenario overrides, e.g. ``{"edge.count": 11}``.
+        features: observation feature set (``sim.features.FEATURE_SETS``): 1 (default, seed 001's
+            view) or 2 (adds the queue view).
 
     **Seeding.** ``reset(seed=s)`` seeds the dynamics' exogenous stream with s exactly as
     ``eval.evaluate.run_policy(..., episodes=1, seed=s)`` does (same layout, arrivals, sizes
@@ -230,8 +281,9 @@ class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
         reward: RewardKind = "cost",
         max_servers: int | None = None,
         overrides: dict[str, Any] | list[str] | None = None,
+        features: int = 1,
     ):
-        self._setup(scenario, reward, max_servers, overrides)
+        self._setup(scenario, reward, max_servers, overrides, features)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
         self.action_space = spaces.Discrete(self.max_servers + 1)
 
@@ -256,7 +308,10 @@ class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
         act = np.array([a])
         r, j, j_min = self._spec.rewards(obs, act, p, self.np_random)
         slot = int(self._batch.state.t[0])
+        task_id = int(self._batch.state.arrived[0])
         self._batch.decide(obs, act)
+        if self._credit is not None:
+            r = self._realized_rewards(1)
         self.last_obs = self._batch.observe()
         truncated = bool(self._batch.state.t[0] >= p.horizon)
         info = {
@@ -266,6 +321,7 @@ class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
             "slot": slot,
             "invalid_action": invalid,
             "n_servers": p.n_servers,
+            "task_id": task_id,
         }
         return self._features(), float(r[0]), False, truncated, info
 
@@ -320,11 +376,12 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
         reward: RewardKind = "cost",
         max_servers: int | None = None,
         overrides: dict[str, Any] | list[str] | None = None,
+        features: int = 1,
     ):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
         self.num_envs = int(num_envs)
-        self._setup(scenario, reward, max_servers, overrides)
+        self._setup(scenario, reward, max_servers, overrides, features)
         self.single_observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
         self.single_action_space = spaces.Discrete(self.max_servers + 1)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -358,6 +415,7 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
         executed = np.zeros(n, np.int64)
         invalid = np.zeros(n, bool)
         slot = self._batch.state.t.copy()
+        task_id = self._batch.state.arrived.copy()
         if act_rows.size:
             obs = self.last_obs.take(act_rows)
             a = actions[act_rows].astype(np.int64)
@@ -367,6 +425,9 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
             rewards[act_rows], j[act_rows], j_min[act_rows] = r, ja, jm
             executed[act_rows], invalid[act_rows] = a, bad
             self._batch.decide(obs, a)
+        if self._credit is not None:
+            rewards = self._realized_rewards(n)
+            rewards[resetting] = 0.0
         if resetting.any():
             self._batch.reset_rows(np.flatnonzero(resetting), int(self.np_random.integers(_SEED_HIGH)))
         self.last_obs = self._batch.observe()
@@ -380,6 +441,7 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
             "slot": slot, "_slot": m.copy(),
             "invalid_action": invalid, "_invalid_action": m.copy(),
             "n_servers": np.full(n, p.n_servers), "_n_servers": np.ones(n, bool),
+            "task_id": task_id, "_task_id": m.copy(),
         }
         return self._features(), rewards, np.zeros(n, bool), truncated, info
 

@@ -54,8 +54,9 @@ class EnvBatch:
     current slot (slots without arrivals are served and skipped).
     """
 
-    def __init__(self, p: Params, batch: int, seed: int):
-        self.p, self.B = p, batch
+    def __init__(self, p: Params, batch: int, seed: int, credit=None):
+        """``credit``: optional ``sim.realized.RealizedCredit`` told of every decision and service."""
+        self.p, self.B, self.credit = p, batch, credit
         self.state, self.exo = reset(p, batch, seed)
         self.user = np.zeros((batch, 1), np.int64)  # arrivals of each env's current slot
         self.bits = np.zeros((batch, 1))
@@ -71,7 +72,9 @@ class EnvBatch:
             whole = rows.size == self.B
             sub = self.state if whole else take_rows(self.state, rows)
             if serve_first:
-                serve(sub, p)
+                outcome = serve(sub, p)
+                if self.credit is not None:
+                    self.credit.served(rows, outcome, sub.t)
             arr = draw_slot(sub, p, self.exo)
             if not whole:
                 put_rows(self.state, rows, sub)
@@ -98,13 +101,19 @@ class EnvBatch:
 
     def decide(self, obs: Obs, action: np.ndarray) -> None:
         """Decide the pending task of the envs ``obs.env`` (sorted), then advance exhausted slots."""
-        decide(self.state, obs, action, self.p)
         b = obs.env
+        if self.credit is not None:
+            ids, slots = self.state.arrived[b].copy(), self.state.t[b].copy()
+        decide(self.state, obs, action, self.p)
+        if self.credit is not None:
+            self.credit.decided(b, ids, slots, action)
         self.ptr[b] += 1
         self._next_slot(b[self.ptr[b] >= self.count[b]], serve_first=True)
 
     def reset_rows(self, rows: np.ndarray, seed: int) -> None:
         """Fresh layouts (drawn from ``seed``) and empty queues for ``rows``, at slot 0."""
+        if self.credit is not None:
+            self.credit.forget(rows)
         fresh, _ = reset(self.p, rows.size, seed)
         put_rows(self.state, rows, fresh)
         self._next_slot(rows, serve_first=False)
