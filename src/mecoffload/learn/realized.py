@@ -80,10 +80,13 @@ def _finish_slot(br: SimState, arr: Arrivals, k0: int, p: Params, act: Act) -> N
 
 def _draw_shared(br: SimState, G: int, p: Params, exo: np.random.Generator) -> Arrivals:
     """Draw the next slot once per env (every G-th copy) and give it to all G copies of the env.
-    ``draw_slot`` reads only the shapes of the queue counts and mean SNRs and redraws the fading."""
-    one = SimpleNamespace(lq_n=br.lq_n[::G], fade_u=br.fade_u[::G].copy(), snr_mean=br.snr_mean[::G])
+    ``draw_slot`` reads the shapes of the queue counts and mean SNRs, the slot index and the on/off
+    state of an arrival schedule, and redraws the fading and that state."""
+    one = SimpleNamespace(lq_n=br.lq_n[::G], fade_u=br.fade_u[::G].copy(), snr_mean=br.snr_mean[::G], t=br.t[::G],
+                          arr_on=br.arr_on[::G].copy())
     a = draw_slot(one, p, exo)
     br.fade_u = np.ascontiguousarray(np.repeat(one.fade_u, G, axis=0))
+    br.arr_on = np.repeat(one.arr_on, G, axis=0)
     return Arrivals(np.repeat(a.user, G, 0), np.repeat(a.bits, G, 0), np.repeat(a.valid, G, 0))
 
 
