@@ -9,6 +9,7 @@ One module per command group, each a typer sub-app merged into ``app`` here:
 - ``tiers``      : ``tier-policies``, ``tier-eval``, ``tier-train``
 - ``ecs``        : ``import-ecs``, ``run-ecs``
 - ``llm``        : the ``llm`` group (``prepare``, ``data``, ``finetune``, ``bench``)
+- ``serve``      : ``serve``, ``serve-sim`` (the decision service, ``mecoffload.serve``)
 - ``common``     : consoles, output paths, option parsing, tables
 - ``runs``       : runner options (``--backend``, ``--jobs``, ``--address``), run folders
   (``--resume``, ``--force``, ``.partial``), cell progress bars, staged checkpoints
@@ -35,7 +36,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
 
 from ..core.errors import UserError, clip
 from ..core.quiet import quiet_third_party
-from . import ecs, evaluate, experiment, info, llm, tiers, train
+from . import ecs, evaluate, experiment, info, llm, serve, tiers, train
 from .runs import Interrupted
 
 app = typer.Typer(
@@ -50,7 +51,7 @@ app = typer.Typer(
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", help="show third-party warnings and logs")) -> None:
     """mecoffload: learning-based task offloading for Mobile Edge Computing."""
-for _group in (info, evaluate, train, experiment, tiers, ecs):
+for _group in (info, evaluate, train, experiment, tiers, ecs, serve):
     app.add_typer(_group.app)
 app.add_typer(llm.app, name="llm")
 
