@@ -13,6 +13,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -85,9 +86,20 @@ def serve(sc: Scenario, spec: str, host: str, port: int, workers: int, key_file:
     _log(access_log)
     common = {"host": host, "port": port, "log_level": "warning", "access_log": False,
               "timeout_graceful_shutdown": GRACE_S}
-    if workers > 1:
-        build(config)  # fail here, with one error line, before the workers start
-        os.environ[ENV] = json.dumps(config)
-        uvicorn.run("mecoffload.serve.server:app_from_env", factory=True, workers=workers, **common)
-    else:
-        uvicorn.run(build(config)[1], **common)
+    stopped: list[int] = []
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal with the handlers it found:
+    # these take it and let ``serve`` return (exit code 0 after a requested shutdown)
+    previous = {sig: signal.signal(sig, lambda signum, frame: stopped.append(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if workers > 1:
+            build(config)  # fail here, with one error line, before the workers start
+            os.environ[ENV] = json.dumps(config)
+            uvicorn.run("mecoffload.serve.server:app_from_env", factory=True, workers=workers, **common)
+        else:
+            uvicorn.run(build(config)[1], **common)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped:
+        print(f"stopped by {signal.Signals(stopped[0]).name}: in-flight requests finished", file=sys.stderr)
