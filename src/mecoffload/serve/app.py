@@ -24,7 +24,7 @@ from .snapshot import SnapshotError
 
 access_log = logging.getLogger("mecoffload.serve.access")
 STATIC = resources.files("mecoffload.serve") / "static"
-ERRORS = {401: {"description": "missing or wrong API key"}, 413: {"description": "body over 1 MiB"},
+ERRORS = {400: {"description": "the body is not JSON"}, 401: {"description": "missing or wrong API key"}, 413: {"description": "body over 1 MiB"},
           422: {"description": "a field outside its limits (detail[].loc names it)"}}
 
 

@@ -30,7 +30,7 @@ def _int(hi: int, desc: str):
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # no 0 -> false, "1" -> 1
 
 
 class ServerIn(_Body):

@@ -101,7 +101,11 @@ class Service:
     def load(self, spec: str) -> Served:
         """Build ``spec`` for the scenario (validated now: bad input raises UserError)."""
         served = Served(spec, self.p)
-        served.by_e[self.p.n_servers] = served._build(self.p.n_servers)
+        pol = served._build(self.p.n_servers)
+        if hasattr(pol, "plan_slot"):
+            raise UserError(f"policy '{spec}' plans whole slots of all devices at once (plan_slot); "
+                            "it cannot decide one snapshot: serve a per-task policy")
+        served.by_e[self.p.n_servers] = pol
         return served
 
     def swap(self, spec: str) -> str:
