@@ -36,12 +36,19 @@ def feed(url: str, stop: threading.Event) -> None:
     with httpx.Client(base_url=url, timeout=10) as c:
         i = 0
         while not stop.is_set():
-            r = c.post("/v1/decide", json=snap(1 + i % 8))
+            try:
+                r = c.post("/v1/decide", json=snap(1 + i % 8))
+            except httpx.HTTPError:
+                assert stop.is_set(), "the service stopped answering"
+                return
             for d in r.json()["decisions"]:
                 est = d["estimated_latency_s"][d["action"]]
                 body = {"decision_id": d["decision_id"], "realized_latency_s": est * 1.1} if i % 10 else \
                        {"decision_id": d["decision_id"], "dropped": True}
-                c.post("/v1/outcome", json=body)
+                try:
+                    c.post("/v1/outcome", json=body)
+                except httpx.HTTPError:
+                    return
             i += 1
             time.sleep(0.01)
 
@@ -72,6 +79,7 @@ def test_dashboard_in_headless_chromium(tmp_path):
                        timeout=120)
     finally:
         stop.set()
+        feeder.join(timeout=30) if "feeder" in locals() else None
         proc.terminate()
         proc.wait(timeout=30)
     body = re.search(r"<body([^>]*)>", dom)

@@ -32,15 +32,20 @@ class Guard:
     """Pure ASGI middleware: refuses bodies over ``MAX_BODY_BYTES`` (413), times every request into
     the monitor's histogram, counts it by path and status, and writes one JSON access-log line."""
 
-    def __init__(self, app, service: Service, paths: set[str]):
-        self.app, self.service, self.paths = app, service, paths
+    def __init__(self, app, service: Service, allow: dict[str, str]):
+        self.app, self.service, self.allow = app, service, allow
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         t0 = time.perf_counter()
-        path = scope["path"] if scope["path"] in self.paths else "other"
+        path = scope["path"] if scope["path"] in self.allow else "other"
         status = [500]
+        allow = self.allow.get(scope["path"])
+        if allow is not None and scope["method"] not in allow.split(", "):  # 405 listing every method of the path
+            await _reply(send, 405, {"detail": "Method Not Allowed"}, [(b"allow", allow.encode())])
+            self.service.monitor.requests.labels(path, "405").inc()
+            return
 
         async def send_status(msg):
             if msg["type"] == "http.response.start":
@@ -92,10 +97,11 @@ async def _read_body(scope, receive) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _reply(send, status: int, doc: dict) -> None:
+async def _reply(send, status: int, doc: dict, headers: list | None = None) -> None:
     body = json.dumps(doc).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -109,6 +115,8 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
 
     @asynccontextmanager
     async def lifespan(_app):
+        service.ready = True
+        service.monitor.ready.set(1)
         yield
         service.ready = False  # shutting down (SIGTERM): refuse readiness while in-flight requests finish
         service.monitor.ready.set(0)
@@ -219,5 +227,9 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    app.add_middleware(Guard, service=service, paths={r.path for r in app.routes if hasattr(r, "path")})
+    methods: dict[str, set[str]] = {}
+    for r in app.routes:
+        if getattr(r, "methods", None) and not r.path.startswith("/static"):
+            methods.setdefault(r.path, set()).update(r.methods)
+    app.add_middleware(Guard, service=service, allow={p: ", ".join(sorted(m)) for p, m in methods.items()})
     return app

@@ -17,6 +17,8 @@ MAX_TASKS = 4096
 MAX_SNAPSHOTS = 4096
 MAX_HISTORY = 64
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
+MIN_GHZ = 1e-3  # 1 MHz: below it estimated latencies of large backlogs leave the float range
+MIN_MBIT = 1e-6  # 1 bit (size) or 1 bit/s (rate, as sim.cost.uplink_rate's floor)
 
 
 def _num(lo: float, hi: float, desc: str, *, gt: bool = False):
@@ -36,13 +38,13 @@ class _Body(BaseModel):
 class ServerIn(_Body):
     """One edge server as the device sees it now."""
 
-    cpu_ghz: _num(0.0, 10_000.0, "CPU frequency F_e of the server, GHz (> 0)", gt=True)
+    cpu_ghz: _num(MIN_GHZ, 10_000.0, "CPU frequency F_e of the server, GHz (>= 0.001)")
     tasks_in_service: _int(1_000_000, "tasks being processed at the server")
     tasks_uploading: _int(1_000_000, "tasks on their way to the server (uploading)")
     backlog_gcycles: _num(0.0, 1e9, "remaining work of the tasks sent to the server and not finished "
                                     "(in service and uploading), Gcycles")
-    rate_mbps: _num(0.0, 1e6, "uplink rate of this device to the server now, Mbit/s (> 0); "
-                              "give it or distance_m", gt=True) | None = None
+    rate_mbps: _num(MIN_MBIT, 1e6, "uplink rate of this device to the server now, Mbit/s (>= 1 bit/s, the "
+                                   "simulator's floor); give it or distance_m") | None = None
     distance_m: _num(0.0, 1e7, "device-server distance, m; without rate_mbps the rate is the "
                                "scenario's path loss at mean fading") | None = None
     backlog_history_gcycles: Annotated[
@@ -61,8 +63,8 @@ class ServerIn(_Body):
 class DeviceIn(_Body):
     """The device that has the tasks."""
 
-    cpu_ghz: _num(0.0, 10_000.0, "local CPU frequency, GHz; must equal the scenario's users.cpu_ghz "
-                                 "(GET /v1/policy); default: that value", gt=True) | None = None
+    cpu_ghz: _num(MIN_GHZ, 10_000.0, "local CPU frequency, GHz; must equal the scenario's users.cpu_ghz "
+                                     "(GET /v1/policy); default: that value") | None = None
     local_wait_s: _num(0.0, 1e6, "time until the local CPU is free (work queued locally), s")
     uplink_backlog_mbit: _num(0.0, 1e9, "bits still queued in the device's uplink, Mbit") = 0.0
 
@@ -70,7 +72,7 @@ class DeviceIn(_Body):
 class TaskIn(_Body):
     """One task to place."""
 
-    size_mbit: _num(0.0, 1e6, "task size D, Mbit (> 0)", gt=True)
+    size_mbit: _num(MIN_MBIT, 1e6, "task size D, Mbit (>= 1 bit)")
     gcycles_per_mbit: _num(0.0, 1e6, "workload density γ, Gcycles/Mbit; must equal the scenario's "
                                      "task.density_gcycles_per_mbit (GET /v1/policy); default: that value",
                            gt=True) | None = None

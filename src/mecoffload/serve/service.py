@@ -22,6 +22,7 @@ import numpy as np
 from ..core.errors import UserError
 from ..policies.base import make_policy
 from ..sim.cost import obs_latency
+from ..sim.dynamics import Arrivals, observe, reset
 from ..sim.params import Params
 from ..sim.rollout import check_actions, policy_seed
 from ..sim.scenario import Scenario
@@ -106,7 +107,19 @@ class Service:
             raise UserError(f"policy '{spec}' plans whole slots of all devices at once (plan_slot); "
                             "it cannot decide one snapshot: serve a per-task policy")
         served.by_e[self.p.n_servers] = pol
+        self._warm(pol, spec)
         return served
+
+    def _warm(self, pol, spec: str) -> None:
+        """One decision on a synthetic state, unrecorded, so that the first request finds the compiled
+        kernels and torch ready (the service is ready only after it). Stochastic policies draw from
+        their own throw-away stream here."""
+        p = self.p
+        state, _ = reset(p, 1, 0)
+        arr = Arrivals(user=np.zeros((1, 1), np.int64), bits=np.full((1, 1), p.size_lo_bit), valid=np.ones((1, 1), bool))
+        obs = observe(state, arr, 0, p)
+        self._act(pol, obs, spec, policy_seed(0))
+        obs_latency(obs, p)
 
     def swap(self, spec: str) -> str:
         """Serve ``spec`` from now on; requests already running finish with the policy they started with."""
@@ -138,6 +151,10 @@ class Service:
                 k, obs = b.observe(j)
                 action, probs = self._act(pol, obs, served.spec)
                 cost = obs_latency(obs, self.p)
+                if not np.isfinite(cost).all():
+                    bad = int(k[np.flatnonzero(~np.isfinite(cost).all(1))[0]])
+                    raise SnapshotError(at[bad], "the estimated latencies leave the float range: give realistic "
+                                                 "sizes, rates, CPU frequencies and backlogs")
                 ids = self.monitor.record(served.spec, action, cost[np.arange(len(k)), action])
                 meets = cost <= b.deadline_s[k, j][:, None]
                 b.decide(k, obs, action, self.p)
@@ -149,14 +166,14 @@ class Service:
                         "meets_deadline": meets[r].tolist(), "probabilities": None if probs is None else probs[r].tolist()})
         return served.spec, out
 
-    def _act(self, pol, obs, spec: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _act(self, pol, obs, spec: str, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         scores_of = getattr(pol, "logits", None) or getattr(pol, "log_probs", None)
         if scores_of is not None:
             scores = scores_of(obs)
             action = np.asarray(scores.argmax(1), np.int64)
             probs = _softmax(scores)
         else:
-            action, probs = np.asarray(pol.act(obs, self.rng), np.int64), None
+            action, probs = np.asarray(pol.act(obs, self.rng if rng is None else rng), np.int64), None
         p = pol.p if isinstance(getattr(pol, "p", None), Params) else dataclasses.replace(self.p, n_servers=obs.n_servers)
         check_actions(action, len(obs), p, spec)
         return action, probs

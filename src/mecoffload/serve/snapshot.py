@@ -59,7 +59,7 @@ def mean_fading_rate(distance_m, p: Params) -> np.ndarray:
 
 def distance_from_rate(rate_bps, p: Params) -> np.ndarray:
     """The distance (m) at which the mean-fading rate is ``rate_bps`` (inverse of ``mean_fading_rate``)."""
-    snr = np.maximum(np.exp2(np.asarray(rate_bps, np.float64) / p.bandwidth_hz) - 1.0, 1e-300)
+    snr = np.maximum(np.exp2(np.minimum(np.asarray(rate_bps, np.float64) / p.bandwidth_hz, 1000.0)) - 1.0, 1e-300)
     return p.ref_distance_m * (snr / p.snr_ref) ** (-1.0 / p.path_loss_exp)
 
 
