@@ -5,7 +5,17 @@ server axis (E), and cost arrays have E+1 entries (index 0 = local execution).
 Times are in seconds, sizes in bits, frequencies in Hz, workloads in cycles.
 
 ``obs_latency`` / ``oracle_costs`` / ``oracle_actions`` take the rows of a ``sim.dynamics.Obs``
-(any object with its ``bits, rate, local_wait_s, f_edge, n_active, backlog_bits`` arrays).
+and follow the scenario's cost model (``cost.model``, ``Params.cost_model``):
+
+- ``"paper"`` — seed 001 eqs 2-8 (``estimated_costs``): upload D/R at this slot's faded rate, then a
+  share F_e/(N_e+1) of the server, with N_e and L_e counting every task sent to e (uploading or in
+  service). Every reproduced number uses it.
+- ``"queue"`` — the queue-aware estimate (``queue_costs``): what the queue simulation will do to the
+  task, term by term (see its docstring and README "Cost models").
+
+With ``cost.allow_reject`` the generalized costs get one more column, index E+1 = reject, costing
+τ_max + ρ (a drop): less than any late location (C + ρ > τ_max + ρ), more than any location that
+meets the deadline, so the argmin rejects exactly the tasks no location can serve in time.
 """
 
 from __future__ import annotations
@@ -59,18 +69,107 @@ def estimated_j(
 
 
 def obs_latency(obs, p: Params) -> np.ndarray:
-    """(n, E+1) latency C (s, eqs 2-8) of every location for the n rows of an ``Obs``."""
+    """(n, E+1) estimated latency C (s) of every location for the n rows of an ``Obs``, under the
+    scenario's cost model (paper: eqs 2-8; queue: ``queue_costs``)."""
+    if p.cost_model == "queue":
+        return queue_costs(obs.bits, obs.local_wait_s, obs.mean_rate, obs.uplink_wait_s, obs.f_edge,
+                           obs.n_in_service, obs.backlog_cycles, p)
     return _costs(p, False, obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits)
 
 
 def oracle_costs(obs, p: Params) -> np.ndarray:
-    """(n, E+1) generalized cost J (s, eq 11) of every location of an ``Obs``; forbidden ones are +inf."""
-    return _costs(p, True, obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits)
+    """(n, E+1) generalized cost J (s, eq 11) of every location of an ``Obs`` under the scenario's
+    cost model; forbidden ones are +inf. With ``allow_reject``: (n, E+2), the last column = reject."""
+    if p.cost_model == "queue":
+        j = mask_local(generalized_cost(obs_latency(obs, p), p), p)
+    else:
+        j = _costs(p, True, obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits)
+    return with_reject(j, p)
+
+
+def with_reject(j: np.ndarray, p: Params) -> np.ndarray:
+    """Append the reject column (J = τ_max + ρ, s) when the scenario allows rejecting; else ``j``."""
+    if not p.allow_reject:
+        return j
+    return np.concatenate([j, np.full(j.shape[:-1] + (1,), p.deadline_s + p.rho_s)], axis=-1)
 
 
 def oracle_actions(obs, p: Params) -> np.ndarray:
-    """(n,) one-step oracle of seed 001 eq 15: the location with the least estimated J."""
+    """(n,) one-step oracle of seed 001 eq 15: the action with the least estimated J (E+1 = reject)."""
     return np.argmin(oracle_costs(obs, p), axis=1)
+
+
+# --------------------------------------------------------------------------- queue-aware model
+
+
+def queue_costs(bits, local_wait_s, mean_rate, uplink_wait_s, f_edge, n_in_service, backlog_cycles,
+                p: Params) -> np.ndarray:
+    """Queue-aware estimated latency (s) of every location, shape ``bits.shape + (E+1,)``; index 0 local.
+
+    Arguments broadcast like ``estimated_costs``: per task bits D (bit), local_wait_s (s),
+    uplink_wait_s (s); per server mean_rate R̄ (bit/s), f_edge F_e (Hz), n_in_service n_e (tasks at
+    the server, not those still uploading) and backlog_cycles W_e (their remaining cycles). Terms,
+    each what ``sim.kernels.serve_envs`` does to the task (times from the start of the decision slot):
+
+    - local (FIFO, exact): C_0 = T^{wait,loc} + γD/f_loc.
+    - upload: the device's own FIFO radio first sends what is queued before the task
+      (``uplink_wait_s``), then D at the link's mean rate R̄ (the ergodic mean of eq 1 over the
+      fading, since an upload spans several slots): x = W^up + D/R̄.
+    - hand-over: an upload finished during a slot joins its server at the next slot boundary. x is
+      a mean (the fading makes the finishing instant random), so the wait to that boundary is taken
+      as its average, half a slot: S_e = x + Δt/2. (⌈x/Δt⌉·Δt, the boundary of the mean, ranks the
+      servers worse: on ``comllm`` the queue oracle's realized mean is 0.387 s with it, 0.371 s with
+      Δt/2.)
+    - compute (processor sharing with the tasks in service): during [0, S_e) the n_e tasks share
+      F_e, taken as equal remaining works w̄ = W_e/n_e, so w̄' = max(w̄ − F_e·S_e/n_e, 0) is left
+      each; then the task's w = γD cycles and the n'_e = n_e·1(w̄' > 0) others share F_e, and PS
+      finishes it after T^c = (w + n'_e·min(w̄', w))/F_e. Tasks still uploading to e by other
+      devices are not counted (they are not yet competing).
+    - C_e = S_e + T^c.
+    """
+    bits = np.asarray(bits, np.float64)
+    w = bits * p.gamma
+    x = np.asarray(uplink_wait_s)[..., None] + bits[..., None] / mean_rate
+    start = x + 0.5 * p.slot_s
+    n = np.asarray(n_in_service, np.float64)
+    each = np.divide(backlog_cycles, n, out=np.zeros(np.broadcast_shapes(np.shape(backlog_cycles), n.shape)), where=n > 0)
+    left = np.maximum(each - np.divide(f_edge * start, n, out=np.zeros_like(each), where=n > 0), 0.0)
+    n_left = np.where(left > 0, n, 0.0)
+    compute = (w[..., None] + n_left * np.minimum(left, w[..., None])) / f_edge
+    local = np.asarray(local_wait_s) + w / p.f_loc
+    edge = start + compute
+    return np.concatenate([np.broadcast_to(local[..., None], edge.shape[:-1] + (1,)), edge], axis=-1)
+
+
+def mean_uplink_rate(snr_mean: np.ndarray, bandwidth_hz: float, rayleigh: bool) -> np.ndarray:
+    """Ergodic mean of eq 1 over the fading, bit/s: B·E[log2(1 + SNR̄·|h|²)], floored at 1 bit/s as
+    eq 1. Rayleigh (|h|² ~ Exp(1)): E[ln(1 + s·g)] = e^{1/s}·E1(1/s) exactly (E1 the exponential
+    integral); without fading: B·log2(1 + SNR̄)."""
+    snr = np.asarray(snr_mean, np.float64)
+    if not rayleigh:
+        return np.maximum(bandwidth_hz * np.log2(1.0 + snr), 1.0)
+    with np.errstate(divide="ignore"):
+        z = 1.0 / snr
+    nats = np.where(snr > 0, _exp_e1(np.where(snr > 0, z, 1.0)), 0.0)
+    return np.maximum(bandwidth_hz * nats / math.log(2.0), 1.0)
+
+
+def _exp_e1(z: np.ndarray) -> np.ndarray:
+    """e^z·E1(z) for z > 0, to ~1e-15 relative: the power series for z ≤ 1, the continued fraction
+    e^z·E1(z) = 1/(z+1 − 1/(z+3 − 4/(z+5 − …))) evaluated backwards (100 levels) for z > 1."""
+    z = np.asarray(z, np.float64)
+    small = np.minimum(z, 1.0)
+    term, series = np.ones_like(small), np.zeros_like(small)
+    for k in range(1, 40):  # Σ_{k≥1} (−1)^{k+1} z^k / (k·k!)
+        term = term * small / k
+        series += (-1.0) ** (k + 1) * term / k
+    e1_small = -np.euler_gamma - np.log(small) + series
+    big = np.maximum(z, 1.0)
+    frac = np.zeros_like(big)
+    for k in range(100, 0, -1):
+        frac = k * k / (big + 2 * k + 1 - frac)
+    cf = 1.0 / (big + 1.0 - frac)
+    return np.where(z <= 1.0, np.exp(small) * e1_small, cf)
 
 
 def _costs(p: Params, generalized: bool, bits, rate, local_wait_s, f_edge, n_active, backlog_bits) -> np.ndarray:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .cost import uplink_rate
+from .cost import mean_uplink_rate, uplink_rate
 from .params import Params
 
 LOCAL, UPLINK, EDGE = 0, 1, 2  # drop reasons / where a task was
@@ -50,16 +50,23 @@ class SimState:
     snr_mean: np.ndarray  # (B,U,E) linear mean SNR after path loss
     bandwidth_hz: np.ndarray  # () channel bandwidth B (Hz)
     fade_u: np.ndarray  # (B,U,E) float32 uniform draw of this slot; |h|² = -ln(1-u) (Rayleigh)
+    mean_rate: np.ndarray  # (B,U,E) ergodic mean uplink rate over the fading (bit/s)
     lq_cyc: np.ndarray  # (B,U,QL) remaining cycles, FIFO order, 0 when empty
     lq_arr: np.ndarray  # (B,U,QL) arrival slot
+    lq_est: np.ndarray  # (B,U,QL) decision-time estimated latency (s), carried to the task's record
+    lq_id: np.ndarray  # (B,U,QL) task id: the env's count of tasks decided before it
     lq_n: np.ndarray  # (B,U)
     uq_bits: np.ndarray  # (B,U,QU) bits still to upload
     uq_size: np.ndarray  # (B,U,QU) task size D (bits)
     uq_dest: np.ndarray  # (B,U,QU) destination server 0..E-1
     uq_arr: np.ndarray  # (B,U,QU)
+    uq_est: np.ndarray  # (B,U,QU) estimated latency (s)
+    uq_id: np.ndarray  # (B,U,QU) task id
     uq_n: np.ndarray  # (B,U)
     eq_cyc: np.ndarray  # (B,E,QE) remaining cycles at the server; tasks at [0, eq_n), 0 beyond
     eq_arr: np.ndarray  # (B,E,QE)
+    eq_est: np.ndarray  # (B,E,QE) estimated latency (s)
+    eq_id: np.ndarray  # (B,E,QE) task id
     eq_n: np.ndarray  # (B,E)
     n_active: np.ndarray  # (B,E) N_e: tasks sent to e and not finished (uploading or in service)
     backlog_bits: np.ndarray  # (B,E) L_e: their remaining work in bits (D while uploading)
@@ -68,6 +75,7 @@ class SimState:
     arrived: np.ndarray  # (B,) tasks decided so far
     completed: np.ndarray  # (B,)
     dropped: np.ndarray  # (B,3) by where: local, uplink, edge
+    rejected: np.ndarray  # (B,) tasks rejected at decision time (admission control)
 
     @property
     def batch(self) -> int:
@@ -84,6 +92,10 @@ class SimState:
     def in_flight(self) -> np.ndarray:
         """(B,) tasks decided but neither completed nor dropped."""
         return self.lq_n.sum(1) + self.uq_n.sum(1) + self.eq_n.sum(1)
+
+    def ended(self) -> np.ndarray:
+        """(B,) tasks that ended: completed, dropped anywhere or rejected."""
+        return self.completed + self.dropped.sum(1) + self.rejected
 
 
 @dataclass
@@ -117,6 +129,29 @@ class Obs:
     backlog_bits: np.ndarray  # (n,E) L_e (bit)
     hist: np.ndarray  # (n,E,H) recent L_e (bit), newest last
     dist: np.ndarray  # (n,E) user-server distance (m)
+    # the queue view (issue "queue-aware cost"); defaults for an Obs built without it (old state sets):
+    # no uplink queue, every active task in service, unknown (0) server cycles, mean rate = this rate
+    uplink_bits: np.ndarray | None = None  # (n,) bits queued in the device's uplink FIFO (bit)
+    uplink_wait_s: np.ndarray | None = None  # (n,) expected wait before the task's upload starts (s)
+    mean_rate: np.ndarray | None = None  # (n,E) mean uplink rate to each server over the fading (bit/s)
+    n_uploading: np.ndarray | None = None  # (n,E) tasks uploading towards e (from any device)
+    n_in_service: np.ndarray | None = None  # (n,E) tasks at server e
+    backlog_cycles: np.ndarray | None = None  # (n,E) remaining cycles of the tasks at server e
+
+    def __post_init__(self) -> None:
+        n, E = self.rate.shape
+        if self.uplink_bits is None:
+            self.uplink_bits = np.zeros(n)
+        if self.uplink_wait_s is None:
+            self.uplink_wait_s = np.zeros(n)
+        if self.mean_rate is None:
+            self.mean_rate = self.rate
+        if self.n_uploading is None:
+            self.n_uploading = np.zeros((n, E))
+        if self.n_in_service is None:
+            self.n_in_service = self.n_active
+        if self.backlog_cycles is None:
+            self.backlog_cycles = np.zeros((n, E))
 
     @property
     def n_servers(self) -> int:
@@ -136,6 +171,8 @@ class SlotOutcome:
     lat_env: np.ndarray  # (n,) env of each completed task
     lat_loc: np.ndarray  # (n,) where it ran: 0 local, e = server e
     latency_s: np.ndarray  # (n,) realized latency (s)
+    est_s: np.ndarray  # (n,) its decision-time estimated latency (s; NaN where none was given)
+    task_id: np.ndarray  # (n,) its id in its env: the order it was decided in (0, 1, ...)
     completed: np.ndarray  # (B,)
     dropped: np.ndarray  # (B,3)
     work_edge: np.ndarray  # (B,E) cycles executed per server
@@ -177,16 +214,23 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         snr_mean=snr_mean,
         bandwidth_hz=np.array(p.bandwidth_hz),
         fade_u=np.full((B, U, E), 1 - np.exp(-1.0), np.float32),
+        mean_rate=mean_uplink_rate(snr_mean, p.bandwidth_hz, p.rayleigh),
         lq_cyc=z((B, U, QL)),
         lq_arr=z((B, U, QL), np.int64),
+        lq_est=z((B, U, QL)),
+        lq_id=z((B, U, QL), np.int64),
         lq_n=z((B, U), np.int64),
         uq_bits=z((B, U, QU)),
         uq_size=z((B, U, QU)),
         uq_dest=z((B, U, QU), np.int64),
         uq_arr=z((B, U, QU), np.int64),
+        uq_est=z((B, U, QU)),
+        uq_id=z((B, U, QU), np.int64),
         uq_n=z((B, U), np.int64),
         eq_cyc=z((B, E, QE)),
         eq_arr=z((B, E, QE), np.int64),
+        eq_est=z((B, E, QE)),
+        eq_id=z((B, E, QE), np.int64),
         eq_n=z((B, E), np.int64),
         n_active=z((B, E)),
         backlog_bits=z((B, E)),
@@ -195,6 +239,7 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         arrived=z(B, np.int64),
         completed=z(B, np.int64),
         dropped=z((B, 3), np.int64),
+        rejected=z(B, np.int64),
     )
     return state, exo
 
@@ -241,12 +286,16 @@ def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
     obs = Obs(
         env=env, bits=np.empty(n), user=np.empty(n, np.int64), local_wait_s=np.empty(n), rate=np.empty((n, E)),
         f_edge=np.empty((n, E)), n_active=np.empty((n, E)), backlog_bits=np.empty((n, E)),
-        hist=np.empty((n, E, H)), dist=np.empty((n, E)),
+        hist=np.empty((n, E, H)), dist=np.empty((n, E)), uplink_bits=np.empty(n), uplink_wait_s=np.empty(n),
+        mean_rate=np.empty((n, E)), n_uploading=np.empty((n, E)), n_in_service=np.empty((n, E)),
+        backlog_cycles=np.empty((n, E)),
     )
     inputs = (arr.user, arr.bits, p.f_loc, float(s.bandwidth_hz), s.local_wait_cyc, s.fade_u, s.snr_mean, s.f_edge,
-              s.n_active, s.backlog_bits, np.ascontiguousarray(s.hist), s.dist)
+              s.n_active, s.backlog_bits, np.ascontiguousarray(s.hist), s.dist, s.mean_rate, s.uq_bits, s.uq_dest,
+              s.uq_n, s.eq_cyc, s.eq_n)
     outputs = (obs.bits, obs.user, obs.local_wait_s, obs.rate, obs.f_edge, obs.n_active, obs.backlog_bits, obs.hist,
-               obs.dist)
+               obs.dist, obs.mean_rate, obs.uplink_bits, obs.uplink_wait_s, obs.n_uploading, obs.n_in_service,
+               obs.backlog_cycles)
     _over_ranges(n, _ROWS_PER_RANGE, lambda lo, hi: kernels.observe_rows(lo, hi, env, k, *inputs, *outputs))
     return obs
 
@@ -262,19 +311,23 @@ def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
             setattr(state, name, np.concatenate([a, pad], axis=-1))
 
 
-_LOCAL_Q = ("lq_cyc", "lq_arr")
-_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr")
-_EDGE_Q = ("eq_cyc", "eq_arr")
+_LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est", "lq_id")
+_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est", "uq_id")
+_EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_id")
 
 
-def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params) -> SimState:
-    """Apply one decision per row of ``obs`` (action 0 = local, e = edge server e)."""
+def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.ndarray | None = None) -> SimState:
+    """Apply one decision per row of ``obs`` (action 0 = local, e = edge server e, E+1 = reject when
+    ``p.allow_reject``). ``est_s`` (n,): each task's decision-time estimated latency (s), kept with
+    the task and reported beside its realized latency (NaN when not given)."""
     s = state
+    est = np.full(len(obs), np.nan) if est_s is None else np.ascontiguousarray(est_s, np.float64)
     args = (np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), np.asarray(obs.bits, np.float64),
-            np.asarray(action, np.int64), p.gamma, s.t)
+            np.asarray(action, np.int64), est, p.allow_reject, p.gamma, s.t)
     while True:
-        need_l, need_u = kernels.decide_rows(*args, s.lq_cyc, s.lq_arr, s.lq_n, s.local_wait_cyc, s.uq_bits, s.uq_size,
-                                             s.uq_dest, s.uq_arr, s.uq_n, s.n_active, s.backlog_bits, s.arrived)
+        need_l, need_u = kernels.decide_rows(*args, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.local_wait_cyc,
+                                             s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.n_active,
+                                             s.backlog_bits, s.arrived, s.rejected)
         if not need_l and not need_u:
             return state
         _widen(state, _LOCAL_Q, need_l)
@@ -300,17 +353,20 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
         if not need:
             break
         _widen(state, _EDGE_Q, need)
+    est_buf = np.empty_like(lat_buf)
+    id_buf = np.empty(lat_buf.shape, np.int64)
     args = (
         s.t, p.slot_s, p.deadline_slots - 1, p.f_loc, p.kappa * p.f_loc**2, p.tx_power_w, float(s.bandwidth_hz), p.gamma,
-        s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_n,
-        s.eq_cyc, s.eq_arr, s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist,
-        rec_at, lat_buf, where_buf, n_rec, *out,
+        s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest,
+        s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, s.eq_id, s.eq_n, s.n_active, s.backlog_bits,
+        s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, *out,
     )
     _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernels.serve_envs(lo, hi, *args))
     completed, dropped, work_edge, energy = out
     state.completed += completed
     state.dropped += dropped
-    return SlotOutcome(*kernels.gather_records(rec_at, n_rec, lat_buf, where_buf), completed, dropped, work_edge, energy)
+    return SlotOutcome(*kernels.gather_records(rec_at, n_rec, lat_buf, where_buf, est_buf, id_buf), completed, dropped,
+                       work_edge, energy)
 
 
 # --------------------------------------------------------------------------- threads

@@ -114,12 +114,16 @@ def observe_envs(valid, k):
 
 @njit(nogil=True)
 def observe_rows(lo, hi, env, k, arr_user, arr_bits, f_loc, bandwidth_hz, local_wait_cyc, fade_u, snr_mean,
-                 f_edge, n_active, backlog_bits, hist, dist,
-                 bits, user, local_wait_s, rate, o_f_edge, o_n_active, o_backlog_bits, o_hist, o_dist):
+                 f_edge, n_active, backlog_bits, hist, dist, mean_rate, uq_bits, uq_dest, uq_n, eq_cyc, eq_n,
+                 bits, user, local_wait_s, rate, o_f_edge, o_n_active, o_backlog_bits, o_hist, o_dist,
+                 o_mean_rate, uplink_bits, uplink_wait_s, n_uploading, n_in_service, backlog_cycles):
     """Fill rows lo..hi-1 of an observation: row i is the k-th arrival of env[i] (arrivals
     arr_user/arr_bits (B,A)). Outputs: bits (n,) bit, user (n,), local_wait_s (n,) s, rate
     (n,E) bit/s (eq 1), and the env's f_edge (n,E) Hz, n_active (n,E), backlog_bits (n,E)
-    bit, hist (n,E,H) bit, dist (n,E) m.
+    bit, hist (n,E,H) bit, dist (n,E) m; the queue view: mean rate (n,E) bit/s, the device's
+    uplink FIFO (uplink_bits (n,) bit, uplink_wait_s (n,) s = Σ bits left / mean rate to their
+    server), per server tasks uploading (n_active − in service), in service and their remaining
+    cycles (n,E).
     """
     U = local_wait_cyc.shape[1]
     E, H = hist.shape[1], hist.shape[2]
@@ -139,6 +143,19 @@ def observe_rows(lo, hi, env, k, arr_user, arr_bits, f_loc, bandwidth_hz, local_
             o_dist[i, e] = dist[b, u, e]
         for j in range(E * H):  # the history rows, flat
             o_hist_rows[i, j] = hist_rows[b, j]
+        q_bits = 0.0
+        q_wait = 0.0
+        for j in range(uq_n[b, u]):
+            q_bits += uq_bits[b, u, j]
+            q_wait += uq_bits[b, u, j] / mean_rate[b, u, uq_dest[b, u, j]]
+        uplink_bits[i] = q_bits
+        uplink_wait_s[i] = q_wait
+        for e in range(E):
+            m = eq_n[b, e]
+            o_mean_rate[i, e] = mean_rate[b, u, e]
+            n_in_service[i, e] = m
+            n_uploading[i, e] = n_active[b, e] - m
+            backlog_cycles[i, e] = _row_sum(eq_cyc, b, e, m) if m else 0.0
     for i in range(lo, hi):  # the rates in a loop of their own (pipelines better)
         b, u = env[i], user[i]
         for e in range(E):
@@ -149,28 +166,32 @@ def observe_rows(lo, hi, env, k, arr_user, arr_bits, f_loc, bandwidth_hz, local_
 
 
 @njit
-def decide_rows(env, user, bits, action, gamma, t, lq_cyc, lq_arr, lq_n, local_wait_cyc,
-                uq_bits, uq_size, uq_dest, uq_arr, uq_n, n_active, backlog_bits, arrived):
+def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq_arr, lq_est, lq_id, lq_n,
+                local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_n, n_active, backlog_bits, arrived, rejected):
     """Append each row's task (``bits`` bit, from ``user`` of ``env``) to its queue.
 
-    action 0 = local FIFO (γ·D cycles), e ≥ 1 = uplink FIFO towards server e-1 (D bit);
-    N_e, L_e and the local wait are updated so that the next decision sees this one.
+    action 0 = local FIFO (γ·D cycles), e ≥ 1 = uplink FIFO towards server e-1 (D bit),
+    E+1 = reject (only with ``allow_reject``: the task ends now, counted in ``rejected``);
+    N_e, L_e and the local wait are updated so that the next decision sees this one. ``est``
+    (n,) is the decision-time estimated latency (s) that travels with the task to its record, as
+    does its id: the env's count of tasks decided before it (``arrived``).
     Returns (local width needed, uplink width needed): (0, 0) when done, else nothing was
     written and the caller must widen the queues first.
     """
     B, U = lq_n.shape
     E = n_active.shape[1]
+    top = E + 1 if allow_reject else E
     need_l = 0
     need_u = 0
     for r in range(env.size):
         b, u = env[r], user[r]
         if not (0 <= b < B and 0 <= u < U):
             raise IndexError("decide: row of an env or user that does not exist")
-        if not 0 <= action[r] <= E:
-            raise ValueError("decide: action must be 0 (local) or a server 1..E")
+        if not 0 <= action[r] <= top:
+            raise ValueError("decide: action must be 0 (local), a server 1..E or E+1 (reject, when allowed)")
         if action[r] == 0:
             need_l = max(need_l, lq_n[b, u] + 1)
-        else:
+        elif action[r] <= E:
             need_u = max(need_u, uq_n[b, u] + 1)
     if need_l > lq_cyc.shape[2] or need_u > uq_bits.shape[2]:
         return need_l, need_u
@@ -181,8 +202,12 @@ def decide_rows(env, user, bits, action, gamma, t, lq_cyc, lq_arr, lq_n, local_w
             cyc = d * gamma
             lq_cyc[b, u, pos] = cyc
             lq_arr[b, u, pos] = t[b]
+            lq_est[b, u, pos] = est[r]
+            lq_id[b, u, pos] = arrived[b]
             lq_n[b, u] = pos + 1
             local_wait_cyc[b, u] += cyc
+        elif action[r] > E:
+            rejected[b] += 1
         else:
             e = action[r] - 1
             pos = uq_n[b, u]
@@ -190,6 +215,8 @@ def decide_rows(env, user, bits, action, gamma, t, lq_cyc, lq_arr, lq_n, local_w
             uq_size[b, u, pos] = d
             uq_dest[b, u, pos] = e
             uq_arr[b, u, pos] = t[b]
+            uq_est[b, u, pos] = est[r]
+            uq_id[b, u, pos] = arrived[b]
             uq_n[b, u] = pos + 1
             n_active[b, e] += 1.0
             backlog_bits[b, e] += d
@@ -294,9 +321,9 @@ def serve_plan(lq_n, uq_n, uq_dest, eq_n, edge_width):
 
 @njit(nogil=True)
 def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, bandwidth_hz, gamma,
-               fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_n, uq_bits, uq_size, uq_dest, uq_arr, uq_n,
-               eq_cyc, eq_arr, eq_n, n_active, backlog_bits, local_wait_cyc, hist,
-               rec_at, lat_buf, where_buf, n_rec, completed, dropped, work_edge, energy):
+               fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_id, lq_n, uq_bits, uq_size, uq_dest, uq_arr, uq_est,
+               uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_n, n_active, backlog_bits, local_wait_cyc, hist,
+               rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, completed, dropped, work_edge, energy):
     """One slot of service for envs ``lo..hi-1`` (queues updated in place, ``t`` advanced),
     then N_e, L_e (bit), the local waits (cycles) and the L_e history recomputed from the
     queues. Outputs and record buffers come from ``serve_plan``; envs are independent, so
@@ -306,7 +333,8 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
     the slot), uplink FIFOs (finished uploads join their server at the slot boundary), and
     deadline drops. Energy (J): κ·f_loc²·cycles executed locally (``e_loc_per_cycle`` =
     κ·f_loc²), P_tx·seconds on air. Latency records (s): ``lat_buf``, with ``where_buf``
-    0 for local, e for server e.
+    0 for local, e for server e, and ``est_buf`` the task's decision-time estimate (s; the
+    ``*_est`` queue columns carry it along with the task) and ``id_buf`` its id (``*_id``).
     """
     U = lq_n.shape[1]
     E = f_edge.shape[1]
@@ -337,15 +365,21 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                 if cum <= cap * (1 + TOL):
                     lat_buf[at] = (tb - a) * dt + cum / f_loc
                     where_buf[at] = 0
+                    est_buf[at] = lq_est[b, u, i]
+                    id_buf[at] = lq_id[b, u, i]
                     at += 1
                     k_done += 1
                 elif tb - a < expire_age:  # survivor: what the slot's capacity left of it
                     lq_cyc[b, u, m] = min(w, max(cum - cap, 0.0))
                     lq_arr[b, u, m] = a
+                    lq_est[b, u, m] = lq_est[b, u, i]
+                    lq_id[b, u, m] = lq_id[b, u, i]
                     m += 1
             for i in range(m, n):
                 lq_cyc[b, u, i] = 0.0
                 lq_arr[b, u, i] = 0
+                lq_est[b, u, i] = 0.0
+                lq_id[b, u, i] = 0
             e_rest += e_loc_per_cycle * min(cum, cap)
             lq_n[b, u] = m
             completed[b] += k_done
@@ -365,15 +399,19 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
             n = eq_n[b, e]
             if n == 0:
                 continue
-            for i in range(1, n):  # insertion sort, arrival slots alongside
-                c, a = eq_cyc[b, e, i], eq_arr[b, e, i]
+            for i in range(1, n):  # insertion sort, arrival slots and estimates alongside
+                c, a, c_est, c_id = eq_cyc[b, e, i], eq_arr[b, e, i], eq_est[b, e, i], eq_id[b, e, i]
                 j = i - 1
                 while j >= 0 and eq_cyc[b, e, j] > c:
                     eq_cyc[b, e, j + 1] = eq_cyc[b, e, j]
                     eq_arr[b, e, j + 1] = eq_arr[b, e, j]
+                    eq_est[b, e, j + 1] = eq_est[b, e, j]
+                    eq_id[b, e, j + 1] = eq_id[b, e, j]
                     j -= 1
                 eq_cyc[b, e, j + 1] = c
                 eq_arr[b, e, j + 1] = a
+                eq_est[b, e, j + 1] = c_est
+                eq_id[b, e, j + 1] = c_id
             f = f_edge[b, e]
             cap_e = f * dt
             cum = 0.0
@@ -386,6 +424,8 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                 if s_fin <= cap_e * (1 + TOL):
                     lat_buf[at] = (tb - eq_arr[b, e, k]) * dt + s_fin / f
                     where_buf[at] = e + 1
+                    est_buf[at] = eq_est[b, e, k]
+                    id_buf[at] = eq_id[b, e, k]
                     at += 1
                     w_done += r
                     nd += 1
@@ -398,10 +438,14 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                 if cum + (n - 1 - k) * r > cap_e * (1 + TOL) and tb - a < expire_age:
                     eq_cyc[b, e, m] = max(r - theta, 1e-9)
                     eq_arr[b, e, m] = a
+                    eq_est[b, e, m] = eq_est[b, e, k]
+                    eq_id[b, e, m] = eq_id[b, e, k]
                     m += 1
             for k in range(m, n):
                 eq_cyc[b, e, k] = 0.0
                 eq_arr[b, e, k] = 0
+                eq_est[b, e, k] = 0.0
+                eq_id[b, e, k] = 0
             work_edge[b, e] = cap_e if nd < n else w_done
             eq_n[b, e] = m
             completed[b] += nd
@@ -448,12 +492,16 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                         q = eq_n[b, e]
                         eq_cyc[b, e, q] = d * gamma
                         eq_arr[b, e, q] = a
+                        eq_est[b, e, q] = uq_est[b, u, i]
+                        eq_id[b, e, q] = uq_id[b, u, i]
                         eq_n[b, e] = q + 1
                 elif tb - a < expire_age:  # survivor: bits left after the slot's air time
                     uq_bits[b, u, m] = min(w, max(cum - dt, 0.0)) * r
                     uq_size[b, u, m] = d
                     uq_dest[b, u, m] = e
                     uq_arr[b, u, m] = a
+                    uq_est[b, u, m] = uq_est[b, u, i]
+                    uq_id[b, u, m] = uq_id[b, u, i]
                     n_active[b, e] += 1.0
                     backlog_bits[b, e] += d
                     m += 1
@@ -464,6 +512,8 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                 uq_size[b, u, i] = 0.0
                 uq_dest[b, u, i] = 0
                 uq_arr[b, u, i] = 0
+                uq_est[b, u, i] = 0.0
+                uq_id[b, u, i] = 0
             e_rest += tx_power_w * min(cum, dt)
             uq_n[b, u] = m
         energy[b] = (e_local + head_only * (tx_power_w * dt)) + e_rest
@@ -484,15 +534,18 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
 
 
 @njit
-def gather_records(rec_at, n_rec, lat_buf, where_buf):
-    """The slot's latency records as (lat_env, lat_loc, latency_s): every env's local
+def gather_records(rec_at, n_rec, lat_buf, where_buf, est_buf, id_buf):
+    """The slot's latency records as (lat_env, lat_loc, latency_s, est_s, task_id): every env's local
     completions (user order), then every env's edge completions (server order); lat_loc
-    is 0 for local, e for server e."""
+    is 0 for local, e for server e; est_s the decision-time estimate of each task (s), task_id its
+    id within its env (the order it was decided in)."""
     B = n_rec.shape[0]
     n = n_rec.sum()
     lat_env = np.empty(n, np.int64)
     lat_loc = np.empty(n, np.int64)
     lat_s = np.empty(n)
+    est_s = np.empty(n)
+    task_id = np.empty(n, np.int64)
     j = 0
     for part in range(2):
         for b in range(B):
@@ -500,5 +553,7 @@ def gather_records(rec_at, n_rec, lat_buf, where_buf):
                 lat_env[j] = b
                 lat_loc[j] = where_buf[i]
                 lat_s[j] = lat_buf[i]
+                est_s[j] = est_buf[i]
+                task_id[j] = id_buf[i]
                 j += 1
-    return lat_env, lat_loc, lat_s
+    return lat_env, lat_loc, lat_s, est_s, task_id

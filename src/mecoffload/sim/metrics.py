@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cost import LATE_SLACK_S, oracle_costs
+from .cost import LATE_SLACK_S, obs_latency, oracle_costs
 from .dynamics import EDGE, LOCAL, UPLINK, Obs, SimState, SlotOutcome
 from .params import Params
 
@@ -34,8 +34,9 @@ class Accumulator:
         self.oracle_sum = np.zeros(batch)
         self.n_dec = np.zeros(batch, np.int64)
         self.n_late = np.zeros(batch, np.int64)
-        self.actions = np.zeros((batch, E + 1), np.int64)
+        self.actions = np.zeros((batch, p.n_actions), np.int64)  # decisions per action (E+1 = reject)
         self.lat_parts: list[np.ndarray] = []
+        self.est_parts: list[np.ndarray] = []
         self.lat_loc_parts: list[np.ndarray] = []
         self.work = np.zeros((batch, E))
         self.energy = np.zeros(batch)
@@ -58,6 +59,7 @@ class Accumulator:
 
     def outcome(self, out: SlotOutcome) -> None:
         self.lat_parts.append(out.latency_s)
+        self.est_parts.append(out.est_s)
         self.lat_loc_parts.append(out.lat_loc)
         self.work += out.work_edge
         self.energy += out.energy_j
@@ -72,12 +74,14 @@ class Accumulator:
         lat = np.concatenate(self.lat_parts) if self.lat_parts else np.zeros(0)
         completed = int(state.completed.sum())
         dropped = state.dropped.sum(0)
-        ended = completed + int(dropped.sum())
+        rejected = int(state.rejected.sum())
+        ended = completed + int(dropped.sum()) + rejected
         # servers ranked by capacity within each episode: S1 = fastest, so pooled counts mean something
         rank = np.argsort(-state.f_edge, axis=1, kind="stable")
-        ranked = np.concatenate([self.actions[:, :1], np.take_along_axis(self.actions[:, 1:], rank, axis=1)], axis=1)
+        where = self.actions[:, : p.n_servers + 1]  # locations; rejections are counted apart
+        ranked = np.concatenate([where[:, :1], np.take_along_axis(where[:, 1:], rank, axis=1)], axis=1)
         offl = ranked.sum(0)
-        lbi = np.mean([jain_index(a) for a in self.actions[:, 1:]]) if self.B else 0.0
+        lbi = np.mean([jain_index(a) for a in where[:, 1:]]) if self.B else 0.0
         cap = state.f_edge * p.slot_s * max(self.slots_served, 1)
         util = (self.work / cap).mean(0)
         per_ep_al = self.j_sum / np.maximum(self.n_dec, 1) / p.slot_s
@@ -97,16 +101,19 @@ class Accumulator:
             "realized_p50_s": float(np.percentile(lat, 50)) if lat.size else float("nan"),
             "realized_p95_s": float(np.percentile(lat, 95)) if lat.size else float("nan"),
             "realized_p99_s": float(np.percentile(lat, 99)) if lat.size else float("nan"),
-            "realized_drop_pct": 100.0 * float(dropped.sum()) / max(ended, 1),
+            "realized_drop_pct": 100.0 * float(dropped.sum() + rejected) / max(ended, 1),
             "drops_local": int(dropped[LOCAL]),
             "drops_uplink": int(dropped[UPLINK]),
             "drops_edge": int(dropped[EDGE]),
+            "drops_rejected": rejected,
             "completed": completed,
             "throughput_tasks_per_s": completed / (self.B * horizon_s),
             "edge_util_mean_pct": 100.0 * float(util.mean()),
             "avg_max_server_delay_s": float(md.mean()),
             "energy_per_task_j": float(self.energy.sum()) / n,
         }
+        out.update(estimation_error(lat, np.concatenate(self.est_parts) if self.est_parts else np.zeros(0)))
+        out["cost_model"] = p.cost_model
         util_ranked = np.take_along_axis(self.work / cap, rank, axis=1).mean(0)
         for e in range(len(offl)):
             out[f"offload_{e}"] = int(offl[e])
@@ -122,10 +129,26 @@ class Accumulator:
         return np.stack(self.max_delay).mean(1) if self.max_delay else np.zeros(0)
 
 
+def estimation_error(realized_s: np.ndarray, est_s: np.ndarray) -> dict:
+    """How far the decision-time estimate was from what happened, over completed tasks with an
+    estimate: mean absolute error (s and % of the realized mean), bias (mean est − realized, s) and
+    Pearson correlation. NaN (no data) where no task completed or the correlation is undefined;
+    outputs turn NaN into null."""
+    ok = np.isfinite(est_s)
+    r, e = realized_s[ok], est_s[ok]
+    if not r.size:
+        nan = float("nan")
+        return {"est_mae_s": nan, "est_mae_pct": nan, "est_bias_s": nan, "est_corr": nan}
+    mae = float(np.abs(e - r).mean())
+    corr = float(np.corrcoef(e, r)[0, 1]) if r.size > 1 and e.std() > 0 and r.std() > 0 else float("nan")
+    return {"est_mae_s": mae, "est_mae_pct": 100.0 * mae / float(r.mean()), "est_bias_s": float((e - r).mean()),
+            "est_corr": corr}
+
+
 def check_accounting(state: SimState) -> None:
-    """Every decided task ended exactly once (completed or dropped) or is still in flight."""
+    """Every decided task ended exactly once (completed, dropped or rejected) or is still in flight."""
     lhs = state.arrived
-    rhs = state.completed + state.dropped.sum(1) + state.in_flight()
+    rhs = state.ended() + state.in_flight()
     if not np.array_equal(lhs, rhs):
         raise AssertionError(f"task accounting broken: arrived {lhs.sum()} != ended+in-flight {rhs.sum()}")
 

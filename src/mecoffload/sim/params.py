@@ -40,6 +40,8 @@ class Params:
     lacs_weight: float
     lacs_lo: float
     lacs_hi: float
+    cost_model: str = "paper"  # estimated-cost model: "paper" (seed 001 eqs 2-8) or "queue" (queue-aware)
+    allow_reject: bool = False  # action E+1 rejects the task at decision time (admission control)
 
     @property
     def deadline_s(self) -> float:
@@ -78,4 +80,11 @@ class Params:
             lacs_weight=sc.lacs.weight,
             lacs_lo=sc.lacs.future_size_lo,
             lacs_hi=sc.lacs.future_size_hi,
+            cost_model=sc.cost.model,
+            allow_reject=sc.cost.allow_reject,
         )
+
+    @property
+    def n_actions(self) -> int:
+        """Actions of a decision: 0 = local, 1..E = edge servers, E+1 = reject when allowed."""
+        return self.n_servers + 1 + int(self.allow_reject)

@@ -19,7 +19,7 @@ from typing import Callable, Generator, Iterable
 import numpy as np
 
 from ..core.errors import PolicyError
-from .cost import oracle_actions, oracle_costs
+from .cost import obs_latency, oracle_actions, oracle_costs
 from .dynamics import Arrivals, Obs, SimState, SlotOutcome, decide, draw_slot, observe, reset, serve
 from .metrics import Accumulator, check_accounting
 from .params import Params
@@ -52,7 +52,8 @@ def decisions(
             on_arrivals(arr)
         for k in range(arr.width):
             obs = observe(state, arr, k, p)
-            decide(state, obs, (yield obs), p)
+            action = yield obs
+            decide(state, obs, action, p, chosen_estimate(obs, action, p))
         if before_serve is not None:
             before_serve()
         outcome = serve(state, p)
@@ -72,6 +73,16 @@ def episodes(p: Params, envs: int, seeds: Iterable[int], until: Callable[[], boo
             return
 
 
+def chosen_estimate(obs: Obs, action: np.ndarray, p: Params) -> np.ndarray:
+    """(n,) estimated latency (s) of each row's chosen location under the scenario's cost model
+    (NaN for a rejected task): kept with the task and compared with its realized latency."""
+    a = np.asarray(action, np.int64)
+    if not len(obs):
+        return np.zeros(0)
+    lat = obs_latency(obs, p)
+    return np.where(a <= p.n_servers, lat[np.arange(len(a)), np.minimum(a, p.n_servers)], np.nan)
+
+
 def drive(stream: Stream, act: Callable[[Obs], np.ndarray]) -> None:
     """Run ``stream`` to its end, answering every Obs with ``act(obs)``."""
     try:
@@ -86,7 +97,7 @@ def epsilon_oracle(obs: Obs, p: Params, rng: np.random.Generator, epsilon: float
     """(actions, oracle actions), each (n,): the oracle's choice (eq 15), or with probability
     ``epsilon`` a uniformly random allowed one (two draws from ``rng``: the coin, then the action)."""
     best = oracle_actions(obs, p)
-    lo = 0 if p.allow_local else 1
+    lo = 0 if p.allow_local else 1  # exploration covers the locations only, never reject
     explore = rng.random(len(obs)) < epsilon
     return np.where(explore, rng.integers(lo, p.n_servers + 1, len(obs)), best), best
 
@@ -139,8 +150,9 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
 
 
 def check_actions(a: np.ndarray, n: int, p: Params, name: str) -> None:
-    """Reject a policy's answer unless it is n allowed actions (0 = local when allowed, 1..E)."""
+    """Reject a policy's answer unless it is n allowed actions (0 = local when allowed, 1..E, E+1 =
+    reject when allowed)."""
     if a.shape != (n,):
         raise PolicyError(f"policy '{name}' returned {a.shape} actions for {n} tasks")
-    if n and (a.min() < (0 if p.allow_local else 1) or a.max() > p.n_servers):
+    if n and (a.min() < (0 if p.allow_local else 1) or a.max() >= p.n_actions):
         raise PolicyError(f"policy '{name}' returned an action outside the allowed range")

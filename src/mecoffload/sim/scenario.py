@@ -75,6 +75,11 @@ class TaskSection(Section):
 class CostSection(Section):
     deadline_penalty_slots: float = Field(10.0, ge=0, le=1e6, description="ρ in eq 11, in slots")
     allow_local: bool = Field(True, description="whether action 0 (local execution) is allowed")
+    model: Literal["paper", "queue"] = Field(
+        "paper", description="estimated-cost model of the policies and of AL/TDR/PR: 'paper' (seed 001 eqs 2-8) or "
+                             "'queue' (queue-aware: own uplink FIFO, mean link rate, slot hand-over, tasks in service)")
+    allow_reject: bool = Field(False, description="admission control: action E+1 rejects a task at decision time "
+                                                  "(dropped with reason 'rejected', frees its queue)")
 
 
 class LacsSection(Section):
