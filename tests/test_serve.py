@@ -97,24 +97,27 @@ def test_decide_matches_oracle_and_cost_model():
     assert d["probabilities"] is None and len(d["meets_deadline"]) == P.n_servers + 1
 
 
-def test_sequential_decisions_update_the_snapshot_as_the_simulator_does():
-    """Three tasks of one user in one slot: the service's decisions equal the simulator's,
+@pytest.mark.parametrize("overrides", [None, ["cost.model=queue"]])
+def test_sequential_decisions_update_the_snapshot_as_the_simulator_does(overrides):
+    """Five tasks of one user in one slot: the service's decisions equal the simulator's,
     where each k-th arrival is observed after the decision of the (k-1)-th."""
-    st, exo = D.reset(P, 1, 11)
-    D.draw_slot(st, P, exo, arrivals=False)
+    sc = load_scenario("comllm", overrides)
+    p = Params.from_scenario(sc)
+    st, exo = D.reset(p, 1, 11)
+    D.draw_slot(st, p, exo, arrivals=False)
     sizes = np.array([[4.9e6, 2.2e6, 3.7e6, 4.4e6, 2.5e6]])
     arr = D.Arrivals(user=np.zeros((1, 5), np.int64), bits=sizes, valid=np.ones((1, 5), bool))
     sim_actions, sim_costs = [], []
     for k in range(5):
-        obs = D.observe(st, arr, k, P)
+        obs = D.observe(st, arr, k, p)
         if k == 0:
-            first = obs_to_snapshots(obs, P)[0]
-        a = oracle_actions(obs, P)
+            first = obs_to_snapshots(obs, p)[0]
+        a = oracle_actions(obs, p)
         sim_actions.append(int(a[0]))
-        sim_costs.append(obs_latency(obs, P)[0])
-        D.decide(st, obs, a, P)
+        sim_costs.append(obs_latency(obs, p)[0])
+        D.decide(st, obs, a, p)
     first["tasks"] = [{"size_mbit": float(b) / 1e6} for b in sizes[0]]
-    (r,) = call("oracle", ("POST", "/v1/decide", {"json": first, "headers": H}))
+    (r,) = call("oracle", ("POST", "/v1/decide", {"json": first, "headers": H}), service=Service(sc, "oracle"))
     dec = r.json()["decisions"]
     assert [d["action"] for d in dec] == sim_actions
     assert len(set(sim_actions)) > 1  # the queue updates matter here
@@ -312,3 +315,31 @@ def test_cli_refuses_public_host_without_key_and_short_key(tmp_path, capsys):
     assert main(["serve", "-p", "oracle", "--host", "0.0.0.0", "--api-key-file", str(f)]) == 2
     assert "at least 16 characters" in capsys.readouterr().err
     assert main(["serve", "-p", "nosuch"]) == 2
+
+
+def test_queue_cost_model_and_reject_decisions_match_the_oracle():
+    """cost.model = queue with admission control: the Obs queue view round-trips, the oracle's
+    decisions (some of them rejections) and the queue model's latencies come back."""
+    sc = load_scenario("comllm", ["cost.model=queue", "cost.allow_reject=true", "task.rate=1.2"])
+    p = Params.from_scenario(sc)
+    service = Service(sc, "oracle")
+    st, exo = D.reset(p, 16, 2)
+    seen = set()
+    for _ in range(15):
+        arr = D.draw_slot(st, p, exo)
+        for k in range(arr.width):
+            obs = D.observe(st, arr, k, p)
+            a = oracle_actions(obs, p)
+            snaps = [Snapshot.model_validate(s) for s in obs_to_snapshots(obs, p)]
+            _, back = board(snaps, [("body",)] * len(snaps), p).observe(0)
+            for f in ("uplink_bits", "uplink_wait_s", "mean_rate", "n_uploading", "n_in_service", "backlog_cycles",
+                      "backlog_bits"):
+                assert np.allclose(getattr(obs, f), getattr(back, f), rtol=1e-15, atol=0), f
+            _, out = service.decide(snaps)
+            got = np.array([d[0]["action"] for d in out])
+            assert (got == a).all()
+            assert np.allclose([d[0]["estimated_latency_s"] for d in out], obs_latency(obs, p), rtol=1e-12)
+            seen |= {d[0]["location"] for d in out}
+            D.decide(st, obs, a, p)
+        D.serve(st, p)
+    assert seen == {"local", "edge", "reject"}, seen

@@ -168,12 +168,12 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
         return reply({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
 
     @app.post("/v1/outcome", response_model=OutcomeOut, summary="report a decided task's realized latency or drop",
-              responses={**ERRORS, 404: {"description": "unknown (or too old) decision_id"}},
+              responses={**ERRORS, 404: {"description": "unknown, rejected or too old decision_id"}},
               dependencies=[Depends(check_key)])
     async def outcome(o: OutcomeIn):
         booked = mon.outcome(o.decision_id, None if o.dropped else o.realized_latency_s)
         if booked is None:
-            raise HTTPException(404, f"decision_id {o.decision_id} is unknown (or older than the kept ones)")
+            raise HTTPException(404, f"decision_id {o.decision_id} is unknown, rejected or older than the kept ones")
         spec, est, err = booked
         return {"policy": spec, "estimated_latency_s": est, "error_s": err}
 

@@ -33,7 +33,7 @@ class Monitor:
         self.requests = Counter("mecoffload_requests", "HTTP requests by path and status", ["path", "status"], registry=r)
         self.latency = Histogram("mecoffload_request_seconds", "request latency, s", ["path"], buckets=LATENCY_BUCKETS,
                                  registry=r)
-        self.decisions = Counter("mecoffload_decisions", "decisions by location (local, server_<e>, 0-based)",
+        self.decisions = Counter("mecoffload_decisions", "decisions by location (local, server_<e> 0-based, reject)",
                                  ["location"], registry=r)
         self.invalid = Counter("mecoffload_validation_errors", "requests refused with 422, by path", ["path"], registry=r)
         self.outcomes = Counter("mecoffload_outcomes", "reported outcomes by policy and result", ["policy", "result"],
@@ -56,12 +56,13 @@ class Monitor:
             self.policy.labels(previous).set(0)
         self.policy.labels(spec).set(1)
 
-    def record(self, spec: str, action: np.ndarray, chosen_s: np.ndarray) -> range:
-        """Count the decisions ``action`` (0 = local, e = server e-1) whose estimated latencies are
-        ``chosen_s`` (s); return their decision ids."""
+    def record(self, spec: str, action: np.ndarray, n_servers: int, chosen_s: np.ndarray) -> range:
+        """Count the decisions ``action`` (0 = local, e = server e-1, E+1 = reject) whose estimated
+        latencies are ``chosen_s`` (s; nan for a rejection); return their decision ids."""
         counts = np.bincount(action, minlength=1)
         for a in np.flatnonzero(counts):
-            self.decisions.labels("local" if a == 0 else f"server_{a - 1}").inc(int(counts[a]))
+            label = "local" if a == 0 else f"server_{a - 1}" if a <= n_servers else "reject"
+            self.decisions.labels(label).inc(int(counts[a]))
         with self._lock:
             ids = range(self._next, self._next + len(action))
             self._next += len(action)
@@ -73,9 +74,10 @@ class Monitor:
     def outcome(self, decision_id: int, realized_s: float | None) -> tuple[str, float, float | None] | None:
         """Book an outcome (None = dropped); (policy, estimate s, error s or None), or None for an unknown id."""
         with self._lock:
-            entry = self._pending.pop(decision_id, None)
-            if entry is None:
+            entry = self._pending.get(decision_id)
+            if entry is None or entry[1] != entry[1]:  # unknown, or a rejected task (no estimate)
                 return None
+            del self._pending[decision_id]
             spec, est = entry
             s = self._stats.setdefault(spec, [0.0] * 7)
             s[0] += 1

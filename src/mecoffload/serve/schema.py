@@ -41,16 +41,20 @@ class ServerIn(_Body):
     cpu_ghz: _num(MIN_GHZ, 10_000.0, "CPU frequency F_e of the server, GHz (>= 0.001)")
     tasks_in_service: _int(1_000_000, "tasks being processed at the server")
     tasks_uploading: _int(1_000_000, "tasks on their way to the server (uploading)")
-    backlog_gcycles: _num(0.0, 1e9, "remaining work of the tasks sent to the server and not finished "
-                                    "(in service and uploading), Gcycles")
+    backlog_gcycles: _num(0.0, 1e9, "remaining work of the tasks in service at the server, Gcycles")
+    uploading_mbit: _num(0.0, 1e9, "sizes D of the tasks on their way to the server (tasks_uploading), "
+                                   "Mbit; with backlog_gcycles it makes the paper model's L_e") = 0.0
     rate_mbps: _num(MIN_MBIT, 1e6, "uplink rate of this device to the server now, Mbit/s (>= 1 bit/s, the "
                                    "simulator's floor); give it or distance_m") | None = None
+    mean_rate_mbps: _num(MIN_MBIT, 1e6, "mean uplink rate over the fading, Mbit/s (the queue model's upload "
+                                        "rate); default: from distance_m through the scenario's path loss, "
+                                        "else rate_mbps") | None = None
     distance_m: _num(0.0, 1e7, "device-server distance, m; without rate_mbps the rate is the "
                                "scenario's path loss at mean fading") | None = None
     backlog_history_gcycles: Annotated[
         list[_num(0.0, 1e9, "Gcycles")] | None,
-        Field(max_length=MAX_HISTORY, description="the server's backlog at the end of each of the last "
-              "sim.history_slots slots, Gcycles, newest last (default: the current backlog every slot)"),
+        Field(max_length=MAX_HISTORY, description="the server's L_e·γ (work in service and uploading) at the end "
+              "of each of the last sim.history_slots slots, Gcycles, newest last (default: the current one every slot)"),
     ] = None
 
     @model_validator(mode="after")
@@ -66,7 +70,10 @@ class DeviceIn(_Body):
     cpu_ghz: _num(MIN_GHZ, 10_000.0, "local CPU frequency, GHz; must equal the scenario's users.cpu_ghz "
                                      "(GET /v1/policy); default: that value") | None = None
     local_wait_s: _num(0.0, 1e6, "time until the local CPU is free (work queued locally), s")
-    uplink_backlog_mbit: _num(0.0, 1e9, "bits still queued in the device's uplink, Mbit") = 0.0
+    uplink_backlog_mbit: _num(0.0, 1e9, "bits still queued in the device's uplink (all destinations), Mbit") = 0.0
+    uplink_wait_s: _num(0.0, 1e6, "time until the device's radio is free: the queued bits over the mean rates "
+                                  "to their servers, s; default: uplink_backlog_mbit at the mean of the "
+                                  "servers' mean rates") | None = None
 
 
 class TaskIn(_Body):
@@ -98,14 +105,16 @@ class DecisionOut(BaseModel):
     """Where one task goes."""
 
     decision_id: int = Field(description="quote it in POST /v1/outcome")
-    action: int = Field(description="0 = local, e >= 1 = edge server e (1-based)")
-    location: Literal["local", "edge"]
+    action: int = Field(description="0 = local, e = 1..E edge server e (1-based), E+1 = reject (scenarios "
+                                    "with cost.allow_reject)")
+    location: Literal["local", "edge", "reject"]
     server: int | None = Field(description="0-based index in `servers` when location is edge, else null")
-    estimated_latency_s: list[float] = Field(description="latency C of every option under the scenario's "
-                                                         "cost model, s; [local, server 0, server 1, ...]")
+    estimated_latency_s: list[float] = Field(description="latency C of every location under the scenario's "
+                                                         "cost model (cost.model paper or queue), s; [local, "
+                                                         "server 0, server 1, ...]")
     meets_deadline: list[bool] = Field(description="estimated_latency_s <= the task's deadline, per option")
-    probabilities: list[float] | None = Field(description="the policy's probability of every option, same "
-                                                          "order (null for policies without one)")
+    probabilities: list[float] | None = Field(description="the policy's probability of every action (local, "
+                                                          "servers, [reject]); null for policies without one")
 
 
 class DecideOut(BaseModel):
@@ -152,5 +161,7 @@ class PolicyOut(BaseModel):
     device_cpu_ghz: float
     density_gcycles_per_mbit: float
     allow_local: bool
+    allow_reject: bool
+    cost_model: str = Field(description="cost.model of the scenario: paper (seed 001 eqs 2-8) or queue")
     deterministic: bool = Field(description="false for policies that draw random numbers (their "
                                             "decisions depend on the order of requests)")

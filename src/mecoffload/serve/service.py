@@ -133,7 +133,8 @@ class Service:
         return {"policy": self.served.spec, "scenario": self.sc.name, "n_servers": p.n_servers,
                 "history_slots": p.history, "slot_s": p.slot_s, "deadline_s": p.deadline_s,
                 "device_cpu_ghz": p.f_loc / 1e9, "density_gcycles_per_mbit": p.gamma / 1e3,
-                "allow_local": p.allow_local, "deterministic": self.served.spec.partition(":")[0] not in STOCHASTIC}
+                "allow_local": p.allow_local, "allow_reject": p.allow_reject, "cost_model": p.cost_model,
+                "deterministic": self.served.spec.partition(":")[0] not in STOCHASTIC}
 
     def decide(self, snapshots: list, first: int = 0) -> tuple[str, list[list[dict]]]:
         """(policy spec, decisions of every snapshot's tasks in order) for validated snapshots;
@@ -155,14 +156,16 @@ class Service:
                     bad = int(k[np.flatnonzero(~np.isfinite(cost).all(1))[0]])
                     raise SnapshotError(at[bad], "the estimated latencies leave the float range: give realistic "
                                                  "sizes, rates, CPU frequencies and backlogs")
-                ids = self.monitor.record(served.spec, action, cost[np.arange(len(k)), action])
+                chosen = np.where(action <= n, cost[np.arange(len(k)), np.minimum(action, n)], np.nan)  # E+1: reject
+                ids = self.monitor.record(served.spec, action, n, chosen)
                 meets = cost <= b.deadline_s[k, j][:, None]
                 b.decide(k, obs, action, self.p)
                 for r, row in enumerate(k):
                     a = int(action[r])
                     out[idx[row]].append({
-                        "decision_id": ids[r], "action": a, "location": "local" if a == 0 else "edge",
-                        "server": None if a == 0 else a - 1, "estimated_latency_s": cost[r].tolist(),
+                        "decision_id": ids[r], "action": a,
+                        "location": "local" if a == 0 else "edge" if a <= n else "reject",
+                        "server": a - 1 if 1 <= a <= n else None, "estimated_latency_s": cost[r].tolist(),
                         "meets_deadline": meets[r].tolist(), "probabilities": None if probs is None else probs[r].tolist()})
         return served.spec, out
 
