@@ -39,4 +39,5 @@ def test_api(case):
 
 def test_enough_cases():
     """Runs after ``test_api`` (file order): the whole run generated at least 1,000 requests."""
+    print(f"schemathesis: {len(CASES)} generated requests over {len(set(CASES))} operations")
     assert len(CASES) >= 1000, (len(CASES), sorted(set(CASES)))

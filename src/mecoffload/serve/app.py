@@ -107,11 +107,7 @@ async def _reply(send, status: int, doc: dict, headers: list | None = None) -> N
 
 def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     """The FastAPI app of ``service`` (see the module docstring)."""
-    from fastapi import Depends, FastAPI, HTTPException, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-    from fastapi.staticfiles import StaticFiles
-    from starlette.concurrency import run_in_threadpool
+    from fastapi import FastAPI
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -124,22 +120,57 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     app = FastAPI(title="mecoffload decision service", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Task offloading decisions of one mecoffload policy on one scenario. "
                               "Units: s, Mbit, Mbit/s, GHz, Gcycles, m.")
-    key = api_key.encode() if api_key else None
-    mon = service.monitor
+    auth = Auth(api_key)
+    invalid = _error_handlers(app, service)
+    _decision_routes(app, service, auth)
+    _policy_routes(app, service, auth, invalid, workers)
+    _open_routes(app, service)
+    methods: dict[str, set[str]] = {}
+    for r in app.routes:
+        if getattr(r, "methods", None) and not r.path.startswith("/static"):
+            methods.setdefault(r.path, set()).update(r.methods)
+    app.add_middleware(Guard, service=service, allow={p: ", ".join(sorted(m)) for p, m in methods.items()})
+    return app
 
-    def authorized(request: Request) -> bool:
+
+class Auth:
+    """The API key (None: none configured), compared in constant time."""
+
+    def __init__(self, api_key: str | None) -> None:
+        self.key = api_key.encode() if api_key else None
+
+    def authorized(self, request) -> bool:
         given = request.headers.get("x-api-key") or ""
         auth = request.headers.get("authorization") or ""
         if auth.lower().startswith("bearer "):
             given = auth[7:].strip()
-        return key is not None and hmac.compare_digest(given.encode(), key)
+        return self.key is not None and hmac.compare_digest(given.encode(), self.key)
 
-    def check_key(request: Request) -> None:
-        if key is not None and not authorized(request):
-            raise HTTPException(401, "missing or wrong API key (Authorization: Bearer KEY or X-API-Key: KEY)")
+    def dependency(self):
+        """The dependency of every /v1 route: 401 unless the key is right (when one is configured)."""
+        from fastapi import HTTPException, Request
+
+        def check_key(request: Request) -> None:
+            if self.key is not None and not self.authorized(request):
+                raise HTTPException(401, "missing or wrong API key (Authorization: Bearer KEY or X-API-Key: KEY)")
+
+        return check_key
+
+
+def _json(doc) -> "Response":
+    from fastapi.responses import Response
+
+    return Response(json.dumps(doc, allow_nan=False), media_type="application/json")
+
+
+def _error_handlers(app, service: Service):
+    """422 for schema and snapshot errors (counted); returns the function that makes one."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
 
     def invalid(request: Request, detail: list) -> JSONResponse:
-        mon.invalid.labels(request.url.path).inc()
+        service.monitor.invalid.labels(request.url.path).inc()
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
@@ -152,24 +183,28 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     async def _snapshot(request: Request, exc: SnapshotError):
         return invalid(request, [{"loc": list(exc.loc), "msg": exc.msg, "type": "value_error"}])
 
-    def reply(doc) -> Response:
-        return Response(json.dumps(doc, allow_nan=False), media_type="application/json")
+    return invalid
 
-    v1 = {"dependencies": [Depends(check_key)], "responses": ERRORS}
+
+def _decision_routes(app, service: Service, auth: Auth) -> None:
+    from fastapi import Depends, HTTPException
+
+    mon = service.monitor
+    v1 = {"dependencies": [Depends(auth.dependency())], "responses": ERRORS}
 
     @app.post("/v1/decide", response_model=DecideOut, summary="place the tasks of one snapshot, in order", **v1)
     async def decide(snapshot: Snapshot):
         spec, out = service.decide([snapshot], first=-1)
-        return reply({"policy": spec, "decisions": out[0]})
+        return _json({"policy": spec, "decisions": out[0]})
 
     @app.post("/v1/decide/batch", response_model=BatchOut, summary="independent snapshots in one request", **v1)
     async def decide_batch(batch: BatchIn):
         spec, out = service.decide(batch.snapshots)
-        return reply({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
+        return _json({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
 
     @app.post("/v1/outcome", response_model=OutcomeOut, summary="report a decided task's realized latency or drop",
               responses={**ERRORS, 404: {"description": "unknown, rejected or too old decision_id"}},
-              dependencies=[Depends(check_key)])
+              dependencies=[Depends(auth.dependency())])
     async def outcome(o: OutcomeIn):
         booked = mon.outcome(o.decision_id, None if o.dropped else o.realized_latency_s)
         if booked is None:
@@ -181,7 +216,13 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     async def stats() -> dict:
         return {"policies": mon.stats()}
 
-    @app.get("/v1/policy", response_model=PolicyOut, summary="the policy and scenario being served", **v1)
+
+def _policy_routes(app, service: Service, auth: Auth, invalid, workers: int) -> None:
+    from fastapi import Depends, HTTPException, Request
+    from starlette.concurrency import run_in_threadpool
+
+    @app.get("/v1/policy", response_model=PolicyOut, summary="the policy and scenario being served",
+             dependencies=[Depends(auth.dependency())], responses=ERRORS)
     async def policy_get():
         return service.info()
 
@@ -189,17 +230,23 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
               responses={**ERRORS, 403: {"description": "no API key configured"},
                          409: {"description": "several workers"}})
     async def policy_post(body: PolicyIn, request: Request):
-        if key is None:
+        if auth.key is None:
             raise HTTPException(403, "replacing the policy needs an API key: start the service with --api-key-file")
-        if not authorized(request):
+        if not auth.authorized(request):
             raise HTTPException(401, "missing or wrong API key (Authorization: Bearer KEY or X-API-Key: KEY)")
         if workers > 1:
             raise HTTPException(409, f"{workers} workers: restart the service to change the policy of all of them")
         try:
-            await run_in_threadpool(service.swap, body.spec)
+            await run_in_threadpool(service.swap, body.spec)  # decisions go on meanwhile, with the old policy
         except UserError as exc:
             return invalid(request, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}])
         return service.info()
+
+
+def _open_routes(app, service: Service) -> None:
+    """Health, readiness, metrics, the dashboard and the docs page (no key)."""
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+    from fastapi.staticfiles import StaticFiles
 
     @app.get("/healthz", summary="the process is up")
     async def healthz() -> dict:
@@ -215,7 +262,7 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     async def metrics():
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        return Response(mon.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(service.monitor.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def dashboard():
@@ -226,10 +273,3 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
         return HTMLResponse((STATIC / "docs.html").read_text())
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-
-    methods: dict[str, set[str]] = {}
-    for r in app.routes:
-        if getattr(r, "methods", None) and not r.path.startswith("/static"):
-            methods.setdefault(r.path, set()).update(r.methods)
-    app.add_middleware(Guard, service=service, allow={p: ", ".join(sorted(m)) for p, m in methods.items()})
-    return app
