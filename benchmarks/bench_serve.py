@@ -114,6 +114,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def in_process(policy: str, reps: int = 300) -> dict:
+    """Median µs of ``Service.decide`` without HTTP: one single-task snapshot, and 64 of them."""
+    from mecoffload.serve.schema import Snapshot
+    from mecoffload.serve.service import Service
+    from mecoffload.sim.scenario import load_scenario
+
+    rng = np.random.default_rng(1)
+    service = Service(load_scenario("comllm", None), policy)
+    one = [Snapshot.model_validate(snapshot(1, rng))]
+    many = [Snapshot.model_validate(snapshot(1, rng)) for _ in range(64)]
+    out = {}
+    for name, snaps in (("1", one), ("64", many)):
+        t = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            service.decide(snaps)
+            t.append(time.perf_counter() - t0)
+        out[name] = float(np.median(t) * 1e6)
+    return out
+
+
 def bench_policy(policy: str, seconds: float, error_run: float) -> list[dict]:
     rng = np.random.default_rng(0)
     single = [request("/v1/decide", snapshot(1, rng)) for _ in range(256)]
@@ -149,8 +170,9 @@ def main() -> None:
         policies.append(LLM_ENCODER)
     else:
         print("LLM encoder: no checkpoint given (MECOFFLOAD_LLM_ENCODER=SPEC); not measured", file=sys.stderr)
-    rows = []
-    for i, pol in enumerate(policies):
+    rows, inproc = [], {}
+    for pol in policies:
+        inproc[pol] = in_process(pol)
         rows += bench_policy(pol, args.seconds, args.error_run if "setnet" in pol or len(policies) == 1 else 0.0)
         print(f"done {pol}", file=sys.stderr)
     print("| policy | load | requests/s | decisions/s | p50 ms | p99 ms | requests | errors |")
@@ -158,8 +180,13 @@ def main() -> None:
     for r in rows:
         print(f"| {r['policy']} | {r['load']} | {r['rps']:,.0f} | {r['decisions_s']:,.0f} | {r['p50_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['requests']:,} | {r['errors']} |")
+    print("\n| policy | Service.decide, 1 task (µs, median) | 64 single-task snapshots (µs) | decisions/s in-process, batched |")
+    print("|---|---:|---:|---:|")
+    for pol, r in inproc.items():
+        print(f"| {pol} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} |")
+    print(f"\nload average during the run: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps({"http": rows, "in_process": inproc}, indent=1))
 
 
 if __name__ == "__main__":

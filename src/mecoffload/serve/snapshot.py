@@ -16,6 +16,7 @@ L_e = W_e/γ + uploading_mbit·1e6 bit (γ cycles/bit; D counts whole while a ta
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,12 @@ def snr_at(distance_m, p: Params) -> np.ndarray:
     """Mean SNR (linear) at ``distance_m`` under the scenario's path loss (``sim.dynamics.reset``)."""
     d = np.maximum(np.asarray(distance_m, np.float64), 1.0)
     return p.snr_ref * (d / p.ref_distance_m) ** (-p.path_loss_exp)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _mean_rate(snr: float, bandwidth_hz: float, rayleigh: bool) -> float:
+    """``sim.cost.mean_uplink_rate`` of one mean SNR, bit/s (a device's distances repeat request after request)."""
+    return float(mean_uplink_rate(np.array([snr]), bandwidth_hz, rayleigh)[0])
 
 
 def mean_fading_rate(distance_m, p: Params) -> np.ndarray:
@@ -179,8 +186,10 @@ def _board(srv: np.ndarray, hist: np.ndarray, dev: np.ndarray, tasks: np.ndarray
     snr = snr_at(np.where(given_d, srv[..., 7], 1.0), p)
     rate = np.where(np.isnan(srv[..., 5]), uplink_rate(snr, 1.0, p.bandwidth_hz), mbit_to_bits(srv[..., 5]))
     dist = np.where(given_d, srv[..., 7], distance_from_rate(rate, p))
-    mean_rate = np.where(~np.isnan(srv[..., 6]), mbit_to_bits(srv[..., 6]),
-                         np.where(given_d, mean_uplink_rate(snr, p.bandwidth_hz, p.rayleigh), rate))
+    mean_rate = np.where(np.isnan(srv[..., 6]), rate, mbit_to_bits(srv[..., 6]))
+    need = np.isnan(srv[..., 6]) & given_d
+    if need.any():  # the ergodic mean (a 100-level continued fraction) only where it is not given, memoised
+        mean_rate[need] = [_mean_rate(x, p.bandwidth_hz, p.rayleigh) for x in snr[need].tolist()]
     up_bits = mbit_to_bits(dev[:, 1])
     up_wait = np.where(np.isnan(dev[:, 2]), up_bits / mean_rate.mean(1), dev[:, 2])
     return Board(
