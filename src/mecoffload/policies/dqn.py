@@ -20,6 +20,7 @@ from ..sim.dynamics import Obs
 from ..sim.env import feature_dim, flat_features
 from ..sim.params import Params
 from .base import PolicyError, allowed_mask, register
+from .compressed import int8_folder, load_int8_module
 from .nets import qnetwork_from_config
 
 
@@ -31,7 +32,11 @@ class DQNPolicy:
         if not arg:
             raise PolicyError("policy 'dqn' needs a checkpoint folder: use dqn:PATH (train one with `mecoffload train dqn --out PATH`)")
         torch = require_torch()
-        tensors, cfg = load_checkpoint(arg, "dqn", DQNCheckpoint, dqn_tensor_shapes)  # validated: types, shapes, finite
+        net = None
+        if int8_folder(arg):  # `mecoffload compress --quantize int8`
+            net, cfg = load_int8_module(arg, "dqn", DQNCheckpoint, qnetwork_from_config)
+        else:
+            tensors, cfg = load_checkpoint(arg, "dqn", DQNCheckpoint, dqn_tensor_shapes)  # validated: types, shapes, finite
         e_ckpt, h_ckpt, m = cfg["n_servers"], cfg["history"], cfg["max_servers"]
         index = np.asarray(cfg["input_index"], np.int64)
         if e_ckpt != p.n_servers:
@@ -43,12 +48,13 @@ class DQNPolicy:
             raise CheckpointError(
                 f"dqn checkpoint '{arg}' was trained with sim.history_slots={h_ckpt} but the scenario has {p.history}"
             )
-        net = qnetwork_from_config(cfg)
-        try:
-            net.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise CheckpointError(f"'{arg}/model.safetensors' does not match its config.json ({first})") from None
+        if net is None:
+            net = qnetwork_from_config(cfg)
+            try:
+                net.load_state_dict(tensors, strict=True)
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise CheckpointError(f"'{arg}/model.safetensors' does not match its config.json ({first})") from None
         net.eval()
         self.torch, self.net, self.p, self.max_servers, self.index = torch, net, p, m, index
         self.folder = arg

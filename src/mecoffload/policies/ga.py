@@ -60,7 +60,7 @@ import numpy as np
 
 from ..core.errors import PolicyError, clip
 from ..core.resources import check_memory
-from ..sim.cost import estimated_costs, generalized_cost
+from ..sim.cost import estimated_costs, generalized_cost, mask_local, queue_costs
 from ..sim.dynamics import Arrivals, Obs, SimState, decide, observe
 from ..sim.params import Params
 from .base import register
@@ -125,6 +125,13 @@ class _SlotContext:
         self.n0 = state.n_active
         self.L0 = state.backlog_bits
         self.lw0 = state.local_wait_cyc
+        if p.cost_model == "queue":  # the queue view: in service (fixed within the slot), uplink FIFOs (s)
+            bb = np.arange(B)[:, None]
+            self.mean_rate = state.mean_rate[bb, arr.user]  # (B,A,E) bit/s
+            self.n_srv = state.eq_n.astype(np.float64)
+            self.cycles = state.eq_cyc.sum(-1)
+            dest_rate = np.take_along_axis(state.mean_rate, state.uq_dest, axis=2)  # (B,U,QU)
+            self.uw0 = (state.uq_bits / dest_rate).sum(-1)  # (B,U) s; uq_bits is 0 beyond each queue
 
 
 @register("ga", "seed 000 genetic algorithm per slot over the joint assignment (ga:pop=32,gens=20,mut=0.1,objective=max-delay|cost)")
@@ -279,6 +286,8 @@ class GAPolicy:
 
     def _cost(self, pop: np.ndarray) -> np.ndarray:
         c, p = self._ctx, self.p
+        if p.cost_model == "queue":
+            return self._queue_cost(pop)
         B, Q, A = pop.shape
         E, U = c.f_edge.shape[1], c.lw0.shape[1]
         srv, usr = np.arange(1, E + 1), np.arange(U)
@@ -300,4 +309,31 @@ class GAPolicy:
                 n = n + on
                 mine = ((g == 0) & vk)[..., None] & (u[:, None, None] == usr)
                 lw = lw + mine * (d * p.gamma)[..., None]
+        return total
+
+    def _queue_cost(self, pop: np.ndarray) -> np.ndarray:
+        """(B, Q) sum of the queue-aware J (``sim.cost.queue_costs``) of the slot's tasks in arrival
+        order: each decision adds its upload (D/R̄ s) to its device's FIFO or its cycles to the local
+        queue; the tasks in service do not change within the slot."""
+        c, p = self._ctx, self.p
+        B, Q, A = pop.shape
+        U = c.lw0.shape[1]
+        usr = np.arange(U)
+        lw = np.broadcast_to(c.lw0[:, None, :], (B, Q, U))
+        uw = np.broadcast_to(c.uw0[:, None, :], (B, Q, U))
+        bi, rows = np.arange(B), np.arange(B * Q)
+        total = np.zeros((B, Q))
+        for k in range(A):
+            g, vk, u = pop[:, :, k], c.valid[:, k][:, None], c.user[:, k]
+            d = np.broadcast_to(c.bits[:, k][:, None], (B, Q))
+            rate = c.mean_rate[:, k][:, None, :]  # (B,1,E)
+            lat = queue_costs(d, lw[bi, :, u] / p.f_loc, rate, uw[bi, :, u], c.f_edge[:, None, :], c.n_srv[:, None, :],
+                              c.cycles[:, None, :], p)
+            j = mask_local(generalized_cost(lat, p), p).reshape(B * Q, -1)[rows, g.ravel()].reshape(B, Q)
+            total = total + np.where(vk, j, 0.0)
+            if k + 1 < A:
+                mine = vk[..., None] & (u[:, None, None] == usr)  # (B,Q,U): the device of task k
+                up = np.take_along_axis(np.broadcast_to(rate, (B, Q, rate.shape[-1])), np.maximum(g - 1, 0)[..., None], 2)[..., 0]
+                uw = uw + (mine & (g > 0)[..., None]) * (d / up)[..., None]
+                lw = lw + (mine & (g == 0)[..., None]) * (d * p.gamma)[..., None]
         return total

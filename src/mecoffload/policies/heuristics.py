@@ -50,12 +50,17 @@ class NearestPolicy(_Stateless):
         return np.argmin(obs.dist, axis=1) + 1
 
 
-@register("least-loaded", "offload to the server whose backlog clears soonest (L_e·γ/F_e); ties: fastest")
+@register("least-loaded", "offload to the server whose backlog clears soonest (L_e·γ/F_e; queue model: the later of "
+                          "that and the task's arrival there); ties: fastest")
 class LeastLoadedPolicy(_Stateless):
     name = "least-loaded"
 
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
-        delay = obs.backlog_bits * self.p.gamma / obs.f_edge
+        p = self.p
+        delay = obs.backlog_bits * p.gamma / obs.f_edge  # s until the work sent to e is done
+        if p.cost_model == "queue":  # ... or until the task gets there, if later (own FIFO radio, mean rate)
+            arrive = obs.uplink_wait_s[:, None] + obs.bits[:, None] / obs.mean_rate + 0.5 * p.slot_s
+            delay = np.maximum(delay, arrive)
         return np.argmin(delay - 1e-15 * obs.f_edge, axis=1) + 1
 
 

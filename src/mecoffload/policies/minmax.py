@@ -2,14 +2,15 @@
 
 Server delay d_e = L_e·γ / F_e (s): time server e needs to clear the work sent to it. The
 device's own delay (local wait + Dγ/f_loc) counts as one more "server" when the task stays
-local. Ties in the resulting maximum are broken by the task's own estimated latency.
+local. Ties in the resulting maximum are broken by the task's own estimated latency under the
+scenario's cost model (``cost.model``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..sim.cost import estimated_costs
+from ..sim.cost import obs_latency
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import allowed_mask, register
@@ -42,6 +43,6 @@ class MinMaxDelayPolicy:
         local_delay = obs.local_wait_s + obs.bits * p.gamma / p.f_loc
         worst[:, 0] = np.maximum(worst[:, 0], local_delay)
         worst = np.where(allowed_mask(obs, p), worst, np.inf)
-        own = estimated_costs(obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits, p)
+        own = obs_latency(obs, p)  # the task's own estimated latency under the scenario's cost model
         tie = worst <= worst.min(1, keepdims=True) * (1 + 1e-9) + 1e-12
         return np.argmin(np.where(tie, own, np.inf), axis=1)

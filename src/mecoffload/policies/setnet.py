@@ -26,6 +26,7 @@ from ..sim.cost import estimated_costs, generalized_cost
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import PolicyError, register
+from .compressed import int8_folder, load_int8_module
 
 N_SERVER_FEATURES = 9
 N_TASK_FEATURES = 5
@@ -145,15 +146,23 @@ class SetNetPolicy:
         if not arg:
             raise PolicyError("setnet needs a checkpoint folder: setnet:PATH (train one with `mecoffload train setnet`)")
         torch = require_torch()
+        if int8_folder(arg):  # `mecoffload compress --quantize int8`
+            self.net, _ = load_int8_module(arg, "setnet", SetNetCheckpoint, lambda c: build_setnet(c["hidden"]))
+        else:
+            self.net = self._load(arg)
+        self.net.eval()
+        self.torch, self.p = torch, p
+
+    @staticmethod
+    def _load(arg: str):
         tensors, cfg = load_checkpoint(arg, "setnet", SetNetCheckpoint, setnet_tensor_shapes)  # validated
-        self.net = build_setnet(cfg["hidden"])
+        net = build_setnet(cfg["hidden"])
         try:
-            self.net.load_state_dict(tensors)
+            net.load_state_dict(tensors)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(f"'{arg}/model.safetensors' does not match its config.json ({clip(first, 200)})") from None
-        self.net.eval()
-        self.torch, self.p = torch, p
+        return net
 
     def reset(self, batch: int) -> None:
         pass

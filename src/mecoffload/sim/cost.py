@@ -133,7 +133,9 @@ def queue_costs(bits, local_wait_s, mean_rate, uplink_wait_s, f_edge, n_in_servi
     start = x + 0.5 * p.slot_s
     n = np.asarray(n_in_service, np.float64)
     each = np.divide(backlog_cycles, n, out=np.zeros(np.broadcast_shapes(np.shape(backlog_cycles), n.shape)), where=n > 0)
-    left = np.maximum(each - np.divide(f_edge * start, n, out=np.zeros_like(each), where=n > 0), 0.0)
+    served = f_edge * start
+    served = np.divide(served, n, out=np.zeros(np.broadcast_shapes(served.shape, n.shape)), where=n > 0)
+    left = np.maximum(each - served, 0.0)
     n_left = np.where(left > 0, n, 0.0)
     compute = (w[..., None] + n_left * np.minimum(left, w[..., None])) / f_edge
     local = np.asarray(local_wait_s) + w / p.f_loc

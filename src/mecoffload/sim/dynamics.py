@@ -36,6 +36,8 @@ from .cost import mean_uplink_rate, uplink_rate
 from .params import Params
 
 LOCAL, UPLINK, EDGE = 0, 1, 2  # drop reasons / where a task was
+NO_ESTIMATE = -1.0
+"""the estimated latency (s) kept with a task decided without one (latencies are never negative)"""
 
 
 @dataclass
@@ -171,7 +173,7 @@ class SlotOutcome:
     lat_env: np.ndarray  # (n,) env of each completed task
     lat_loc: np.ndarray  # (n,) where it ran: 0 local, e = server e
     latency_s: np.ndarray  # (n,) realized latency (s)
-    est_s: np.ndarray  # (n,) its decision-time estimated latency (s; NaN where none was given)
+    est_s: np.ndarray  # (n,) its decision-time estimated latency (s; NO_ESTIMATE = -1 where none was given)
     task_id: np.ndarray  # (n,) its id in its env: the order it was decided in (0, 1, ...)
     completed: np.ndarray  # (B,)
     dropped: np.ndarray  # (B,3)
@@ -319,9 +321,9 @@ _EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_id")
 def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.ndarray | None = None) -> SimState:
     """Apply one decision per row of ``obs`` (action 0 = local, e = edge server e, E+1 = reject when
     ``p.allow_reject``). ``est_s`` (n,): each task's decision-time estimated latency (s), kept with
-    the task and reported beside its realized latency (NaN when not given)."""
+    the task and reported beside its realized latency (``NO_ESTIMATE`` when not given)."""
     s = state
-    est = np.full(len(obs), np.nan) if est_s is None else np.ascontiguousarray(est_s, np.float64)
+    est = np.full(len(obs), NO_ESTIMATE) if est_s is None else np.ascontiguousarray(est_s, np.float64)
     args = (np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), np.asarray(obs.bits, np.float64),
             np.asarray(action, np.int64), est, p.allow_reject, p.gamma, s.t)
     while True:

