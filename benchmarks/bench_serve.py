@@ -143,7 +143,8 @@ def bench_policy(policy: str, seconds: float, error_run: float) -> list[dict]:
     proc = start(policy, port)
     rows = []
     try:
-        asyncio.run(load(port, single, 4, 1.0))  # warm-up (compiled kernels, torch)
+        asyncio.run(load(port, single, 4, 1.0))  # warm-up (compiled kernels, torch, memoised mean rates)
+        asyncio.run(load(port, batch, 2, 2.0))
         for c in (1, 8, 32):
             r = asyncio.run(load(port, single, c, seconds))
             rows.append({"policy": policy, "load": f"1 task, concurrency {c}", **r, "decisions_s": r["rps"]})

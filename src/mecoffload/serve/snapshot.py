@@ -16,7 +16,6 @@ L_e = W_e/γ + uploading_mbit·1e6 bit (γ cycles/bit; D counts whole while a ta
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,10 +65,21 @@ def snr_at(distance_m, p: Params) -> np.ndarray:
     return p.snr_ref * (d / p.ref_distance_m) ** (-p.path_loss_exp)
 
 
-@functools.lru_cache(maxsize=65_536)
-def _mean_rate(snr: float, bandwidth_hz: float, rayleigh: bool) -> float:
-    """``sim.cost.mean_uplink_rate`` of one mean SNR, bit/s (a device's distances repeat request after request)."""
-    return float(mean_uplink_rate(np.array([snr]), bandwidth_hz, rayleigh)[0])
+_MEAN_RATE: dict[tuple, float] = {}
+_MEAN_RATE_KEEP = 65_536
+
+
+def mean_rates(snr: np.ndarray, p: Params) -> np.ndarray:
+    """``sim.cost.mean_uplink_rate`` (bit/s) of the mean SNRs ``snr``, memoised per value (a device's
+    distances repeat request after request); the new values are computed in one vectorised call."""
+    keys = [(x, p.bandwidth_hz, p.rayleigh) for x in snr.tolist()]
+    new = sorted({k for k in keys if k not in _MEAN_RATE})
+    if new:
+        if len(_MEAN_RATE) + len(new) > _MEAN_RATE_KEEP:
+            _MEAN_RATE.clear()
+        values = mean_uplink_rate(np.array([k[0] for k in new]), p.bandwidth_hz, p.rayleigh)
+        _MEAN_RATE.update(zip(new, values.tolist()))
+    return np.array([_MEAN_RATE[k] for k in keys])
 
 
 def mean_fading_rate(distance_m, p: Params) -> np.ndarray:
@@ -189,7 +199,7 @@ def _board(srv: np.ndarray, hist: np.ndarray, dev: np.ndarray, tasks: np.ndarray
     mean_rate = np.where(np.isnan(srv[..., 6]), rate, mbit_to_bits(srv[..., 6]))
     need = np.isnan(srv[..., 6]) & given_d
     if need.any():  # the ergodic mean (a 100-level continued fraction) only where it is not given, memoised
-        mean_rate[need] = [_mean_rate(x, p.bandwidth_hz, p.rayleigh) for x in snr[need].tolist()]
+        mean_rate[need] = mean_rates(snr[need], p)
     up_bits = mbit_to_bits(dev[:, 1])
     up_wait = np.where(np.isnan(dev[:, 2]), up_bits / mean_rate.mean(1), dev[:, 2])
     return Board(
