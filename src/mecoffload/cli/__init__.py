@@ -11,6 +11,7 @@ One module per command group, each a typer sub-app merged into ``app`` here:
 - ``llm``        : the ``llm`` group (``prepare``, ``data``, ``finetune``, ``bench``)
 - ``compress``   : ``compress`` (pruning, int8, ONNX export of a trained policy)
 - ``dnn``        : the ``dnn`` group (``profile``, ``show``): DNN layer profiles
+- ``serve``      : ``serve``, ``serve-sim`` (the decision service, ``mecoffload.serve``)
 - ``common``     : consoles, output paths, option parsing, tables
 - ``runs``       : runner options (``--backend``, ``--jobs``, ``--address``), run folders
   (``--resume``, ``--force``, ``.partial``), cell progress bars, staged checkpoints
@@ -37,7 +38,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
 
 from ..core.errors import UserError, clip
 from ..core.quiet import quiet_third_party
-from . import compress, dnn, ecs, evaluate, experiment, info, llm, tiers, train
+from . import compress, dnn, ecs, evaluate, experiment, info, llm, serve, tiers, train
 from .runs import Interrupted
 
 app = typer.Typer(
@@ -52,7 +53,7 @@ app = typer.Typer(
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", help="show third-party warnings and logs")) -> None:
     """mecoffload: learning-based task offloading for Mobile Edge Computing."""
-for _group in (info, evaluate, train, experiment, tiers, ecs, compress):
+for _group in (info, evaluate, train, experiment, tiers, ecs, compress, serve):
     app.add_typer(_group.app)
 app.add_typer(llm.app, name="llm")
 app.add_typer(dnn.app, name="dnn")

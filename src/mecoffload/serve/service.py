@@ -1,0 +1,182 @@
+"""The decision service without HTTP: a scenario, the policy being served, and the monitor.
+
+``Service.decide(snapshots)`` groups the snapshots by their number of servers E (a policy is built
+once per E and cached: setnet and the LLM policies take any E, DQN only its own), then decides
+round by round (the j-th task of every snapshot at once) exactly as the simulator's decision loop
+does. Estimated latencies are ``sim.cost.obs_latency`` (eqs 2-8, s) of every option. Policies with
+scores (setnet ``logits``, the LLM policies ``log_probs``) decide by their argmax and report the
+softmax as probabilities; the others report none.
+
+Torch runs on one thread (``torch.set_num_threads(1)``) with the models in eval mode and no
+autograd: a decision is a few small matrix products, more threads only add overhead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.errors import UserError
+from ..policies.base import make_policy
+from ..sim.cost import obs_latency
+from ..sim.dynamics import Arrivals, observe, reset
+from ..sim.params import Params
+from ..sim.rollout import check_actions, policy_seed
+from ..sim.scenario import Scenario
+from .monitor import Monitor
+from .snapshot import SnapshotError, board
+
+STOCHASTIC = ("random", "lacs", "ga")
+"""policies that draw from their random stream: served decisions depend on the request order"""
+POLICY_CACHE = 8  # numbers of servers a policy is kept built for
+
+
+@dataclass
+class Served:
+    """A policy spec and its instances, one per number of servers E (built on first use)."""
+
+    spec: str
+    p: Params
+    by_e: dict[int, object] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def for_servers(self, n: int):
+        pol = self.by_e.get(n)
+        if pol is None:
+            with self.lock:
+                pol = self.by_e.get(n)
+                if pol is None:
+                    pol = self._build(n)
+                    if len(self.by_e) >= POLICY_CACHE:
+                        self.by_e.pop(next(k for k in self.by_e if k != self.p.n_servers))
+                    self.by_e[n] = pol
+        return pol
+
+    def _build(self, n: int):
+        p = self.p if n == self.p.n_servers else dataclasses.replace(self.p, n_servers=n)
+        try:
+            pol = make_policy(self.spec, p)
+        except UserError as exc:
+            raise SnapshotError(("body", "servers"), f"{n} servers: {exc}") from None
+        _eval_mode(pol)
+        return pol
+
+
+def _eval_mode(pol) -> None:
+    """Put every torch module a policy holds into eval mode (dropout etc. off)."""
+    for value in vars(pol).values():
+        if hasattr(value, "eval") and hasattr(value, "parameters"):
+            value.eval()
+
+
+def _softmax(scores) -> np.ndarray:
+    s = scores.double() if hasattr(scores, "double") else scores
+    s = s.numpy() if hasattr(s, "numpy") else np.asarray(s, np.float64)
+    s = s - s.max(1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(1, keepdims=True)
+
+
+class Service:
+    """Decisions of one policy on one scenario, with monitoring and a policy that can be replaced."""
+
+    def __init__(self, scenario: Scenario, spec: str, seed: int = 0) -> None:
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+        except ImportError:  # heuristics only
+            pass
+        self.sc, self.p = scenario, Params.from_scenario(scenario)
+        self.rng = policy_seed(seed)
+        self.monitor = Monitor()
+        self.ready = False
+        self.served = self.load(spec)
+        self.monitor.serving(spec, None)
+        self.ready = True
+        self.monitor.ready.set(1)
+
+    def load(self, spec: str) -> Served:
+        """Build ``spec`` for the scenario (validated now: bad input raises UserError)."""
+        served = Served(spec, self.p)
+        pol = served._build(self.p.n_servers)
+        if hasattr(pol, "plan_slot"):
+            raise UserError(f"policy '{spec}' plans whole slots of all devices at once (plan_slot); "
+                            "it cannot decide one snapshot: serve a per-task policy")
+        served.by_e[self.p.n_servers] = pol
+        self._warm(pol, spec)
+        return served
+
+    def _warm(self, pol, spec: str) -> None:
+        """One decision on a synthetic state, unrecorded, so that the first request finds the compiled
+        kernels and torch ready (the service is ready only after it). Stochastic policies draw from
+        their own throw-away stream here."""
+        p = self.p
+        state, _ = reset(p, 1, 0)
+        arr = Arrivals(user=np.zeros((1, 1), np.int64), bits=np.full((1, 1), p.size_lo_bit), valid=np.ones((1, 1), bool))
+        obs = observe(state, arr, 0, p)
+        self._act(pol, obs, spec, policy_seed(0))
+        obs_latency(obs, p)
+
+    def swap(self, spec: str) -> str:
+        """Serve ``spec`` from now on; requests already running finish with the policy they started with."""
+        new = self.load(spec)
+        old, self.served = self.served, new
+        self.monitor.serving(new.spec, old.spec)
+        return old.spec
+
+    def info(self) -> dict:
+        p = self.p
+        return {"policy": self.served.spec, "scenario": self.sc.name, "n_servers": p.n_servers,
+                "history_slots": p.history, "slot_s": p.slot_s, "deadline_s": p.deadline_s,
+                "device_cpu_ghz": p.f_loc / 1e9, "density_gcycles_per_mbit": p.gamma / 1e3,
+                "allow_local": p.allow_local, "allow_reject": p.allow_reject, "cost_model": p.cost_model,
+                "deterministic": self.served.spec.partition(":")[0] not in STOCHASTIC}
+
+    def decide(self, snapshots: list, first: int = 0) -> tuple[str, list[list[dict]]]:
+        """(policy spec, decisions of every snapshot's tasks in order) for validated snapshots;
+        ``first`` < 0 marks a single-snapshot request (error locations without an index)."""
+        served = self.served  # one policy for the whole request, even if it is replaced meanwhile
+        out: list[list[dict]] = [[] for _ in snapshots]
+        groups: dict[int, list[int]] = {}
+        for i, s in enumerate(snapshots):
+            groups.setdefault(len(s.servers), []).append(i)
+        for n, idx in groups.items():
+            pol = served.for_servers(n)
+            at = [("body",) if first < 0 else ("body", "snapshots", first + i) for i in idx]
+            b = board([snapshots[i] for i in idx], at, self.p)
+            for j in range(b.rounds):
+                k, obs = b.observe(j)
+                action, probs = self._act(pol, obs, served.spec)
+                cost = obs_latency(obs, self.p)
+                if not np.isfinite(cost).all():
+                    bad = int(k[np.flatnonzero(~np.isfinite(cost).all(1))[0]])
+                    raise SnapshotError(at[bad], "the estimated latencies leave the float range: give realistic "
+                                                 "sizes, rates, CPU frequencies and backlogs")
+                chosen = np.where(action <= n, cost[np.arange(len(k)), np.minimum(action, n)], np.nan)  # E+1: reject
+                ids = self.monitor.record(served.spec, action, n, chosen)
+                meets = cost <= b.deadline_s[k, j][:, None]
+                b.decide(k, obs, action, self.p)
+                for r, row in enumerate(k):
+                    a = int(action[r])
+                    out[idx[row]].append({
+                        "decision_id": ids[r], "action": a,
+                        "location": "local" if a == 0 else "edge" if a <= n else "reject",
+                        "server": a - 1 if 1 <= a <= n else None, "estimated_latency_s": cost[r].tolist(),
+                        "meets_deadline": meets[r].tolist(), "probabilities": None if probs is None else probs[r].tolist()})
+        return served.spec, out
+
+    def _act(self, pol, obs, spec: str, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        scores_of = getattr(pol, "logits", None) or getattr(pol, "log_probs", None)
+        if scores_of is not None:
+            scores = scores_of(obs)
+            action = np.asarray(scores.argmax(1), np.int64)
+            probs = _softmax(scores)
+        else:
+            action, probs = np.asarray(pol.act(obs, self.rng if rng is None else rng), np.int64), None
+        p = pol.p if isinstance(getattr(pol, "p", None), Params) else dataclasses.replace(self.p, n_servers=obs.n_servers)
+        check_actions(action, len(obs), p, spec)
+        return action, probs
