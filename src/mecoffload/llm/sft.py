@@ -114,7 +114,7 @@ class LLMConfig:
         _check_number("kl_beta", self.kl_beta, 0.0, 1e3)
         _check_number("cost_cap_slots", self.cost_cap_slots, 0.0, 1e9, lo_open=True)
         for name, lo in (("batch", 1), ("lora_r", 1), ("group_size", 2), ("sft_epochs", 1), ("sft_states", 1),
-                         ("grpo_states", 1), ("test_states", 1), ("encoder_width", 1), ("keep_last", 0), ("history", 0)):
+                         ("grpo_states", 0), ("test_states", 1), ("encoder_width", 1), ("keep_last", 0), ("history", 0)):
             _check_int(name, getattr(self, name), lo)
         for name in ("layers", "sft_steps", "grpo_steps"):
             if getattr(self, name) is not None:
