@@ -24,9 +24,9 @@ import numpy as np
 
 from ..core.checkpoint import CONFIG, load_checkpoint, read_config
 from ..core.errors import CheckpointError, PolicyError
+from ..policies.compressed import load_compressed_llm
 from ..sim.dynamics import Obs
 from ..sim.params import Params
-from ..compress.models import load_llm as load_compressed
 from . import LLMError
 from .model import load_backbone
 from .prompt import PromptConfig
@@ -52,7 +52,7 @@ class LLMPolicy:
         config = read_config(folder) if (Path(folder) / CONFIG).is_file() else {}
         if "compression" in config and config.get("kind") == kind:  # `mecoffload compress`: full weights
             info = {"kind": kind, "backbone": config["backbone"], "mode": config["llm"].get("mode", "text")}
-            return cls(load_compressed(folder, config, p), p, info)
+            return cls(load_compressed_llm(folder, config, p), p, info)
         tensors, config = load_checkpoint(folder, kind or "comllm")
         cfg = LLMConfig.from_dict(config["llm"])
         stages, enc = split_tensors(tensors)

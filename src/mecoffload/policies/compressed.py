@@ -16,6 +16,8 @@ from ..core.registry import Registry
 LOADERS: Registry = Registry("compressed model loader", CheckpointError)
 LOADERS.lazy("int8", "mecoffload.compress.models:load_int8_module",
              "(folder, kind, schema, build) -> (int8 torch module, config)")
+LOADERS.lazy("llm", "mecoffload.compress.models:load_llm",
+             "(folder, config, params) -> the scorer of a compressed LLM policy folder")
 
 
 def int8_folder(folder: str | None) -> bool:
@@ -31,3 +33,6 @@ def load_int8_module(folder: str, kind: str, schema, build):
     return LOADERS.get("int8")(folder, kind, schema, build)
 
 
+def load_compressed_llm(folder: str, config: dict, params):
+    """The model of a compressed LLM policy folder (``mecoffload.compress.models.load_llm``, by name)."""
+    return LOADERS.get("llm")(folder, config, params)
