@@ -41,10 +41,14 @@ def decisions(
     before_serve: Callable[[], None] | None = None,
     on_served: Callable[[SlotOutcome], None] | None = None,
     until: Callable[[], bool] | None = None,
+    estimate: Callable[[Obs, np.ndarray, Params], np.ndarray] | None = None,
 ) -> Stream:
     """Run ``slots`` slots of ``state``; yield every decision round's Obs and decide the actions sent back.
 
     ``arrivals=False`` draws no tasks (draining). After each slot, ``until()`` True ends the stream.
+    ``estimate(obs, actions, p)`` gives each decided task the estimated latency (s) kept with it to its
+    completion record (e.g. ``chosen_estimate``; evaluations use it for the estimation error); without
+    it tasks carry ``NO_ESTIMATE`` and the loop does no cost work of its own.
     """
     for _ in range(slots):
         arr = draw_slot(state, p, exo, arrivals=arrivals)
@@ -53,7 +57,7 @@ def decisions(
         for k in range(arr.width):
             obs = observe(state, arr, k, p)
             action = yield obs
-            decide(state, obs, action, p, chosen_estimate(obs, action, p))
+            decide(state, obs, action, p, None if estimate is None else estimate(obs, action, p))
         if before_serve is not None:
             before_serve()
         outcome = serve(state, p)
@@ -143,9 +147,9 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
             progress(1)
 
     drive(decisions(state, exo, p, p.horizon, on_arrivals=None if plan is None else lambda arr: plan(state, arr, rng),
-                    before_serve=lambda: acc.slot_delay(state), on_served=served), act)
+                    before_serve=lambda: acc.slot_delay(state), on_served=served, estimate=chosen_estimate), act)
     # drain: every task ends (completed or dropped) by its deadline
-    drive(decisions(state, exo, p, p.deadline_slots, arrivals=False, on_served=acc.outcome), act)
+    drive(decisions(state, exo, p, p.deadline_slots, arrivals=False, on_served=acc.outcome, estimate=chosen_estimate), act)
     check_accounting(state)
     if state.in_flight().sum():
         raise AssertionError("tasks still in flight after draining")
