@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.errors import UserError
 from ..policies.base import make_policy
+from ..policies.setnet import FEATURES, SetNetPolicy
 from ..sim.cost import obs_latency
 from ..sim.dynamics import Arrivals, observe, reset
 from ..sim.params import Params
@@ -62,6 +64,7 @@ class Served:
         except UserError as exc:
             raise SnapshotError(("body", "servers"), f"{n} servers: {exc}") from None
         _eval_mode(pol)
+        _trace_setnet(pol)
         return pol
 
 
@@ -70,6 +73,40 @@ def _eval_mode(pol) -> None:
     for value in vars(pol).values():
         if hasattr(value, "eval") and hasattr(value, "parameters"):
             value.eval()
+
+
+def _trace_setnet(pol) -> None:
+    """Run a setnet policy's module as its TorchScript trace (the same aten kernels without the
+    per-module Python calls: ~40 % less time per forward pass here), but only when the trace gives
+    bit-identical logits on probe inputs of several shapes (n rows, E servers); else keep it."""
+    net = getattr(pol, "net", None)
+    if not isinstance(pol, SetNetPolicy) or net is None:
+        return
+    import torch
+
+    ft, fs = FEATURES[getattr(pol, "feature_set", 1)]
+    g = torch.Generator().manual_seed(0)
+    probes = [(torch.randn(n, ft, generator=g), torch.randn(n, e, fs, generator=g)) for n, e in ((1, 6), (5, 3), (64, 11))]
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch 2.13 marks torch.jit deprecated; it is pinned (==2.13.0)
+            traced = torch.jit.trace(net, probes[0], check_trace=False)
+        with torch.inference_mode():
+            same = all(torch.equal(traced(*x), net(*x)) for _ in range(3) for x in probes)  # 3: past the JIT's profiling runs
+    except Exception:  # noqa: BLE001 - a module the tracer cannot take keeps running eagerly
+        return
+    if same:
+        pol.net = traced
+
+
+def _append(out: list, idx: list, k: np.ndarray, action: np.ndarray, n: int, ids: range, cost: list, meets: list,
+            probs: list | None) -> None:
+    """Append one round's decisions (rows ``k`` of the group ``idx``) to ``out`` as JSON-ready dicts."""
+    for r, (row, a) in enumerate(zip(k.tolist(), action.tolist())):
+        out[idx[row]].append({
+            "decision_id": ids[r], "action": a, "location": "local" if a == 0 else "edge" if a <= n else "reject",
+            "server": a - 1 if 1 <= a <= n else None, "estimated_latency_s": cost[r], "meets_deadline": meets[r],
+            "probabilities": None if probs is None else probs[r]})
 
 
 def _softmax(scores) -> np.ndarray:
@@ -158,15 +195,9 @@ class Service:
                                                  "sizes, rates, CPU frequencies and backlogs")
                 chosen = np.where(action <= n, cost[np.arange(len(k)), np.minimum(action, n)], np.nan)  # E+1: reject
                 ids = self.monitor.record(served.spec, action, n, chosen)
-                meets = cost <= b.deadline_s[k, j][:, None]
+                meets = (cost <= b.deadline_s[k, j][:, None]).tolist()
                 b.decide(k, obs, action, self.p)
-                for r, row in enumerate(k):
-                    a = int(action[r])
-                    out[idx[row]].append({
-                        "decision_id": ids[r], "action": a,
-                        "location": "local" if a == 0 else "edge" if a <= n else "reject",
-                        "server": a - 1 if 1 <= a <= n else None, "estimated_latency_s": cost[r].tolist(),
-                        "meets_deadline": meets[r].tolist(), "probabilities": None if probs is None else probs[r].tolist()})
+                _append(out, idx, k, action, n, ids, cost.tolist(), meets, None if probs is None else probs.tolist())
         return served.spec, out
 
     def _act(self, pol, obs, spec: str, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -65,21 +65,21 @@ def snr_at(distance_m, p: Params) -> np.ndarray:
     return p.snr_ref * (d / p.ref_distance_m) ** (-p.path_loss_exp)
 
 
-_MEAN_RATE: dict[tuple, float] = {}
+_MEAN_RATE: dict[tuple, dict[float, float]] = {}  # (bandwidth Hz, rayleigh) -> {mean SNR: mean rate bit/s}
 _MEAN_RATE_KEEP = 65_536
 
 
 def mean_rates(snr: np.ndarray, p: Params) -> np.ndarray:
     """``sim.cost.mean_uplink_rate`` (bit/s) of the mean SNRs ``snr``, memoised per value (a device's
     distances repeat request after request); the new values are computed in one vectorised call."""
-    keys = [(x, p.bandwidth_hz, p.rayleigh) for x in snr.tolist()]
-    new = sorted({k for k in keys if k not in _MEAN_RATE})
+    memo = _MEAN_RATE.setdefault((p.bandwidth_hz, p.rayleigh), {})
+    keys = snr.tolist()
+    new = sorted(set(keys).difference(memo))
     if new:
-        if len(_MEAN_RATE) + len(new) > _MEAN_RATE_KEEP:
-            _MEAN_RATE.clear()
-        values = mean_uplink_rate(np.array([k[0] for k in new]), p.bandwidth_hz, p.rayleigh)
-        _MEAN_RATE.update(zip(new, values.tolist()))
-    return np.array([_MEAN_RATE[k] for k in keys])
+        if len(memo) + len(new) > _MEAN_RATE_KEEP:
+            memo.clear()
+        memo.update(zip(new, mean_uplink_rate(np.array(new), p.bandwidth_hz, p.rayleigh).tolist()))
+    return np.array(list(map(memo.__getitem__, keys)))
 
 
 def mean_fading_rate(distance_m, p: Params) -> np.ndarray:
@@ -158,35 +158,42 @@ def _check_scenario_value(loc: tuple, value: float | None, want: float, name: st
 
 def board(snaps: list, at: list[tuple], p: Params) -> Board:
     """A ``Board`` of validated ``schema.Snapshot`` objects (all with the same number of servers);
-    ``at[i]`` is where ``snaps[i]`` is in the request body (for error locations)."""
+    ``at[i]`` is where ``snaps[i]`` is in the request body (for error locations). The fields are
+    read column by column (one list per field, ``None`` -> nan), then converted as arrays."""
     K, E, H = len(snaps), len(snaps[0].servers), p.history
-    T = max(len(s.tasks) for s in snaps)
-    srv = np.zeros((K, E, 8))  # cpu, in service, uploading, backlog, uploading Mbit, rate, mean rate, distance (nan = none)
-    hist = np.zeros((K, E, H))
-    dev = np.zeros((K, 3))
-    tasks = np.zeros((K, T, 2))
-    n_tasks = np.zeros(K, np.int64)
-    dens = p.gamma / 1e3  # Gcycles/Mbit
-    nan = float("nan")
-    for i, s in enumerate(snaps):
-        _check_scenario_value(at[i] + ("device", "cpu_ghz"), s.device.cpu_ghz, p.f_loc / 1e9, "users.cpu_ghz")
-        d = s.device
-        dev[i] = d.local_wait_s, d.uplink_backlog_mbit, nan if d.uplink_wait_s is None else d.uplink_wait_s
-        for e, v in enumerate(s.servers):
-            srv[i, e] = (v.cpu_ghz, v.tasks_in_service, v.tasks_uploading, v.backlog_gcycles, v.uploading_mbit,
-                         *(nan if x is None else x for x in (v.rate_mbps, v.mean_rate_mbps, v.distance_m)))
-            if v.backlog_history_gcycles is None:
-                hist[i, e] = v.backlog_gcycles
-            elif len(v.backlog_history_gcycles) != H:
-                raise SnapshotError(at[i] + ("servers", e, "backlog_history_gcycles"),
+    servers = [v for s in snaps for v in s.servers]
+    srv = np.array([(v.cpu_ghz, v.tasks_in_service, v.tasks_uploading, v.backlog_gcycles, v.uploading_mbit,
+                     v.rate_mbps, v.mean_rate_mbps, v.distance_m) for v in servers], np.float64).reshape(K, E, 8)
+    hist = np.repeat(srv[..., 3:4], H, -1)  # default: the current backlog every slot
+    for i, v in enumerate(servers):
+        if v.backlog_history_gcycles is not None:
+            if len(v.backlog_history_gcycles) != H:
+                raise SnapshotError(at[i // E] + ("servers", i % E, "backlog_history_gcycles"),
                                     f"needs exactly sim.history_slots = {H} values, newest last")
-            elif H:
-                hist[i, e] = v.backlog_history_gcycles
-        for j, t in enumerate(s.tasks):
-            _check_scenario_value(at[i] + ("tasks", j, "gcycles_per_mbit"), t.gcycles_per_mbit, dens,
-                                  "task.density_gcycles_per_mbit")
-            tasks[i, j] = t.size_mbit, p.deadline_s if t.deadline_s is None else t.deadline_s
-        n_tasks[i] = len(s.tasks)
+            if H:
+                hist[i // E, i % E] = v.backlog_history_gcycles
+    devices = [s.device for s in snaps]
+    dev = np.array([(d.local_wait_s, d.uplink_backlog_mbit, d.uplink_wait_s) for d in devices], np.float64)
+    cpu = np.array([d.cpu_ghz for d in devices], np.float64)
+    for i in np.flatnonzero(~np.isnan(cpu) & (np.abs(cpu - p.f_loc / 1e9) > REL_TOL * p.f_loc / 1e9)):
+        _check_scenario_value(at[i] + ("device", "cpu_ghz"), float(cpu[i]), p.f_loc / 1e9, "users.cpu_ghz")
+    n_tasks = np.array([len(s.tasks) for s in snaps], np.int64)
+    T = int(n_tasks.max())
+    flat = np.array([(t.size_mbit, t.deadline_s, t.gcycles_per_mbit) for s in snaps for t in s.tasks], np.float64)
+    dens = p.gamma / 1e3  # Gcycles/Mbit
+    bad = np.flatnonzero(~np.isnan(flat[:, 2]) & (np.abs(flat[:, 2] - dens) > REL_TOL * abs(dens)))
+    starts = np.concatenate([[0], np.cumsum(n_tasks)[:-1]])
+    if len(bad):
+        i = int(np.searchsorted(starts, bad[0], "right") - 1)
+        _check_scenario_value(at[i] + ("tasks", int(bad[0] - starts[i]), "gcycles_per_mbit"), float(flat[bad[0], 2]),
+                              dens, "task.density_gcycles_per_mbit")
+    tasks = np.zeros((K, T, 2))
+    if T == 1:
+        tasks[:, 0] = flat[:, :2]
+    else:
+        row = np.repeat(np.arange(K), n_tasks)
+        tasks[row, np.arange(len(flat)) - starts[row]] = flat[:, :2]
+    tasks[..., 1] = np.where(np.isnan(tasks[..., 1]), p.deadline_s, tasks[..., 1])
     return _board(srv, hist, dev, tasks, n_tasks, p)
 
 
