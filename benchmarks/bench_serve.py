@@ -2,14 +2,18 @@
 client with a bounded number of requests in flight (keep-alive HTTP/1.1 connections, one request
 at a time on each; the client is a raw-socket loop so that it costs the shared CPU little).
 
-    python benchmarks/bench_serve.py [--seconds S] [--error-run S] [--policies oracle,setnet:...]
+    python benchmarks/bench_serve.py [--seconds S] [--duration S] [--workers N] [--policies oracle,setnet:...]
 
 For each policy: p50 / p99 latency (ms) and requests/s at concurrency 1, 8 and 32 for single-task
 ``POST /v1/decide`` requests; decisions/s with 64-task batches (``POST /v1/decide/batch`` of 64
-single-task snapshots, concurrency 4); then one run of ``--error-run`` seconds (default 60) at
-concurrency 8 counting every failed request (non-200, timeouts, connection errors). A markdown
-table goes to stdout. Client and server share the machine (2 cores here): the figures include
-the client's own CPU time.
+single-task snapshots, concurrency 4); then one run of ``--duration`` seconds (default 60) at
+concurrency 8 counting every failed request (non-200, timeouts, connection errors). The service
+runs as deployed: ``mecoffload serve`` with its JSON access log on (written to /dev/null here),
+``--workers N`` processes (default 1). The markdown tables of docs/serve.md go to stdout, each
+row with the 1-minute load average at its end. Client and server share the machine (2 cores
+here): the figures include the client's own CPU time. The client is one process: asyncio on
+uvloop (when installed) with raw keep-alive HTTP/1.1 sockets, pre-encoded requests and a
+minimal response parser (status line + Content-Length), so it costs far less CPU than httpx.
 
 Targets of issue 15 (setnet, 2 cores): p50 <= 2 ms and p99 <= 5 ms at concurrency 1 (Ray Serve's
 published HTTP microbenchmark: p50 2.23 ms, p99 4.69 ms); >= 2,000 requests/s at concurrency 32;
@@ -91,10 +95,10 @@ async def load(port: int, payloads: list[bytes], concurrency: int, seconds: floa
             "p99_ms": float(np.percentile(a, 99) * 1e3)}
 
 
-def start(policy: str, port: int) -> subprocess.Popen:
+def start(policy: str, port: int, workers: int = 1) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen([sys.executable, "-m", "mecoffload.cli", "serve", "-p", policy, "--port", str(port),
-                             "--no-access-log"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+                             "--workers", str(workers)], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     for _ in range(1200):
         try:
             with socket.create_connection(("127.0.0.1", port), 0.5) as s:
@@ -106,6 +110,10 @@ def start(policy: str, port: int) -> subprocess.Popen:
         if proc.poll() is not None:
             break
     raise SystemExit(f"the service for {policy} did not start")
+
+
+def _loadavg() -> float:
+    return os.getloadavg()[0]
 
 
 def free_port() -> int:
@@ -135,24 +143,36 @@ def in_process(policy: str, reps: int = 300) -> dict:
     return out
 
 
-def bench_policy(policy: str, seconds: float, error_run: float) -> list[dict]:
+def run(coro):
+    """``asyncio.run`` on uvloop when it is installed (the serve extra has it)."""
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+def bench_policy(policy: str, seconds: float, error_run: float, workers: int = 1) -> list[dict]:
     rng = np.random.default_rng(0)
     single = [request("/v1/decide", snapshot(1, rng)) for _ in range(256)]
     batch = [request("/v1/decide/batch", {"snapshots": [snapshot(1, rng) for _ in range(64)]}) for _ in range(16)]
     port = free_port()
-    proc = start(policy, port)
+    proc = start(policy, port, workers)
     rows = []
     try:
-        asyncio.run(load(port, single, 4, 1.0))  # warm-up (compiled kernels, torch, memoised mean rates)
-        asyncio.run(load(port, batch, 2, 2.0))
+        run(load(port, single, 4, 1.0))  # warm-up (compiled kernels, torch, memoised mean rates)
+        run(load(port, batch, 2, 2.0))
         for c in (1, 8, 32):
-            r = asyncio.run(load(port, single, c, seconds))
-            rows.append({"policy": policy, "load": f"1 task, concurrency {c}", **r, "decisions_s": r["rps"]})
-        r = asyncio.run(load(port, batch, 4, seconds))
-        rows.append({"policy": policy, "load": "64-task batches, concurrency 4", **r, "decisions_s": 64 * r["rps"]})
+            r = run(load(port, single, c, seconds))
+            rows.append({"policy": policy, "load": f"1 task, concurrency {c}", **r, "decisions_s": r["rps"], "loadavg": _loadavg()})
+        r = run(load(port, batch, 4, seconds))
+        rows.append({"policy": policy, "load": "64-task batches, concurrency 4", **r, "decisions_s": 64 * r["rps"],
+                     "loadavg": _loadavg()})
         if error_run:
-            r = asyncio.run(load(port, single, 8, error_run))
-            rows.append({"policy": policy, "load": f"{error_run:g} s run, 1 task, concurrency 8", **r, "decisions_s": r["rps"]})
+            r = run(load(port, single, 8, error_run))
+            rows.append({"policy": policy, "load": f"{error_run:g} s run, 1 task, concurrency 8", **r, "decisions_s": r["rps"],
+                         "loadavg": _loadavg()})
     finally:
         proc.terminate()
         proc.wait(30)
@@ -162,7 +182,9 @@ def bench_policy(policy: str, seconds: float, error_run: float) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds per measurement")
-    ap.add_argument("--error-run", type=float, default=60.0, help="seconds of the error run per policy (0: none)")
+    ap.add_argument("--duration", "--error-run", dest="duration", type=float, default=60.0,
+                    help="seconds of the error run (setnet, or the only policy); 0: none")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the service")
     ap.add_argument("--policies", default="oracle,setnet:checkpoints/setnet-comllm")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args()
@@ -173,21 +195,27 @@ def main() -> None:
         print("LLM encoder: no checkpoint given (MECOFFLOAD_LLM_ENCODER=SPEC); not measured", file=sys.stderr)
     rows, inproc = [], {}
     for pol in policies:
-        inproc[pol] = in_process(pol)
-        rows += bench_policy(pol, args.seconds, args.error_run if "setnet" in pol or len(policies) == 1 else 0.0)
+        inproc[pol] = {**in_process(pol), "loadavg": _loadavg()}
+        rows += bench_policy(pol, args.seconds, args.duration if "setnet" in pol or len(policies) == 1 else 0.0,
+                             args.workers)
         print(f"done {pol}", file=sys.stderr)
-    print("| policy | load | requests/s | decisions/s | p50 ms | p99 ms | requests | errors |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['policy']} | {r['load']} | {r['rps']:,.0f} | {r['decisions_s']:,.0f} | {r['p50_ms']:.2f} | "
-              f"{r['p99_ms']:.2f} | {r['requests']:,} | {r['errors']} |")
-    print("\n| policy | Service.decide, 1 task (µs, median) | 64 single-task snapshots (µs) | decisions/s in-process, batched |")
-    print("|---|---:|---:|---:|")
-    for pol, r in inproc.items():
-        print(f"| {pol} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} |")
-    print(f"\nload average during the run: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
+    print_tables(rows, inproc, args.workers)
     if args.json:
         args.json.write_text(json.dumps({"http": rows, "in_process": inproc}, indent=1))
+
+
+def print_tables(rows: list[dict], inproc: dict, workers: int) -> None:
+    """The two markdown tables of docs/serve.md ("Speed"), load average (1 min) in the last column."""
+    print(f"uvicorn workers: {workers}; {os.cpu_count()} CPUs\n")
+    print("| policy | load | requests/s | decisions/s | p50 ms | p99 ms | requests | errors | load avg |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['policy']} | {r['load']} | {r['rps']:,.0f} | {r['decisions_s']:,.0f} | {r['p50_ms']:.2f} | "
+              f"{r['p99_ms']:.2f} | {r['requests']:,} | {r['errors']} | {r['loadavg']:.1f} |")
+    print("\n| policy | 1 task (µs) | 64 single-task snapshots (µs) | decisions/s batched | load avg |")
+    print("|---|---:|---:|---:|---:|")
+    for pol, r in inproc.items():
+        print(f"| {pol} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} | {r['loadavg']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover
 from ..core.errors import UserError
 from .schema import (MAX_BODY_BYTES, BatchIn, BatchOut, DecideOut, OutcomeIn, OutcomeOut, PolicyIn, PolicyOut,
                      Snapshot)
+from .batcher import Coalescer
 from .service import Service
 from .snapshot import SnapshotError
 
@@ -74,7 +75,7 @@ class Guard:
         if body is None:
             await _reply(send_status, 413, {"detail": f"request body over {MAX_BODY_BYTES} bytes (1 MiB)"})
         elif scope["method"] == "POST" and path in FAST_PATHS:
-            answer = self.fast(path, scope["headers"], body)
+            answer = await self.fast(path, scope["headers"], body)
         if answer is not None:
             await _send_json(send_status, *answer)
         elif body is not None:
@@ -110,29 +111,30 @@ FAST_PATHS = ("/v1/decide", "/v1/decide/batch")
 
 class FastDecide:
     """The decision routes without FastAPI: (status, body bytes) of a request it takes, None for
-    one FastAPI must answer (see the module docstring)."""
+    one FastAPI must answer (see the module docstring). Requests waiting together are decided in
+    one call (``batcher.Coalescer``)."""
 
     def __init__(self, service: Service, auth: "Auth") -> None:
-        self.service, self.auth = service, auth
+        self.service, self.auth, self.coalescer = service, auth, Coalescer(service)
 
-    def __call__(self, path: str, headers, body: bytes) -> tuple[int, bytes] | None:
+    async def __call__(self, path: str, headers, body: bytes) -> tuple[int, bytes] | None:
         from pydantic import ValidationError
 
         if not self._takes(headers):
             return None
+        single = path == "/v1/decide"
         try:
-            doc = (Snapshot if path == "/v1/decide" else BatchIn).model_validate_json(body)
+            doc = (Snapshot if single else BatchIn).model_validate_json(body)
         except ValidationError:
             return None  # FastAPI answers it (400 or 422 naming the field)
         try:
-            if path == "/v1/decide":
-                spec, out = self.service.decide([doc], first=-1)
-                return 200, dumps({"policy": spec, "decisions": out[0]})
-            spec, out = self.service.decide(doc.snapshots)
-            return 200, dumps({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
+            spec, out = await self.coalescer.decide([doc] if single else doc.snapshots, -1 if single else 0)
         except SnapshotError as exc:
             self.service.monitor.invalid.labels(path).inc()
             return 422, dumps({"detail": [{"loc": list(exc.loc), "msg": exc.msg, "type": "value_error"}]})
+        if single:
+            return 200, dumps({"policy": spec, "decisions": out[0]})
+        return 200, dumps({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
 
     def _takes(self, headers) -> bool:
         """A JSON body (or none said) and, when a key is configured, the right key."""

@@ -175,12 +175,13 @@ class Service:
 
     def decide(self, snapshots: list, first: int = 0) -> tuple[str, list[list[dict]]]:
         """(policy spec, decisions of every snapshot's tasks in order) for validated snapshots;
-        ``first`` < 0 marks a single-snapshot request (error locations without an index)."""
+        ``first`` < 0 marks a single-snapshot request (error locations without an index). All or
+        nothing: a ``SnapshotError`` leaves the monitor untouched (no decision counted or kept)."""
         served = self.served  # one policy for the whole request, even if it is replaced meanwhile
-        out: list[list[dict]] = [[] for _ in snapshots]
         groups: dict[int, list[int]] = {}
         for i, s in enumerate(snapshots):
             groups.setdefault(len(s.servers), []).append(i)
+        rounds = []
         for n, idx in groups.items():
             pol = served.for_servers(n)
             at = [("body",) if first < 0 else ("body", "snapshots", first + i) for i in idx]
@@ -193,11 +194,13 @@ class Service:
                     bad = int(k[np.flatnonzero(~np.isfinite(cost).all(1))[0]])
                     raise SnapshotError(at[bad], "the estimated latencies leave the float range: give realistic "
                                                  "sizes, rates, CPU frequencies and backlogs")
-                chosen = np.where(action <= n, cost[np.arange(len(k)), np.minimum(action, n)], np.nan)  # E+1: reject
-                ids = self.monitor.record(served.spec, action, n, chosen)
-                meets = (cost <= b.deadline_s[k, j][:, None]).tolist()
+                rounds.append((idx, k, action, n, cost, cost <= b.deadline_s[k, j][:, None], probs))
                 b.decide(k, obs, action, self.p)
-                _append(out, idx, k, action, n, ids, cost.tolist(), meets, None if probs is None else probs.tolist())
+        out: list[list[dict]] = [[] for _ in snapshots]
+        for idx, k, action, n, cost, meets, probs in rounds:  # every row decided: book them, in order
+            chosen = np.where(action <= n, cost[np.arange(len(k)), np.minimum(action, n)], np.nan)  # E+1: reject
+            ids = self.monitor.record(served.spec, action, n, chosen)
+            _append(out, idx, k, action, n, ids, cost.tolist(), meets.tolist(), None if probs is None else probs.tolist())
         return served.spec, out
 
     def _act(self, pol, obs, spec: str, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
