@@ -30,14 +30,24 @@ ONNX_FILE = "model.onnx"
 ENCODER_KINDS = ("llm-sft", "llm-grpo", "comllm")
 
 def ort_session(path: Path, threads: int | None = None):
-    """An onnxruntime CPU session on ``path``; threads: $MECOFFLOAD_THREADS, else 2 (this project's CPU budget)."""
+    """An onnxruntime CPU session on ``path``: ``threads`` intra-op threads ($MECOFFLOAD_THREADS,
+    else 1), all graph optimisations, sequential execution, and no spin-waiting threads.
+
+    Why these: at batch 1,024 two spinning intra-op threads made setnet 2-3x slower per decision
+    than one on this project's shared 2-core machine (25 vs 13 µs under a load average of 6.5;
+    ``benchmarks/bench_compress.py``): a spinning thread holds a core that the other one, or the
+    service's event loop, needs. Without spinning two threads cost the same as one there; on
+    a machine of its own ``MECOFFLOAD_THREADS=2`` may help large batches."""
     try:
         ort = require("onnxruntime", "compress")
     except MissingExtraError as exc:
         raise PolicyError(str(exc)) from None
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or int(os.environ.get("MECOFFLOAD_THREADS", "0")) or 2
+    opts.intra_op_num_threads = threads or int(os.environ.get("MECOFFLOAD_THREADS", "0")) or 1
     opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
