@@ -202,8 +202,9 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     for r in app.routes:
         if getattr(r, "methods", None) and not r.path.startswith("/static"):
             methods.setdefault(r.path, set()).update(r.methods)
-    app.add_middleware(Guard, service=service, allow={p: ", ".join(sorted(m)) for p, m in methods.items()},
-                       fast=FastDecide(service, auth))
+    fast = FastDecide(service, auth)
+    app.state.coalescer = fast.coalescer
+    app.add_middleware(Guard, service=service, allow={p: ", ".join(sorted(m)) for p, m in methods.items()}, fast=fast)
     return app
 
 
