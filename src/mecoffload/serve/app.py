@@ -31,6 +31,8 @@ except ImportError:  # pragma: no cover
     def dumps(doc) -> bytes:
         return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
 
+from pydantic import ValidationError
+
 from ..core.errors import UserError
 from .schema import (MAX_BODY_BYTES, BatchIn, BatchOut, DecideOut, OutcomeIn, OutcomeOut, PolicyIn, PolicyOut,
                      Snapshot)
@@ -118,8 +120,6 @@ class FastDecide:
         self.service, self.auth, self.coalescer = service, auth, Coalescer(service)
 
     async def __call__(self, path: str, headers, body: bytes) -> tuple[int, bytes] | None:
-        from pydantic import ValidationError
-
         if not self._takes(headers):
             return None
         single = path == "/v1/decide"
