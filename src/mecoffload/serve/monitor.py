@@ -47,6 +47,7 @@ class Monitor:
         self.policy = Gauge("mecoffload_policy_info", "the policy being served (1)", ["policy"], registry=r)
         self.ready = Gauge("mecoffload_ready", "1 when the service takes decisions", registry=r)
         self._lock = threading.Lock()
+        self._by_action: dict[tuple[int, int], object] = {}  # (action, E) -> its decisions counter child
         self._pending: OrderedDict[int, tuple[str, float]] = OrderedDict()
         self._next = 0
         self._stats: dict[str, list[float]] = {}  # policy -> [n, completed, dropped, sum est, sum real, sum |err|, sum err]
@@ -59,10 +60,14 @@ class Monitor:
     def record(self, spec: str, action: np.ndarray, n_servers: int, chosen_s: np.ndarray) -> range:
         """Count the decisions ``action`` (0 = local, e = server e-1, E+1 = reject) whose estimated
         latencies are ``chosen_s`` (s; nan for a rejection); return their decision ids."""
-        counts = np.bincount(action, minlength=1)
-        for a in np.flatnonzero(counts):
-            label = "local" if a == 0 else f"server_{a - 1}" if a <= n_servers else "reject"
-            self.decisions.labels(label).inc(int(counts[a]))
+        counts = np.bincount(action, minlength=1).tolist()
+        for a, c in enumerate(counts):
+            if c:
+                child = self._by_action.get((a, n_servers))
+                if child is None:
+                    label = "local" if a == 0 else f"server_{a - 1}" if a <= n_servers else "reject"
+                    child = self._by_action[(a, n_servers)] = self.decisions.labels(label)
+                child.inc(c)
         with self._lock:
             ids = range(self._next, self._next + len(action))
             self._next += len(action)

@@ -76,8 +76,8 @@ def _eval_mode(pol) -> None:
 
 
 def _trace_setnet(pol) -> None:
-    """Run a setnet policy's module as its TorchScript trace (the same aten kernels without the
-    per-module Python calls: ~40 % less time per forward pass here), but only when the trace gives
+    """Run a setnet policy's module as its frozen TorchScript trace (the same aten kernels without
+    the per-module Python calls: 1 row 93 vs 269 µs, 64 rows 270 vs 386 µs here), but only when it gives
     bit-identical logits on probe inputs of several shapes (n rows, E servers); else keep it."""
     net = getattr(pol, "net", None)
     if not isinstance(pol, SetNetPolicy) or net is None:
@@ -90,7 +90,7 @@ def _trace_setnet(pol) -> None:
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch 2.13 marks torch.jit deprecated; it is pinned (==2.13.0)
-            traced = torch.jit.trace(net, probes[0], check_trace=False)
+            traced = torch.jit.freeze(torch.jit.trace(net, probes[0], check_trace=False).eval())  # weights as constants
         with torch.inference_mode():
             same = all(torch.equal(traced(*x), net(*x)) for _ in range(3) for x in probes)  # 3: past the JIT's profiling runs
     except Exception:  # noqa: BLE001 - a module the tracer cannot take keeps running eagerly
