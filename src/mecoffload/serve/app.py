@@ -16,31 +16,20 @@ key, a body that fails validation, another content type) goes on to FastAPI, whi
 
 
 import hmac
-import json
-import logging
 import time
 from contextlib import asynccontextmanager
 from importlib import resources
-
-try:  # the serve extra pins orjson; plain json does the same, ~20x slower on large bodies
-    import orjson
-
-    def dumps(doc) -> bytes:
-        return orjson.dumps(doc)
-except ImportError:  # pragma: no cover
-    def dumps(doc) -> bytes:
-        return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
 
 from pydantic import ValidationError
 
 from ..core.errors import UserError
 from .schema import (MAX_BODY_BYTES, BatchIn, BatchOut, DecideOut, OutcomeIn, OutcomeOut, PolicyIn, PolicyOut,
                      Snapshot)
+from .accesslog import AccessLog, dumps
 from .batcher import Coalescer
 from .service import Service
 from .snapshot import SnapshotError
 
-access_log = logging.getLogger("mecoffload.serve.access")
 STATIC = resources.files("mecoffload.serve") / "static"
 ERRORS = {400: {"description": "the body is not JSON"}, 401: {"description": "missing or wrong API key"}, 413: {"description": "body over 1 MiB"},
           422: {"description": "a field outside its limits (detail[].loc names it)"}}
@@ -51,8 +40,8 @@ class Guard:
     fast path (``FastDecide``), times every request into the monitor's histogram, counts it by path
     and status, and writes one JSON access-log line."""
 
-    def __init__(self, app, service: Service, allow: dict[str, str], fast: "FastDecide"):
-        self.app, self.service, self.allow, self.fast = app, service, allow, fast
+    def __init__(self, app, service: Service, allow: dict[str, str], fast: "FastDecide", log: AccessLog):
+        self.app, self.service, self.allow, self.fast, self.log = app, service, allow, fast, log
         self._children: dict[tuple, tuple] = {}  # (path, status) -> (histogram child, counter child)
 
     async def __call__(self, scope, receive, send):
@@ -101,11 +90,11 @@ class Guard:
             children = self._children[(path, status)] = (mon.latency.labels(path), mon.requests.labels(path, str(status)))
         children[0].observe(dt)
         children[1].inc()
-        if access_log.isEnabledFor(logging.INFO):
+        if self.log.enabled():
             client = scope.get("client") or ("", 0)
-            access_log.info(dumps({"ts": round(time.time(), 6), "method": scope["method"], "path": scope["path"],
-                                   "status": status, "ms": round(dt * 1e3, 3), "bytes_in": n_in,
-                                   "client": f"{client[0]}:{client[1]}"}).decode())
+            self.log.write({"ts": round(time.time(), 6), "method": scope["method"], "path": scope["path"],
+                            "status": status, "ms": round(dt * 1e3, 3), "bytes_in": n_in,
+                            "client": f"{client[0]}:{client[1]}"})
 
 
 FAST_PATHS = ("/v1/decide", "/v1/decide/batch")
@@ -182,6 +171,8 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     """The FastAPI app of ``service`` (see the module docstring)."""
     from fastapi import FastAPI
 
+    log = AccessLog()
+
     @asynccontextmanager
     async def lifespan(_app):
         service.ready = True
@@ -189,6 +180,7 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
         yield
         service.ready = False  # shutting down (SIGTERM): refuse readiness while in-flight requests finish
         service.monitor.ready.set(0)
+        log.flush()
 
     app = FastAPI(title="mecoffload decision service", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Task offloading decisions of one mecoffload policy on one scenario. "
@@ -204,7 +196,8 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
             methods.setdefault(r.path, set()).update(r.methods)
     fast = FastDecide(service, auth)
     app.state.coalescer = fast.coalescer
-    app.add_middleware(Guard, service=service, allow={p: ", ".join(sorted(m)) for p, m in methods.items()}, fast=fast)
+    app.add_middleware(Guard, service=service, allow={p: ", ".join(sorted(m)) for p, m in methods.items()}, fast=fast,
+                       log=log)
     return app
 
 
