@@ -210,12 +210,12 @@ def print_tables(rows: list[dict], inproc: dict, workers: int) -> None:
     print("| policy | load | requests/s | decisions/s | p50 ms | p99 ms | requests | errors | load avg |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['policy']} | {r['load']} | {r['rps']:,.0f} | {r['decisions_s']:,.0f} | {r['p50_ms']:.2f} | "
+        print(f"| {r['policy'].split(':')[0]} | {r['load']} | {r['rps']:,.0f} | {r['decisions_s']:,.0f} | {r['p50_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['requests']:,} | {r['errors']} | {r['loadavg']:.1f} |")
     print("\n| policy | 1 task (µs) | 64 single-task snapshots (µs) | decisions/s batched | load avg |")
     print("|---|---:|---:|---:|---:|")
     for pol, r in inproc.items():
-        print(f"| {pol} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} | {r['loadavg']:.1f} |")
+        print(f"| {pol.split(':')[0]} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} | {r['loadavg']:.1f} |")
 
 
 if __name__ == "__main__":
