@@ -67,13 +67,9 @@ def app_from_env():
 
 
 def _log(access: bool) -> None:
-    log = logging.getLogger("mecoffload.serve.access")
-    log.setLevel(logging.INFO if access else logging.WARNING)
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
+    """Turn the JSON access log on or off: the level of the ``mecoffload.serve.access`` logger,
+    which ``accesslog.AccessLog`` reads (it writes the lines to stderr itself, in bulk)."""
+    logging.getLogger("mecoffload.serve.access").setLevel(logging.INFO if access else logging.WARNING)
 
 
 def serve(sc: Scenario, spec: str, host: str, port: int, workers: int, key_file: Path | None, seed: int = 0,
