@@ -59,12 +59,16 @@ class SimState:
     lq_est: np.ndarray  # (B,U,QL) decision-time estimated latency (s), carried to the task's record
     lq_id: np.ndarray  # (B,U,QL) task id: the env's count of tasks decided before it
     lq_n: np.ndarray  # (B,U)
+    lq_up: np.ndarray  # (B,U,QL) DNN-split follow-up: bits to upload when the local stage ends (0: ends locally)
+    lq_dest: np.ndarray  # (B,U,QL) its server 0..E-1
+    lq_ecyc: np.ndarray  # (B,U,QL) its work at the server (cycles)
     uq_bits: np.ndarray  # (B,U,QU) bits still to upload
     uq_size: np.ndarray  # (B,U,QU) task size D (bits)
     uq_dest: np.ndarray  # (B,U,QU) destination server 0..E-1
     uq_arr: np.ndarray  # (B,U,QU)
     uq_est: np.ndarray  # (B,U,QU) estimated latency (s)
     uq_id: np.ndarray  # (B,U,QU) task id
+    uq_ecyc: np.ndarray  # (B,U,QU) the task's work at its server (cycles): γ·D, or a DNN split's edge part
     uq_n: np.ndarray  # (B,U)
     eq_cyc: np.ndarray  # (B,E,QE) remaining cycles at the server; tasks at [0, eq_n), 0 beyond
     eq_arr: np.ndarray  # (B,E,QE)
@@ -110,6 +114,7 @@ class Arrivals:
     user: np.ndarray  # (B,A)
     bits: np.ndarray  # (B,A)
     valid: np.ndarray  # (B,A) bool
+    net: np.ndarray | None = None  # (B,A) network of each DNN-split task (``Params.dnn``), else None
 
     @property
     def width(self) -> int:
@@ -142,6 +147,9 @@ class Obs:
     n_uploading: np.ndarray | None = None  # (n,E) tasks uploading towards e (from any device)
     n_in_service: np.ndarray | None = None  # (n,E) tasks at server e
     backlog_cycles: np.ndarray | None = None  # (n,E) remaining cycles of the tasks at server e
+    net: np.ndarray | None = None  # (n,) network of a DNN-split task (index into ``Params.dnn.networks``)
+    pending_cycles: np.ndarray | None = None  # (n,E) DNN: edge cycles of tasks heading to e (local stage or uplink)
+    n_pending: np.ndarray | None = None  # (n,E) DNN: how many tasks head to e (local stage or uplink)
 
     def __post_init__(self) -> None:
         n, E = self.rate.shape
@@ -166,7 +174,7 @@ class Obs:
         return self.bits.shape[0]
 
     def take(self, idx: np.ndarray) -> "Obs":
-        return Obs(**{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)})
+        return Obs(**{f.name: None if (v := getattr(self, f.name)) is None else v[idx] for f in dataclasses.fields(self)})
 
 
 @dataclass
@@ -230,12 +238,16 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         lq_est=z((B, U, QL)),
         lq_id=z((B, U, QL), np.int64),
         lq_n=z((B, U), np.int64),
+        lq_up=z((B, U, QL)),
+        lq_dest=z((B, U, QL), np.int64),
+        lq_ecyc=z((B, U, QL)),
         uq_bits=z((B, U, QU)),
         uq_size=z((B, U, QU)),
         uq_dest=z((B, U, QU), np.int64),
         uq_arr=z((B, U, QU), np.int64),
         uq_est=z((B, U, QU)),
         uq_id=z((B, U, QU), np.int64),
+        uq_ecyc=z((B, U, QU)),
         uq_n=z((B, U), np.int64),
         eq_cyc=z((B, E, QE)),
         eq_arr=z((B, E, QE), np.int64),
@@ -286,7 +298,8 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
     user, valid = kernels.arrivals_layout(counts)
     bits = exo.uniform(p.size_lo_bit, p.size_hi_bit, valid.shape)
     bits *= valid  # 0 on padding
-    return Arrivals(user=user, bits=bits, valid=valid)
+    net = None if p.dnn is None else exo.integers(0, len(p.dnn.networks), valid.shape) * valid
+    return Arrivals(user=user, bits=bits, valid=valid, net=net)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -317,7 +330,26 @@ def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
                obs.dist, obs.mean_rate, obs.uplink_bits, obs.uplink_wait_s, obs.n_uploading, obs.n_in_service,
                obs.backlog_cycles)
     _over_ranges(n, _ROWS_PER_RANGE, lambda lo, hi: kernels.observe_rows(lo, hi, env, k, *inputs, *outputs))
+    if p.dnn is not None:
+        obs.net = arr.net[env, k]
+        cyc, cnt = dnn_pending(s)
+        obs.pending_cycles, obs.n_pending = cyc[env], cnt[env]
     return obs
+
+
+def dnn_pending(s: SimState) -> tuple[np.ndarray, np.ndarray]:
+    """(B,E) edge cycles and count of the tasks heading to each server (chained local stages and
+    uploads; not yet in service)."""
+    B, E = s.eq_n.shape
+    cyc, cnt = np.zeros((B, E)), np.zeros((B, E))
+    for dest, work, n, on in ((s.uq_dest, s.uq_ecyc, s.uq_n, None), (s.lq_dest, s.lq_ecyc, s.lq_n, s.lq_up)):
+        live = np.arange(dest.shape[-1]) < n[..., None]
+        if on is not None:
+            live &= on > 0
+        b = np.broadcast_to(np.arange(B)[:, None, None], dest.shape)[live]
+        np.add.at(cyc, (b, dest[live]), work[live])
+        np.add.at(cnt, (b, dest[live]), 1.0)
+    return cyc, cnt
 
 
 def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
@@ -331,8 +363,8 @@ def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
             setattr(state, name, np.concatenate([a, pad], axis=-1))
 
 
-_LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est", "lq_id")
-_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est", "uq_id")
+_LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est", "lq_id", "lq_up", "lq_dest", "lq_ecyc")
+_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est", "uq_id", "uq_ecyc")
 _EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_id", "eq_user")
 
 
@@ -342,12 +374,42 @@ def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.n
     the task and reported beside its realized latency (``NO_ESTIMATE`` when not given)."""
     s = state
     est = np.full(len(obs), NO_ESTIMATE) if est_s is None else np.ascontiguousarray(est_s, np.float64)
+    if p.dnn is not None:
+        return _decide_dnn(state, obs, action, p, est)
     args = (np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), np.asarray(obs.bits, np.float64),
             np.asarray(action, np.int64), est, p.allow_reject, p.gamma, s.t)
     while True:
         need_l, need_u = kernels.decide_rows(*args, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.local_wait_cyc,
-                                             s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.n_active,
-                                             s.backlog_bits, s.arrived, s.rejected)
+                                             s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_est, s.uq_id, s.uq_ecyc, s.uq_n,
+                                             s.n_active, s.backlog_bits, s.arrived, s.rejected)
+        if not need_l and not need_u:
+            return state
+        _widen(state, _LOCAL_Q, need_l)
+        _widen(state, _UPLINK_Q, need_u)
+
+
+def dnn_stages(obs: Obs, action: np.ndarray, p: Params) -> tuple[np.ndarray, ...]:
+    """(k, e, device cycles, upload bits, edge cycles) of each row's DNN action ``k * E + e``; a
+    ValueError for an action outside ``0..K*E-1`` or a split deeper than the task's network."""
+    t = p.dnn
+    a = np.asarray(action, np.int64)
+    if a.size and (a.min() < 0 or a.max() >= t.n_actions):
+        raise ValueError(f"decide: a DNN action must be k * E + e in 0..{t.n_actions - 1}")
+    k, e = t.split_of(a)
+    net = np.asarray(obs.net, np.int64)
+    if a.size and (k > t.n_layers[net]).any():
+        raise ValueError("decide: split k deeper than the task's network (k <= its number of layers)")
+    return (k, e, t.dev_s[net, k] * p.f_loc, t.up_bits[net, k], t.srv_s[net, k, e] * obs.f_edge[np.arange(len(a)), e])
+
+
+def _decide_dnn(state: SimState, obs: Obs, action: np.ndarray, p: Params, est: np.ndarray) -> SimState:
+    s = state
+    _, e, dev, up, edge = dnn_stages(obs, action, p)
+    while True:
+        need_l, need_u = kernels.decide_dnn_rows(
+            np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), dev, up, e, edge, est, s.t, s.lq_cyc, s.lq_arr,
+            s.lq_est, s.lq_id, s.lq_up, s.lq_dest, s.lq_ecyc, s.lq_n, s.local_wait_cyc, s.uq_bits, s.uq_size, s.uq_dest,
+            s.uq_arr, s.uq_est, s.uq_id, s.uq_ecyc, s.uq_n, s.n_active, s.backlog_bits, s.arrived)
         if not need_l and not need_u:
             return state
         _widen(state, _LOCAL_Q, need_l)
@@ -374,6 +436,8 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
         if not need:
             break
         _widen(state, _EDGE_Q, need)
+    if p.dnn is not None:  # room for every local stage to hand its upload on (kernels.serve_envs)
+        _widen(state, _UPLINK_Q, int((s.uq_n + s.lq_n).max(initial=0)))
     est_buf = np.empty_like(lat_buf)
     id_buf = np.empty(lat_buf.shape, np.int64)
     slotted = p.service == "slotted"
@@ -382,7 +446,7 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
         s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest,
         s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, s.eq_id, *((s.eq_user,) if slotted else ()),
         s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
-        *out,
+        *out, *(() if slotted else (s.lq_up, s.lq_dest, s.lq_ecyc, s.uq_ecyc)),
     )
     kernel = kernels_slotted.serve_envs_slotted if slotted else kernels.serve_envs
     _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernel(lo, hi, *args))

@@ -167,10 +167,12 @@ def observe_rows(lo, hi, env, k, arr_user, arr_bits, f_loc, bandwidth_hz, local_
 
 @njit
 def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq_arr, lq_est, lq_id, lq_n,
-                local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_n, n_active, backlog_bits, arrived, rejected):
+                local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active, backlog_bits,
+                arrived, rejected):
     """Append each row's task (``bits`` bit, from ``user`` of ``env``) to its queue.
 
-    action 0 = local FIFO (γ·D cycles), e ≥ 1 = uplink FIFO towards server e-1 (D bit),
+    action 0 = local FIFO (γ·D cycles), e ≥ 1 = uplink FIFO towards server e-1 (D bit; its server work
+    γ·D cycles is stored with it in ``uq_ecyc``),
     E+1 = reject (only with ``allow_reject``: the task ends now, counted in ``rejected``);
     N_e, L_e and the local wait are updated so that the next decision sees this one. ``est``
     (n,) is the decision-time estimated latency (s) that travels with the task to its record, as
@@ -217,9 +219,68 @@ def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq
             uq_arr[b, u, pos] = t[b]
             uq_est[b, u, pos] = est[r]
             uq_id[b, u, pos] = arrived[b]
+            uq_ecyc[b, u, pos] = d * gamma
             uq_n[b, u] = pos + 1
             n_active[b, e] += 1.0
             backlog_bits[b, e] += d
+        arrived[b] += 1
+    return 0, 0
+
+
+@njit
+def decide_dnn_rows(env, user, dev_cyc, up_bits, dest, edge_cyc, est, t, lq_cyc, lq_arr, lq_est, lq_id, lq_up, lq_dest,
+                    lq_ecyc, lq_n, local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n,
+                    n_active, backlog_bits, arrived):
+    """Append each row's chained (DNN-split) task to its queues: ``dev_cyc`` (n,) cycles on the device,
+    then ``up_bits`` (n,) bit up to server ``dest`` (n,) 0..E-1, then ``edge_cyc`` (n,) cycles there.
+
+    ``dev_cyc > 0``: the task enters the local FIFO carrying its follow-up (``lq_up``, ``lq_dest``,
+    ``lq_ecyc``; ``up_bits = 0`` ends it at the local stage, the all-local split); ``dev_cyc = 0`` (full
+    offload): it enters the uplink FIFO at once, counted in N_e and L_e as any upload. ``est`` (n,) s
+    and the task id travel with it as in ``decide_rows``. Returns (local width needed, uplink width
+    needed): (0, 0) when done, else nothing was written.
+    """
+    B, U = lq_n.shape
+    E = n_active.shape[1]
+    need_l = 0
+    need_u = 0
+    for r in range(env.size):
+        b, u = env[r], user[r]
+        if not (0 <= b < B and 0 <= u < U):
+            raise IndexError("decide: row of an env or user that does not exist")
+        if not 0 <= dest[r] < E:
+            raise ValueError("decide: a DNN task's server must be 0..E-1")
+        if dev_cyc[r] > 0.0:
+            need_l = max(need_l, lq_n[b, u] + 1)
+        else:
+            need_u = max(need_u, uq_n[b, u] + 1)
+    if need_l > lq_cyc.shape[2] or need_u > uq_bits.shape[2]:
+        return need_l, need_u
+    for r in range(env.size):
+        b, u, e = env[r], user[r], dest[r]
+        if dev_cyc[r] > 0.0:
+            pos = lq_n[b, u]
+            lq_cyc[b, u, pos] = dev_cyc[r]
+            lq_arr[b, u, pos] = t[b]
+            lq_est[b, u, pos] = est[r]
+            lq_id[b, u, pos] = arrived[b]
+            lq_up[b, u, pos] = up_bits[r]
+            lq_dest[b, u, pos] = e
+            lq_ecyc[b, u, pos] = edge_cyc[r]
+            lq_n[b, u] = pos + 1
+            local_wait_cyc[b, u] += dev_cyc[r]
+        else:
+            pos = uq_n[b, u]
+            uq_bits[b, u, pos] = up_bits[r]
+            uq_size[b, u, pos] = up_bits[r]
+            uq_dest[b, u, pos] = e
+            uq_arr[b, u, pos] = t[b]
+            uq_est[b, u, pos] = est[r]
+            uq_id[b, u, pos] = arrived[b]
+            uq_ecyc[b, u, pos] = edge_cyc[r]
+            uq_n[b, u] = pos + 1
+            n_active[b, e] += 1.0
+            backlog_bits[b, e] += up_bits[r]
         arrived[b] += 1
     return 0, 0
 
@@ -323,7 +384,8 @@ def serve_plan(lq_n, uq_n, uq_dest, eq_n, edge_width):
 def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, bandwidth_hz, gamma,
                fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_id, lq_n, uq_bits, uq_size, uq_dest, uq_arr, uq_est,
                uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_n, n_active, backlog_bits, local_wait_cyc, hist,
-               rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, completed, dropped, work_edge, energy):
+               rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, completed, dropped, work_edge, energy,
+               lq_up, lq_dest, lq_ecyc, uq_ecyc):
     """One slot of service for envs ``lo..hi-1`` (queues updated in place, ``t`` advanced),
     then N_e, L_e (bit), the local waits (cycles) and the L_e history recomputed from the
     queues. Outputs and record buffers come from ``serve_plan``; envs are independent, so
@@ -335,13 +397,22 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
     κ·f_loc²), P_tx·seconds on air. Latency records (s): ``lat_buf``, with ``where_buf``
     0 for local, e for server e, and ``est_buf`` the task's decision-time estimate (s; the
     ``*_est`` queue columns carry it along with the task) and ``id_buf`` its id (``*_id``).
+
+    Chained (DNN-split) tasks: a local entry with ``lq_up > 0`` does not end when its local stage
+    finishes; its upload (``lq_up`` bit to ``lq_dest``, then ``lq_ecyc`` cycles there) joins the tail
+    of its uplink FIFO at the slot boundary, after the slot's uplink service (dropped at the local
+    stage if its deadline ends now). An upload joins its server with the work of ``uq_ecyc``. The
+    caller leaves room in the uplink rows for every local task (``dynamics.serve``).
     """
     U = lq_n.shape[1]
     E = f_edge.shape[1]
     H = hist.shape[2]
     r_head = np.empty(U)  # bit/s
+    hand = np.zeros(U, np.int64)  # local stages handed to the uplink this slot, per user
+    hand_at = np.zeros(U, np.int64)  # where they were written: the uplink length before service
     for b in range(lo, hi):
         tb = t[b]
+        n_hand = 0
         # -- local FIFOs (cycles, f_loc·Δt per slot). Energy: queues where only the head
         #    ran ("head-only": it neither finishes nor expires) first, then the others.
         cap = f_loc * dt
@@ -349,6 +420,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
         e_rest = 0.0
         at = rec_at[b, 0]
         for u in range(U):
+            hand[u] = 0
             n = lq_n[b, u]
             if n == 0:
                 continue
@@ -362,7 +434,14 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
             for i in range(n):
                 w, a = lq_cyc[b, u, i], lq_arr[b, u, i]
                 cum += w
-                if cum <= cap * (1 + TOL):
+                if cum <= cap * (1 + TOL) and lq_up[b, u, i] > 0.0:  # a chained task's local stage ends
+                    if tb - a < expire_age:  # else its deadline ends now: dropped at the local stage
+                        _hand_off(b, u, i, uq_n[b, u] + hand[u], a, lq_est, lq_id, lq_up, lq_dest, lq_ecyc,
+                                  uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc)
+                        hand_at[u] = uq_n[b, u]
+                        hand[u] += 1
+                        n_hand += 1
+                elif cum <= cap * (1 + TOL):
                     lat_buf[at] = (tb - a) * dt + cum / f_loc
                     where_buf[at] = 0
                     est_buf[at] = lq_est[b, u, i]
@@ -374,16 +453,22 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     lq_arr[b, u, m] = a
                     lq_est[b, u, m] = lq_est[b, u, i]
                     lq_id[b, u, m] = lq_id[b, u, i]
+                    lq_up[b, u, m] = lq_up[b, u, i]
+                    lq_dest[b, u, m] = lq_dest[b, u, i]
+                    lq_ecyc[b, u, m] = lq_ecyc[b, u, i]
                     m += 1
             for i in range(m, n):
                 lq_cyc[b, u, i] = 0.0
                 lq_arr[b, u, i] = 0
                 lq_est[b, u, i] = 0.0
                 lq_id[b, u, i] = 0
+                lq_up[b, u, i] = 0.0
+                lq_dest[b, u, i] = 0
+                lq_ecyc[b, u, i] = 0.0
             e_rest += e_loc_per_cycle * min(cum, cap)
             lq_n[b, u] = m
             completed[b] += k_done
-            dropped[b, 0] += n - m - k_done
+            dropped[b, 0] += n - m - k_done - hand[u]
         n_rec[b, 0] = at - rec_at[b, 0]
         e_local = head_only * (e_loc_per_cycle * cap) + e_rest
 
@@ -490,7 +575,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                         dropped[b, 2] += 1
                     else:
                         q = eq_n[b, e]
-                        eq_cyc[b, e, q] = d * gamma
+                        eq_cyc[b, e, q] = uq_ecyc[b, u, i]
                         eq_arr[b, e, q] = a
                         eq_est[b, e, q] = uq_est[b, u, i]
                         eq_id[b, e, q] = uq_id[b, u, i]
@@ -502,6 +587,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     uq_arr[b, u, m] = a
                     uq_est[b, u, m] = uq_est[b, u, i]
                     uq_id[b, u, m] = uq_id[b, u, i]
+                    uq_ecyc[b, u, m] = uq_ecyc[b, u, i]
                     n_active[b, e] += 1.0
                     backlog_bits[b, e] += d
                     m += 1
@@ -514,9 +600,13 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                 uq_arr[b, u, i] = 0
                 uq_est[b, u, i] = 0.0
                 uq_id[b, u, i] = 0
+                uq_ecyc[b, u, i] = 0.0
             e_rest += tx_power_w * min(cum, dt)
             uq_n[b, u] = m
         energy[b] = (e_local + head_only * (tx_power_w * dt)) + e_rest
+        if n_hand:
+            _join_uplinks(b, hand, hand_at, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active,
+                          backlog_bits)
 
         # -- decision-time estimates: N_e = tasks at or uploading to e, L_e their bits
         #    (cycles/γ at the server), the L_e history, and the local waits (cycles)
@@ -531,6 +621,52 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
         for u in range(U):
             local_wait_cyc[b, u] = _row_sum(lq_cyc, b, u, lq_n[b, u]) if lq_n[b, u] else 0.0
         t[b] = tb + 1
+
+
+@njit(inline="always")
+def _hand_off(b, u, i, q, a, lq_est, lq_id, lq_up, lq_dest, lq_ecyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id,
+              uq_ecyc):
+    """Write local entry i's follow-up upload at uplink position q (beyond the queue until the slot
+    boundary, ``_join_uplinks``)."""
+    up = lq_up[b, u, i]
+    uq_bits[b, u, q] = up
+    uq_size[b, u, q] = up
+    uq_dest[b, u, q] = lq_dest[b, u, i]
+    uq_arr[b, u, q] = a
+    uq_est[b, u, q] = lq_est[b, u, i]
+    uq_id[b, u, q] = lq_id[b, u, i]
+    uq_ecyc[b, u, q] = lq_ecyc[b, u, i]
+
+
+@njit
+def _join_uplinks(b, hand, hand_at, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active,
+                  backlog_bits):
+    """Slot boundary: the uploads handed off by finished local stages (``hand[u]`` of them, written
+    from ``hand_at[u]``) move to the tail of each uplink FIFO after its service; tallied into N_e, L_e."""
+    for u in range(hand.shape[0]):
+        h = hand[u]
+        if h == 0:
+            continue
+        src, m = hand_at[u], uq_n[b, u]
+        for j in range(h):
+            uq_bits[b, u, m + j] = uq_bits[b, u, src + j]
+            uq_size[b, u, m + j] = uq_size[b, u, src + j]
+            uq_dest[b, u, m + j] = uq_dest[b, u, src + j]
+            uq_arr[b, u, m + j] = uq_arr[b, u, src + j]
+            uq_est[b, u, m + j] = uq_est[b, u, src + j]
+            uq_id[b, u, m + j] = uq_id[b, u, src + j]
+            uq_ecyc[b, u, m + j] = uq_ecyc[b, u, src + j]
+            n_active[b, uq_dest[b, u, m + j]] += 1.0
+            backlog_bits[b, uq_dest[b, u, m + j]] += uq_size[b, u, m + j]
+        for i in range(max(m + h, src), src + h):
+            uq_bits[b, u, i] = 0.0
+            uq_size[b, u, i] = 0.0
+            uq_dest[b, u, i] = 0
+            uq_arr[b, u, i] = 0
+            uq_est[b, u, i] = 0.0
+            uq_id[b, u, i] = 0
+            uq_ecyc[b, u, i] = 0.0
+        uq_n[b, u] = m + h
 
 
 @njit
