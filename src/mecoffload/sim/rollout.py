@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.errors import PolicyError
 from .cost import obs_latency, oracle_actions, oracle_costs
+from .dnnrun import run_dnn_closed_loop
 from .dynamics import NO_ESTIMATE, Arrivals, Obs, SimState, SlotOutcome, decide, draw_slot, observe, reset, serve
 from .metrics import Accumulator, check_accounting
 from .params import Params
@@ -127,6 +128,9 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
     """``episodes`` episodes of a built policy (``act(obs, rng)``, ``reset(batch)``, optional
     ``plan_slot(state, arrivals, rng)``) in lock-step from ``reset(p, episodes, seed)``; after the
     horizon the queues drain (no arrivals) until every task has completed or been dropped."""
+    if p.dnn is not None:  # DNN-split tasks: the same loop with (k, e) actions and the DNN metrics
+        return run_dnn_closed_loop(p, policy, episodes, seed, progress, decisions=decisions, drive=drive,
+                                   policy_seed=policy_seed, run_type=PolicyRun)
     state, exo = reset(p, episodes, seed)
     policy.reset(episodes)
     rng = policy_seed(seed)
