@@ -19,7 +19,8 @@ import numpy as np
 
 from ..core.errors import PolicyError
 from ..sim.dnncost import alone_latency, plan_rows, queue_oracle
-from ..sim.dynamics import Arrivals, Obs, SimState, dnn_pending
+from ..sim.dnnstate import dnn_pending
+from ..sim.dynamics import Arrivals, Obs, SimState
 from ..sim.params import Params
 from .base import register
 

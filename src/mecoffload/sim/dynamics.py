@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import arrivals as _arrivals
-from . import kernels, kernels_slotted
+from . import kernels, kernels_dnn, kernels_slotted
+from .dnnstate import dnn_pending, dnn_stages
 from .cost import mean_uplink_rate, uplink_rate
 from .params import Params
 
@@ -337,21 +338,6 @@ def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
     return obs
 
 
-def dnn_pending(s: SimState) -> tuple[np.ndarray, np.ndarray]:
-    """(B,E) edge cycles and count of the tasks heading to each server (chained local stages and
-    uploads; not yet in service)."""
-    B, E = s.eq_n.shape
-    cyc, cnt = np.zeros((B, E)), np.zeros((B, E))
-    for dest, work, n, on in ((s.uq_dest, s.uq_ecyc, s.uq_n, None), (s.lq_dest, s.lq_ecyc, s.lq_n, s.lq_up)):
-        live = np.arange(dest.shape[-1]) < n[..., None]
-        if on is not None:
-            live &= on > 0
-        b = np.broadcast_to(np.arange(B)[:, None, None], dest.shape)[live]
-        np.add.at(cyc, (b, dest[live]), work[live])
-        np.add.at(cnt, (b, dest[live]), 1.0)
-    return cyc, cnt
-
-
 def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
     """Give the queues ``names`` (same width) room for ``need`` tasks per row: at least double.
     The new entries are zeros, as beyond the end of every queue."""
@@ -388,25 +374,11 @@ def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.n
         _widen(state, _UPLINK_Q, need_u)
 
 
-def dnn_stages(obs: Obs, action: np.ndarray, p: Params) -> tuple[np.ndarray, ...]:
-    """(k, e, device cycles, upload bits, edge cycles) of each row's DNN action ``k * E + e``; a
-    ValueError for an action outside ``0..K*E-1`` or a split deeper than the task's network."""
-    t = p.dnn
-    a = np.asarray(action, np.int64)
-    if a.size and (a.min() < 0 or a.max() >= t.n_actions):
-        raise ValueError(f"decide: a DNN action must be k * E + e in 0..{t.n_actions - 1}")
-    k, e = t.split_of(a)
-    net = np.asarray(obs.net, np.int64)
-    if a.size and (k > t.n_layers[net]).any():
-        raise ValueError("decide: split k deeper than the task's network (k <= its number of layers)")
-    return (k, e, t.dev_s[net, k] * p.f_loc, t.up_bits[net, k], t.srv_s[net, k, e] * obs.f_edge[np.arange(len(a)), e])
-
-
 def _decide_dnn(state: SimState, obs: Obs, action: np.ndarray, p: Params, est: np.ndarray) -> SimState:
     s = state
     _, e, dev, up, edge = dnn_stages(obs, action, p)
     while True:
-        need_l, need_u = kernels.decide_dnn_rows(
+        need_l, need_u = kernels_dnn.decide_dnn_rows(
             np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), dev, up, e, edge, est, s.t, s.lq_cyc, s.lq_arr,
             s.lq_est, s.lq_id, s.lq_up, s.lq_dest, s.lq_ecyc, s.lq_n, s.local_wait_cyc, s.uq_bits, s.uq_size, s.uq_dest,
             s.uq_arr, s.uq_est, s.uq_id, s.uq_ecyc, s.uq_n, s.n_active, s.backlog_bits, s.arrived)
