@@ -34,7 +34,7 @@ def run_load(budget: str, out: Path, seed: int, log, networks: tuple[str, ...] =
              devices: tuple[int, ...] = DEVICES_N, links: tuple[str, ...] = LINKS) -> dict:
     """Every (network group, link, devices) point; returns {"rows", "claims", "figures"}."""
     episodes = EPISODES.get(budget, EPISODES["small"])
-    groups = [("mixed", tuple(networks))] + [(n, (n,)) for n in networks]
+    groups = [("mixed", tuple(networks))] + ([(n, (n,)) for n in networks] if len(networks) > 1 else [])
     rows = []
     for label, nets in groups:
         for link in links:
