@@ -1,5 +1,5 @@
-"""Evaluation run of a policy on DNN-split tasks (``Params.dnn``): the rollout of ``sim.rollout`` with
-DNN actions ``k * E + e`` and the DNN metrics.
+"""Evaluation of a policy on DNN-split tasks (``Params.dnn``): the hooks that ``sim.rollout.run_closed_loop``
+uses for DNN actions ``k * E + e`` and the DNN metrics.
 
 The metrics are those of ``sim.metrics.Accumulator`` (realized latency, drops, throughput = inferences
 per second, ``energy_per_task_j`` = device energy per inference: compute power x device time + P_tx x
@@ -16,8 +16,8 @@ import numpy as np
 
 from ..core.errors import PolicyError
 from .dnncost import queue_latency
-from .dynamics import Obs, SlotOutcome, reset
-from .metrics import LATE_SLACK_S, Accumulator, check_accounting
+from .dynamics import Obs
+from .metrics import LATE_SLACK_S, Accumulator
 from .params import Params
 
 
@@ -81,17 +81,13 @@ def check_dnn_actions(a: np.ndarray, obs: Obs, p: Params, name: str) -> None:
         raise PolicyError(f"policy '{name}' returned a DNN action outside 0..K*E-1 or deeper than the network")
 
 
-def run_dnn_closed_loop(p: Params, policy, episodes: int, seed: int, progress=None, *, decisions, drive, policy_seed,
-                        run_type):
-    """``sim.rollout.run_closed_loop`` for DNN-split tasks (its helpers passed in, to keep one loop)."""
+def dnn_hooks(p: Params, policy, episodes: int, rng: np.random.Generator):
+    """(accumulator, act(obs), estimate(obs, a, p)) of ``sim.rollout.run_closed_loop`` for DNN-split tasks:
+    the policy's (k, e) actions checked, recorded with their queue-aware estimate (kept with each task)."""
     if not getattr(policy, "dnn", False):
         raise PolicyError(f"policy '{policy.name}' does not decide DNN-split tasks: use dnn-local, dnn-edge-nearest, "
                           "dnn-edge-least-loaded, neurosurgeon or dnn-oracle")
-    state, exo = reset(p, episodes, seed)
-    policy.reset(episodes)
-    rng = policy_seed(seed)
     acc = DnnAccumulator(p, episodes)
-    plan = getattr(policy, "plan_slot", None)
     chosen: dict[int, np.ndarray] = {}
 
     def act(obs: Obs) -> np.ndarray:
@@ -103,17 +99,4 @@ def run_dnn_closed_loop(p: Params, policy, episodes: int, seed: int, progress=No
     def estimate(obs: Obs, a: np.ndarray, _p: Params) -> np.ndarray:
         return chosen.pop(id(obs))
 
-    def served(outcome: SlotOutcome) -> None:
-        acc.outcome(outcome)
-        if progress:
-            progress(1)
-
-    drive(decisions(state, exo, p, p.horizon, on_arrivals=None if plan is None else lambda arr: plan(state, arr, rng),
-                    before_serve=lambda: acc.slot_delay(state), on_served=served, estimate=estimate), act)
-    drive(decisions(state, exo, p, p.deadline_slots, arrivals=False, on_served=acc.outcome, estimate=estimate), act)
-    check_accounting(state)
-    if state.in_flight().sum():
-        raise AssertionError("tasks still in flight after draining")
-    run = run_type(policy.name, acc.summary(state), acc.latencies(), acc.max_delay_series(), acc.estimates())
-    run.splits = acc.split_records()
-    return run
+    return acc, act, estimate

@@ -22,6 +22,7 @@ from functools import partial
 import numpy as np
 from numba import njit as _njit
 
+from .kernels_dnn import append_upload as _append_upload
 from .kernels_dnn import hand_off as _hand_off
 from .kernels_dnn import join_uplinks as _join_uplinks
 
@@ -214,18 +215,8 @@ def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq
         elif action[r] > E:
             rejected[b] += 1
         else:
-            e = action[r] - 1
-            pos = uq_n[b, u]
-            uq_bits[b, u, pos] = d
-            uq_size[b, u, pos] = d
-            uq_dest[b, u, pos] = e
-            uq_arr[b, u, pos] = t[b]
-            uq_est[b, u, pos] = est[r]
-            uq_id[b, u, pos] = arrived[b]
-            uq_ecyc[b, u, pos] = d * gamma
-            uq_n[b, u] = pos + 1
-            n_active[b, e] += 1.0
-            backlog_bits[b, e] += d
+            _append_upload(b, u, action[r] - 1, d, d * gamma, t[b], est[r], arrived[b], uq_bits, uq_size, uq_dest,
+                           uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active, backlog_bits)
         arrived[b] += 1
     return 0, 0
 

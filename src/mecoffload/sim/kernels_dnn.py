@@ -15,6 +15,24 @@ from numba import njit as _njit
 njit = partial(_njit, cache=True, error_model="numpy")  # as sim.kernels
 
 
+@njit(inline="always")
+def append_upload(b, u, e, bits, ecyc, a, est, tid, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n,
+                  n_active, backlog_bits):
+    """Append one upload (``bits`` bit towards server e, ``ecyc`` cycles there, arrival slot a, estimate
+    est s, id tid) to user u's uplink FIFO; N_e and L_e count it."""
+    pos = uq_n[b, u]
+    uq_bits[b, u, pos] = bits
+    uq_size[b, u, pos] = bits
+    uq_dest[b, u, pos] = e
+    uq_arr[b, u, pos] = a
+    uq_est[b, u, pos] = est
+    uq_id[b, u, pos] = tid
+    uq_ecyc[b, u, pos] = ecyc
+    uq_n[b, u] = pos + 1
+    n_active[b, e] += 1.0
+    backlog_bits[b, e] += bits
+
+
 @njit
 def decide_dnn_rows(env, user, dev_cyc, up_bits, dest, edge_cyc, est, t, lq_cyc, lq_arr, lq_est, lq_id, lq_up, lq_dest,
                     lq_ecyc, lq_n, local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n,
@@ -58,17 +76,8 @@ def decide_dnn_rows(env, user, dev_cyc, up_bits, dest, edge_cyc, est, t, lq_cyc,
             lq_n[b, u] = pos + 1
             local_wait_cyc[b, u] += dev_cyc[r]
         else:
-            pos = uq_n[b, u]
-            uq_bits[b, u, pos] = up_bits[r]
-            uq_size[b, u, pos] = up_bits[r]
-            uq_dest[b, u, pos] = e
-            uq_arr[b, u, pos] = t[b]
-            uq_est[b, u, pos] = est[r]
-            uq_id[b, u, pos] = arrived[b]
-            uq_ecyc[b, u, pos] = edge_cyc[r]
-            uq_n[b, u] = pos + 1
-            n_active[b, e] += 1.0
-            backlog_bits[b, e] += up_bits[r]
+            append_upload(b, u, e, up_bits[r], edge_cyc[r], t[b], est[r], arrived[b], uq_bits, uq_size, uq_dest, uq_arr,
+                          uq_est, uq_id, uq_ecyc, uq_n, n_active, backlog_bits)
         arrived[b] += 1
     return 0, 0
 
