@@ -106,20 +106,26 @@ class DnnOracle(_DnnPolicy):
         return queue_oracle(obs, self.p)[0]  # without a plan (or draining): each row alone
 
 
-def plan_slot(state: SimState, arr: Arrivals, p: Params) -> np.ndarray:
-    """(B, A) actions of the sequential queue-aware oracle for all of a slot's arrivals (invalid: 0)."""
-    t, s = p.dnn, state
-    b, j = np.nonzero(arr.valid)  # row order: env, then arrival order (the engine's decision rounds)
-    if not b.size:
-        return np.zeros(arr.valid.shape, np.int64)
+def slot_state(state: SimState, p: Params) -> tuple[np.ndarray, ...]:
+    """Per env the state the queue-aware estimate reads, at the start of a slot: local wait (B,U) s, uplink
+    wait (B,U) s (bits queued / mean rate to their server, as ``Obs.uplink_wait_s``), mean rate (B,U,E)
+    bit/s, F (B,E) Hz, competitors at each server (B,E: in service + heading there) and their cycles (B,E)."""
+    s = state
     n_up = np.arange(s.uq_bits.shape[-1]) < s.uq_n[..., None]
     rate_q = np.take_along_axis(s.mean_rate, s.uq_dest, axis=2)
     uw = np.where(n_up, s.uq_bits / rate_q, 0.0).sum(-1)
     cyc, cnt = dnn_pending(s)
-    n_c = s.eq_n + cnt
-    w_c = s.eq_cyc.sum(-1) + cyc
-    act, _ = plan_rows(b, arr.user[b, j], arr.net[b, j], s.local_wait_cyc / p.f_loc, uw, s.mean_rate, s.f_edge,
-                       n_c.astype(np.float64), w_c, t.dev_s, t.up_bits, t.srv_s, t.n_layers, p.slot_s, True)
+    return (s.local_wait_cyc / p.f_loc, uw, s.mean_rate, s.f_edge, (s.eq_n + cnt).astype(np.float64),
+            s.eq_cyc.sum(-1) + cyc)
+
+
+def plan_slot(state: SimState, arr: Arrivals, p: Params) -> np.ndarray:
+    """(B, A) actions of the sequential queue-aware oracle for all of a slot's arrivals (invalid: 0)."""
+    t = p.dnn
+    b, j = np.nonzero(arr.valid)  # row order: env, then arrival order (the engine's decision rounds)
     out = np.zeros(arr.valid.shape, np.int64)
-    out[b, j] = act
+    if b.size:
+        act, _ = plan_rows(b, arr.user[b, j], arr.net[b, j], *slot_state(state, p), t.dev_s, t.up_bits, t.srv_s,
+                           t.n_layers, p.slot_s, True)
+        out[b, j] = act
     return out

@@ -70,7 +70,7 @@ def queue_oracle(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(inline="always")
-def _latency(k, e, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, dt):
+def latency_of(k, e, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, dt):
     """Queue-aware latency (s) of split k at server e (module doc); scalar arguments of one row."""
     local = lw + dev_s if k > 0 else 0.0
     if k == nl:
@@ -97,7 +97,7 @@ def _fill_rows(grp, usr, net, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, 
                 if k > nl:
                     out[i, k, e] = np.inf
                 else:
-                    out[i, k, e] = _latency(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
+                    out[i, k, e] = latency_of(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
                                             dev_s[m, k], up_bits[m, k], srv_s[m, k, e], dt)
 
 
@@ -119,7 +119,7 @@ def plan_rows(grp, usr, net, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, n
         best, bk, be = np.inf, nl, 0
         for k in range(nl + 1):
             for e in range(E):
-                c = _latency(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
+                c = latency_of(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
                              dev_s[m, k], up_bits[m, k], srv_s[m, k, e], dt)
                 if c < best:
                     best, bk, be = c, k, e
@@ -128,11 +128,18 @@ def plan_rows(grp, usr, net, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, n
         act[i] = bk * E + be
         best_s[i] = best
         if sequential:
-            if bk > 0:
-                lw[g, u] += dev_s[m, bk]
-            elif bk < nl:
-                uw[g, u] += up_bits[m, bk] / rate[g, u, be]
-            if bk < nl:
-                n_c[g, be] += 1.0
-                w_c[g, be] += srv_s[m, bk, be] * f[g, be]
+            commit(g, u, m, bk, be, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s)
     return act, best_s
+
+
+@njit(inline="always")
+def commit(g, u, m, k, e, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s):
+    """Add a decided (k, e) of network m by user u to group g's state: its device part to the local wait,
+    a full offload's upload to the uplink wait, any edge part as one more competitor at e."""
+    if k > 0:
+        lw[g, u] += dev_s[m, k]
+    elif k < nl:
+        uw[g, u] += up_bits[m, k] / rate[g, u, e]
+    if k < nl:
+        n_c[g, e] += 1.0
+        w_c[g, e] += srv_s[m, k, e] * f[g, e]
