@@ -58,7 +58,7 @@ def run(budget: str, out: Path, seed: int, progress: bool = False, load: dict | 
     doc = {"experiment": "dnn-split", "budget": budget, "seed": seed, "profiles": _profile_rows(profiles),
            "wifi": _headline(headline), "ddlro": _ddlro(grid), "grid": grid,
            "not_done": "compressed variants in the engine (int8 / pruned speed), the device -> e1 -> e2 chain, "
-                       "setnet and the GA over (k, e)"}
+                       "setnet over (k, e); the GA over the slot's (k, e) (dnn-ga) is not part of this grid"}
     _tables(out, doc)
     log("tables written")
     doc["figures"] = [p.name for p in _plots(out, profiles)]
