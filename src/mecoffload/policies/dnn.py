@@ -33,7 +33,8 @@ class _DnnPolicy:
 
     def __init__(self, p: Params, arg: str | None = None):
         if p.dnn is None:
-            raise PolicyError(f"policy '{self.name}' needs DNN-split tasks: a scenario with a [dnn] section (dnn-wifi, ...)")
+            raise PolicyError(f"policy '{self.name}' cannot run on this scenario: it decides DNN-split tasks, which need a "
+                              "[dnn] section (dnn-wifi, dnn-lte, dnn-3g)")
         if arg:
             raise PolicyError(f"policy '{self.name}' takes no argument (got '{arg[:40]}')")
         self.p, self.t = p, p.dnn

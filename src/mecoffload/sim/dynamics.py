@@ -148,9 +148,6 @@ class Obs:
     n_uploading: np.ndarray | None = None  # (n,E) tasks uploading towards e (from any device)
     n_in_service: np.ndarray | None = None  # (n,E) tasks at server e
     backlog_cycles: np.ndarray | None = None  # (n,E) remaining cycles of the tasks at server e
-    net: np.ndarray | None = None  # (n,) network of a DNN-split task (index into ``Params.dnn.networks``)
-    pending_cycles: np.ndarray | None = None  # (n,E) DNN: edge cycles of tasks heading to e (local stage or uplink)
-    n_pending: np.ndarray | None = None  # (n,E) DNN: how many tasks head to e (local stage or uplink)
 
     def __post_init__(self) -> None:
         n, E = self.rate.shape
@@ -175,7 +172,16 @@ class Obs:
         return self.bits.shape[0]
 
     def take(self, idx: np.ndarray) -> "Obs":
-        return Obs(**{f.name: None if (v := getattr(self, f.name)) is None else v[idx] for f in dataclasses.fields(self)})
+        return type(self)(**{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)})
+
+
+@dataclass
+class DnnObs(Obs):
+    """``Obs`` of DNN-split tasks (``Params.dnn``): also each task's network and the work heading to each server."""
+
+    net: np.ndarray | None = None  # (n,) network of each task (index into ``Params.dnn.networks``)
+    pending_cycles: np.ndarray | None = None  # (n,E) edge cycles of DNN tasks heading to e (local stage or uplink)
+    n_pending: np.ndarray | None = None  # (n,E) how many DNN tasks head to e (local stage or uplink)
 
 
 @dataclass
@@ -317,7 +323,7 @@ def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
     s = state
     env = kernels.observe_envs(arr.valid, k)
     n, (_, E, H) = len(env), s.hist.shape
-    obs = Obs(
+    obs = (Obs if p.dnn is None else DnnObs)(
         env=env, bits=np.empty(n), user=np.empty(n, np.int64), local_wait_s=np.empty(n), rate=np.empty((n, E)),
         f_edge=np.empty((n, E)), n_active=np.empty((n, E)), backlog_bits=np.empty((n, E)),
         hist=np.empty((n, E, H)), dist=np.empty((n, E)), uplink_bits=np.empty(n), uplink_wait_s=np.empty(n),
