@@ -111,9 +111,10 @@ def test_dnn_commands(capsys, tmp_path, monkeypatch):
 def test_experiment_writes_tables_plots_and_consistent_numbers(tmp_path):
     from mecoffload.experiments.dnn_split import run
 
-    doc = run("small", tmp_path, 0)
+    doc = run("small", tmp_path, 0, load={"networks": ("alexnet", "vgg16"), "devices": (1, 6), "links": ("wifi",)})
     for f in ("report.md", "results.json", "wifi.md", "wifi.csv", "profiles.md", "ddlro.md", "grid.csv",
-              "speedup_vs_bandwidth.png", "energy_vs_bandwidth.png", *[f"layers_{n}.png" for n in NETWORKS]):
+              "speedup_vs_bandwidth.png", "energy_vs_bandwidth.png", *[f"layers_{n}.png" for n in NETWORKS],
+              "load.csv", "load_mixed.md", "load_claims.md", "split_vs_load.png"):
         assert (tmp_path / f).stat().st_size > 0, f
     assert json.loads((tmp_path / "results.json").read_text()) == doc  # strict JSON: no NaN anywhere
     rows = doc["wifi"]["rows"]
@@ -125,3 +126,15 @@ def test_experiment_writes_tables_plots_and_consistent_numbers(tmp_path):
     assert doc["wifi"]["mean"]["speedup_vs_local"] == pytest.approx(np.mean([r["speedup_vs_local"] for r in rows]))
     assert doc["ddlro"]["settings"] == len(doc["grid"]) == len(NETWORKS) * len(DEVICES) * len(SERVERS) * len(UPLINKS) * 2
     assert "not done" in (tmp_path / "report.md").read_text().lower()
+    load = doc["load"]
+    assert len(load["rows"]) == 3 * 2 * 5  # (mixed, alexnet, vgg16) x devices x policies
+    assert {c["network"] for c in load["claims"]} == {"mixed", "alexnet", "vgg16"}
+    for r in load["rows"]:
+        if r["policy"] == "dnn-local":
+            assert r["speedup_vs_local"] == 1.0 and r["split_local_pct"] == 100.0
+        if r["policy"].startswith("dnn-edge"):
+            assert r["split_edge_pct"] == 100.0
+    c = next(c for c in load["claims"] if c["network"] == "vgg16")
+    at = {r["policy"]: r for r in load["rows"] if r["network"] == "vgg16" and r["devices"] == 6}
+    assert c["p95_oracle_s"] == at["dnn-oracle"]["realized_p95_s"]
+    assert "Under load" in (tmp_path / "report.md").read_text()

@@ -16,6 +16,7 @@ TINY = {
     "ecs-sample-app1": {"overrides": {"devices": [100, 300, 200], "minutes": 4, "seeds": 1, "jobs": 1}},
     "realized": {"overrides": {"episodes": 1, "users": [4], "rates": [0.3], "servers": [], "bursty": None, "ga": None,
                                "set": ["sim.horizon_slots=8"]}},
+    "dnn-split": {"load": {"networks": ("alexnet",), "devices": (1,), "links": ("wifi",)}},
     "iot-devices": {"devices": [40], "seeds": 1, "policies": ["random", "sonmez"],
                     "overrides": {"sim.horizon_s": 10.0, "sim.warmup_s": 2.0}},
 }

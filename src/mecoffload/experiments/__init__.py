@@ -30,6 +30,7 @@ EXPERIMENTS.lazy("compress", "mecoffload.experiments.compress:run",
 EXPERIMENTS.lazy("realized", "mecoffload.experiments.realized:run",
                  "realized drops and latency vs the estimate's ranking: U × λ grid, E, bursty; both cost models")
 EXPERIMENTS.lazy("dnn-split", "mecoffload.experiments.dnn_split:run",
-                 "seed 004 / issue 16: DNN split points on one device (Neurosurgeon's rule, 3G/LTE/Wi-Fi); load part not done")
+                 "seed 004 / issue 16: DNN split points on one device (Neurosurgeon's rule, 3G/LTE/Wi-Fi) and under load "
+                 "(1/10/40 devices on 4 servers: load-aware partitioner vs Neurosurgeon)")
 EXPERIMENTS.lazy("all", "mecoffload.experiments.all:run",
                  "every experiment above into one folder, with an index.md linking each report")

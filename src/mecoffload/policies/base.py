@@ -97,6 +97,8 @@ def allowed_mask(obs: Obs, p: Params) -> np.ndarray:
 
 
 BASELINE_ORDER = ["random", "local", "nearest", "least-loaded", "round-robin", "oracle", "lacs", "min-max-delay", "ga"]
+DNN_ORDER = ["dnn-local", "dnn-edge-nearest", "dnn-edge-least-loaded", "neurosurgeon", "dnn-oracle"]
+"""``all`` on a DNN-split scenario (``policies.dnn``)"""
 QUEUE_VARIANTS = ["oracle:model=queue", "lacs:model=queue"]
 """in ``all`` after the baselines: the one-step oracle and LACS deciding with the queue-aware cost model"""
 
@@ -122,6 +124,9 @@ def expand_specs(specs: list[str], scenario: Scenario, checkpoints: str = "check
             continue
         params = params or Params.from_scenario(scenario)
         names = list(available())
+        if params.dnn is not None:  # DNN-split tasks: the policies of their (k, e) actions
+            out += [n for n in DNN_ORDER if n in names]
+            continue
         out += [n for n in BASELINE_ORDER if n in names and runs_on(n, params)] + QUEUE_VARIANTS
         for kind in sorted(n for n in names if n not in BASELINE_ORDER):
             for folder in (Path(checkpoints) / f"{kind}-{scenario.name}", Path(checkpoints) / f"{kind}-realized-{scenario.name}"):

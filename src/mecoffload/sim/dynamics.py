@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import arrivals as _arrivals
-from . import kernels, kernels_slotted
+from . import kernels, kernels_dnn, kernels_slotted
+from .dnnstate import dnn_pending, dnn_stages
 from .cost import mean_uplink_rate, uplink_rate
 from .params import Params
 
@@ -59,12 +60,16 @@ class SimState:
     lq_est: np.ndarray  # (B,U,QL) decision-time estimated latency (s), carried to the task's record
     lq_id: np.ndarray  # (B,U,QL) task id: the env's count of tasks decided before it
     lq_n: np.ndarray  # (B,U)
+    lq_up: np.ndarray  # (B,U,QL) DNN-split follow-up: bits to upload when the local stage ends (0: ends locally)
+    lq_dest: np.ndarray  # (B,U,QL) its server 0..E-1
+    lq_ecyc: np.ndarray  # (B,U,QL) its work at the server (cycles)
     uq_bits: np.ndarray  # (B,U,QU) bits still to upload
     uq_size: np.ndarray  # (B,U,QU) task size D (bits)
     uq_dest: np.ndarray  # (B,U,QU) destination server 0..E-1
     uq_arr: np.ndarray  # (B,U,QU)
     uq_est: np.ndarray  # (B,U,QU) estimated latency (s)
     uq_id: np.ndarray  # (B,U,QU) task id
+    uq_ecyc: np.ndarray  # (B,U,QU) the task's work at its server (cycles): γ·D, or a DNN split's edge part
     uq_n: np.ndarray  # (B,U)
     eq_cyc: np.ndarray  # (B,E,QE) remaining cycles at the server; tasks at [0, eq_n), 0 beyond
     eq_arr: np.ndarray  # (B,E,QE)
@@ -110,6 +115,7 @@ class Arrivals:
     user: np.ndarray  # (B,A)
     bits: np.ndarray  # (B,A)
     valid: np.ndarray  # (B,A) bool
+    net: np.ndarray | None = None  # (B,A) network of each DNN-split task (``Params.dnn``), else None
 
     @property
     def width(self) -> int:
@@ -166,7 +172,16 @@ class Obs:
         return self.bits.shape[0]
 
     def take(self, idx: np.ndarray) -> "Obs":
-        return Obs(**{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)})
+        return type(self)(**{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)})
+
+
+@dataclass
+class DnnObs(Obs):
+    """``Obs`` of DNN-split tasks (``Params.dnn``): also each task's network and the work heading to each server."""
+
+    net: np.ndarray | None = None  # (n,) network of each task (index into ``Params.dnn.networks``)
+    pending_cycles: np.ndarray | None = None  # (n,E) edge cycles of DNN tasks heading to e (local stage or uplink)
+    n_pending: np.ndarray | None = None  # (n,E) how many DNN tasks head to e (local stage or uplink)
 
 
 @dataclass
@@ -230,12 +245,16 @@ def reset(p: Params, batch: int, seed: int) -> tuple[SimState, np.random.Generat
         lq_est=z((B, U, QL)),
         lq_id=z((B, U, QL), np.int64),
         lq_n=z((B, U), np.int64),
+        lq_up=z((B, U, QL)),
+        lq_dest=z((B, U, QL), np.int64),
+        lq_ecyc=z((B, U, QL)),
         uq_bits=z((B, U, QU)),
         uq_size=z((B, U, QU)),
         uq_dest=z((B, U, QU), np.int64),
         uq_arr=z((B, U, QU), np.int64),
         uq_est=z((B, U, QU)),
         uq_id=z((B, U, QU), np.int64),
+        uq_ecyc=z((B, U, QU)),
         uq_n=z((B, U), np.int64),
         eq_cyc=z((B, E, QE)),
         eq_arr=z((B, E, QE), np.int64),
@@ -286,7 +305,8 @@ def draw_slot(state: SimState, p: Params, exo: np.random.Generator, arrivals: bo
     user, valid = kernels.arrivals_layout(counts)
     bits = exo.uniform(p.size_lo_bit, p.size_hi_bit, valid.shape)
     bits *= valid  # 0 on padding
-    return Arrivals(user=user, bits=bits, valid=valid)
+    net = None if p.dnn is None else exo.integers(0, len(p.dnn.networks), valid.shape) * valid
+    return Arrivals(user=user, bits=bits, valid=valid, net=net)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -303,7 +323,7 @@ def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
     s = state
     env = kernels.observe_envs(arr.valid, k)
     n, (_, E, H) = len(env), s.hist.shape
-    obs = Obs(
+    obs = (Obs if p.dnn is None else DnnObs)(
         env=env, bits=np.empty(n), user=np.empty(n, np.int64), local_wait_s=np.empty(n), rate=np.empty((n, E)),
         f_edge=np.empty((n, E)), n_active=np.empty((n, E)), backlog_bits=np.empty((n, E)),
         hist=np.empty((n, E, H)), dist=np.empty((n, E)), uplink_bits=np.empty(n), uplink_wait_s=np.empty(n),
@@ -317,6 +337,10 @@ def observe(state: SimState, arr: Arrivals, k: int, p: Params) -> Obs:
                obs.dist, obs.mean_rate, obs.uplink_bits, obs.uplink_wait_s, obs.n_uploading, obs.n_in_service,
                obs.backlog_cycles)
     _over_ranges(n, _ROWS_PER_RANGE, lambda lo, hi: kernels.observe_rows(lo, hi, env, k, *inputs, *outputs))
+    if p.dnn is not None:
+        obs.net = arr.net[env, k]
+        cyc, cnt = dnn_pending(s)
+        obs.pending_cycles, obs.n_pending = cyc[env], cnt[env]
     return obs
 
 
@@ -331,8 +355,8 @@ def _widen(state: SimState, names: tuple[str, ...], need: int) -> None:
             setattr(state, name, np.concatenate([a, pad], axis=-1))
 
 
-_LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est", "lq_id")
-_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est", "uq_id")
+_LOCAL_Q = ("lq_cyc", "lq_arr", "lq_est", "lq_id", "lq_up", "lq_dest", "lq_ecyc")
+_UPLINK_Q = ("uq_bits", "uq_size", "uq_dest", "uq_arr", "uq_est", "uq_id", "uq_ecyc")
 _EDGE_Q = ("eq_cyc", "eq_arr", "eq_est", "eq_id", "eq_user")
 
 
@@ -342,12 +366,28 @@ def decide(state: SimState, obs: Obs, action: np.ndarray, p: Params, est_s: np.n
     the task and reported beside its realized latency (``NO_ESTIMATE`` when not given)."""
     s = state
     est = np.full(len(obs), NO_ESTIMATE) if est_s is None else np.ascontiguousarray(est_s, np.float64)
+    if p.dnn is not None:
+        return _decide_dnn(state, obs, action, p, est)
     args = (np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), np.asarray(obs.bits, np.float64),
             np.asarray(action, np.int64), est, p.allow_reject, p.gamma, s.t)
     while True:
         need_l, need_u = kernels.decide_rows(*args, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.local_wait_cyc,
-                                             s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.n_active,
-                                             s.backlog_bits, s.arrived, s.rejected)
+                                             s.uq_bits, s.uq_size, s.uq_dest, s.uq_arr, s.uq_est, s.uq_id, s.uq_ecyc, s.uq_n,
+                                             s.n_active, s.backlog_bits, s.arrived, s.rejected)
+        if not need_l and not need_u:
+            return state
+        _widen(state, _LOCAL_Q, need_l)
+        _widen(state, _UPLINK_Q, need_u)
+
+
+def _decide_dnn(state: SimState, obs: Obs, action: np.ndarray, p: Params, est: np.ndarray) -> SimState:
+    s = state
+    _, e, dev, up, edge = dnn_stages(obs, action, p)
+    while True:
+        need_l, need_u = kernels_dnn.decide_dnn_rows(
+            np.asarray(obs.env, np.int64), np.asarray(obs.user, np.int64), dev, up, e, edge, est, s.t, s.lq_cyc, s.lq_arr,
+            s.lq_est, s.lq_id, s.lq_up, s.lq_dest, s.lq_ecyc, s.lq_n, s.local_wait_cyc, s.uq_bits, s.uq_size, s.uq_dest,
+            s.uq_arr, s.uq_est, s.uq_id, s.uq_ecyc, s.uq_n, s.n_active, s.backlog_bits, s.arrived)
         if not need_l and not need_u:
             return state
         _widen(state, _LOCAL_Q, need_l)
@@ -374,6 +414,8 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
         if not need:
             break
         _widen(state, _EDGE_Q, need)
+    if p.dnn is not None:  # room for every local stage to hand its upload on (kernels.serve_envs)
+        _widen(state, _UPLINK_Q, int((s.uq_n + s.lq_n).max(initial=0)))
     est_buf = np.empty_like(lat_buf)
     id_buf = np.empty(lat_buf.shape, np.int64)
     slotted = p.service == "slotted"
@@ -382,7 +424,7 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
         s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest,
         s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, s.eq_id, *((s.eq_user,) if slotted else ()),
         s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
-        *out,
+        *out, *(() if slotted else (s.lq_up, s.lq_dest, s.lq_ecyc, s.uq_ecyc)),
     )
     kernel = kernels_slotted.serve_envs_slotted if slotted else kernels.serve_envs
     _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernel(lo, hi, *args))

@@ -22,6 +22,10 @@ from functools import partial
 import numpy as np
 from numba import njit as _njit
 
+from .kernels_dnn import append_upload as _append_upload
+from .kernels_dnn import hand_off as _hand_off
+from .kernels_dnn import join_uplinks as _join_uplinks
+
 njit = partial(_njit, cache=True, error_model="numpy")  # x/0 gives inf/nan as in NumPy
 
 TOL = 1e-12
@@ -167,10 +171,12 @@ def observe_rows(lo, hi, env, k, arr_user, arr_bits, f_loc, bandwidth_hz, local_
 
 @njit
 def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq_arr, lq_est, lq_id, lq_n,
-                local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_n, n_active, backlog_bits, arrived, rejected):
+                local_wait_cyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active, backlog_bits,
+                arrived, rejected):
     """Append each row's task (``bits`` bit, from ``user`` of ``env``) to its queue.
 
-    action 0 = local FIFO (γ·D cycles), e ≥ 1 = uplink FIFO towards server e-1 (D bit),
+    action 0 = local FIFO (γ·D cycles), e ≥ 1 = uplink FIFO towards server e-1 (D bit; its server work
+    γ·D cycles is stored with it in ``uq_ecyc``),
     E+1 = reject (only with ``allow_reject``: the task ends now, counted in ``rejected``);
     N_e, L_e and the local wait are updated so that the next decision sees this one. ``est``
     (n,) is the decision-time estimated latency (s) that travels with the task to its record, as
@@ -209,17 +215,8 @@ def decide_rows(env, user, bits, action, est, allow_reject, gamma, t, lq_cyc, lq
         elif action[r] > E:
             rejected[b] += 1
         else:
-            e = action[r] - 1
-            pos = uq_n[b, u]
-            uq_bits[b, u, pos] = d
-            uq_size[b, u, pos] = d
-            uq_dest[b, u, pos] = e
-            uq_arr[b, u, pos] = t[b]
-            uq_est[b, u, pos] = est[r]
-            uq_id[b, u, pos] = arrived[b]
-            uq_n[b, u] = pos + 1
-            n_active[b, e] += 1.0
-            backlog_bits[b, e] += d
+            _append_upload(b, u, action[r] - 1, d, d * gamma, t[b], est[r], arrived[b], uq_bits, uq_size, uq_dest,
+                           uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active, backlog_bits)
         arrived[b] += 1
     return 0, 0
 
@@ -323,7 +320,8 @@ def serve_plan(lq_n, uq_n, uq_dest, eq_n, edge_width):
 def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, bandwidth_hz, gamma,
                fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_id, lq_n, uq_bits, uq_size, uq_dest, uq_arr, uq_est,
                uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_n, n_active, backlog_bits, local_wait_cyc, hist,
-               rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, completed, dropped, work_edge, energy):
+               rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec, completed, dropped, work_edge, energy,
+               lq_up, lq_dest, lq_ecyc, uq_ecyc):
     """One slot of service for envs ``lo..hi-1`` (queues updated in place, ``t`` advanced),
     then N_e, L_e (bit), the local waits (cycles) and the L_e history recomputed from the
     queues. Outputs and record buffers come from ``serve_plan``; envs are independent, so
@@ -335,13 +333,22 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
     κ·f_loc²), P_tx·seconds on air. Latency records (s): ``lat_buf``, with ``where_buf``
     0 for local, e for server e, and ``est_buf`` the task's decision-time estimate (s; the
     ``*_est`` queue columns carry it along with the task) and ``id_buf`` its id (``*_id``).
+
+    Chained (DNN-split) tasks: a local entry with ``lq_up > 0`` does not end when its local stage
+    finishes; its upload (``lq_up`` bit to ``lq_dest``, then ``lq_ecyc`` cycles there) joins the tail
+    of its uplink FIFO at the slot boundary, after the slot's uplink service (dropped at the local
+    stage if its deadline ends now). An upload joins its server with the work of ``uq_ecyc``. The
+    caller leaves room in the uplink rows for every local task (``dynamics.serve``).
     """
     U = lq_n.shape[1]
     E = f_edge.shape[1]
     H = hist.shape[2]
     r_head = np.empty(U)  # bit/s
+    hand = np.zeros(U, np.int64)  # local stages handed to the uplink this slot, per user
+    hand_at = np.zeros(U, np.int64)  # where they were written: the uplink length before service
     for b in range(lo, hi):
         tb = t[b]
+        n_hand = 0
         # -- local FIFOs (cycles, f_loc·Δt per slot). Energy: queues where only the head
         #    ran ("head-only": it neither finishes nor expires) first, then the others.
         cap = f_loc * dt
@@ -349,6 +356,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
         e_rest = 0.0
         at = rec_at[b, 0]
         for u in range(U):
+            hand[u] = 0
             n = lq_n[b, u]
             if n == 0:
                 continue
@@ -362,7 +370,14 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
             for i in range(n):
                 w, a = lq_cyc[b, u, i], lq_arr[b, u, i]
                 cum += w
-                if cum <= cap * (1 + TOL):
+                if cum <= cap * (1 + TOL) and lq_up[b, u, i] > 0.0:  # a chained task's local stage ends
+                    if tb - a < expire_age:  # else its deadline ends now: dropped at the local stage
+                        _hand_off(b, u, i, uq_n[b, u] + hand[u], a, lq_est, lq_id, lq_up, lq_dest, lq_ecyc,
+                                  uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc)
+                        hand_at[u] = uq_n[b, u]
+                        hand[u] += 1
+                        n_hand += 1
+                elif cum <= cap * (1 + TOL):
                     lat_buf[at] = (tb - a) * dt + cum / f_loc
                     where_buf[at] = 0
                     est_buf[at] = lq_est[b, u, i]
@@ -374,16 +389,22 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     lq_arr[b, u, m] = a
                     lq_est[b, u, m] = lq_est[b, u, i]
                     lq_id[b, u, m] = lq_id[b, u, i]
+                    lq_up[b, u, m] = lq_up[b, u, i]
+                    lq_dest[b, u, m] = lq_dest[b, u, i]
+                    lq_ecyc[b, u, m] = lq_ecyc[b, u, i]
                     m += 1
             for i in range(m, n):
                 lq_cyc[b, u, i] = 0.0
                 lq_arr[b, u, i] = 0
                 lq_est[b, u, i] = 0.0
                 lq_id[b, u, i] = 0
+                lq_up[b, u, i] = 0.0
+                lq_dest[b, u, i] = 0
+                lq_ecyc[b, u, i] = 0.0
             e_rest += e_loc_per_cycle * min(cum, cap)
             lq_n[b, u] = m
             completed[b] += k_done
-            dropped[b, 0] += n - m - k_done
+            dropped[b, 0] += n - m - k_done - hand[u]
         n_rec[b, 0] = at - rec_at[b, 0]
         e_local = head_only * (e_loc_per_cycle * cap) + e_rest
 
@@ -490,7 +511,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                         dropped[b, 2] += 1
                     else:
                         q = eq_n[b, e]
-                        eq_cyc[b, e, q] = d * gamma
+                        eq_cyc[b, e, q] = uq_ecyc[b, u, i]
                         eq_arr[b, e, q] = a
                         eq_est[b, e, q] = uq_est[b, u, i]
                         eq_id[b, e, q] = uq_id[b, u, i]
@@ -502,6 +523,7 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                     uq_arr[b, u, m] = a
                     uq_est[b, u, m] = uq_est[b, u, i]
                     uq_id[b, u, m] = uq_id[b, u, i]
+                    uq_ecyc[b, u, m] = uq_ecyc[b, u, i]
                     n_active[b, e] += 1.0
                     backlog_bits[b, e] += d
                     m += 1
@@ -514,9 +536,13 @@ def serve_envs(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_power_w, ba
                 uq_arr[b, u, i] = 0
                 uq_est[b, u, i] = 0.0
                 uq_id[b, u, i] = 0
+                uq_ecyc[b, u, i] = 0.0
             e_rest += tx_power_w * min(cum, dt)
             uq_n[b, u] = m
         energy[b] = (e_local + head_only * (tx_power_w * dt)) + e_rest
+        if n_hand:
+            _join_uplinks(b, hand, hand_at, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active,
+                          backlog_bits)
 
         # -- decision-time estimates: N_e = tasks at or uploading to e, L_e their bits
         #    (cycles/γ at the server), the L_e history, and the local waits (cycles)

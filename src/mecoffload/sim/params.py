@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..dnn.tasks import DnnTables, build_tables
 from .arrivals import Schedule, schedule_of
 from .scenario import Scenario
 
@@ -46,6 +47,7 @@ class Params:
     schedule: Schedule | None = None  # a non-constant task.rate (sim.arrivals); None = the constant ``rate``
     service: str = "continuous"  # "continuous" | "slotted" queue service (sim.dynamics.serve)
     fixed_rate_bps: float = 0.0  # > 0: every uplink runs at exactly this rate (bit/s), no fading
+    dnn: DnnTables | None = None  # the DNN-split task family (``dnn.tasks``); None = generic tasks
 
     @property
     def deadline_s(self) -> float:
@@ -54,6 +56,11 @@ class Params:
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> "Params":
+        p = cls._generic(sc)
+        return p if sc.dnn is None else _with_dnn(p, sc)
+
+    @classmethod
+    def _generic(cls, sc: Scenario) -> "Params":
         return cls(
             n_users=sc.users.count,
             n_servers=sc.edge.count,
@@ -93,5 +100,25 @@ class Params:
 
     @property
     def n_actions(self) -> int:
-        """Actions of a decision: 0 = local, 1..E = edge servers, E+1 = reject when allowed."""
+        """Actions of a decision: 0 = local, 1..E = edge servers, E+1 = reject when allowed; DNN-split
+        tasks: ``k * E + e`` (``DnnTables.n_actions``)."""
+        if self.dnn is not None:
+            return self.dnn.n_actions
         return self.n_servers + 1 + int(self.allow_reject)
+
+
+DNN_HZ = 1e9
+"""Nominal clock (Hz) of the device and of every server for DNN-split tasks: a stage of t s on its
+processor is t * DNN_HZ cycles of work (the roofline times already hold each processor's speed)."""
+
+
+def _with_dnn(p: Params, sc: Scenario) -> Params:
+    """``p`` for DNN-split tasks: nominal clocks, the link's fixed rate (no fading) and the device's
+    energy model mapped onto the engine's accounting: local energy kappa·f_loc²·cycles = p_compute·s
+    (kappa = p_compute / f_loc³), upload energy P_tx(r)·air time (``tx_power_w``); gamma = 1 so that
+    L_e counts edge cycles (bits while uploading)."""
+    d = sc.dnn
+    servers = d.servers * sc.edge.count if len(d.servers) == 1 else d.servers
+    t = build_tables(d.networks, d.device, servers, d.uplink, sc.channel.fixed_rate_mbps, d.activation)
+    return replace(p, f_loc=DNN_HZ, kappa=t.p_compute_w / DNN_HZ**3, tx_power_w=t.tx_power_w, f_edge_lo=DNN_HZ,
+                   f_edge_hi=DNN_HZ, rayleigh=False, fixed_rate_bps=t.rate_bps, gamma=1.0, dnn=t)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.errors import PolicyError
 from .cost import obs_latency, oracle_actions, oracle_costs
+from .dnnrun import dnn_hooks
 from .dynamics import NO_ESTIMATE, Arrivals, Obs, SimState, SlotOutcome, decide, draw_slot, observe, reset, serve
 from .metrics import Accumulator, check_accounting
 from .params import Params
@@ -130,8 +131,28 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
     state, exo = reset(p, episodes, seed)
     policy.reset(episodes)
     rng = policy_seed(seed)
-    acc = Accumulator(p, episodes)
+    # DNN-split tasks: (k, e) actions, the DNN metrics and their queue-aware estimate (sim.dnnrun)
+    acc, act, estimate = (_generic_hooks if p.dnn is None else dnn_hooks)(p, policy, episodes, rng)
     plan = getattr(policy, "plan_slot", None)  # slot-level planners (e.g. the GA) see all arrivals first
+
+    def served(outcome: SlotOutcome) -> None:
+        acc.outcome(outcome)
+        if progress:
+            progress(1)
+
+    drive(decisions(state, exo, p, p.horizon, on_arrivals=None if plan is None else lambda arr: plan(state, arr, rng),
+                    before_serve=lambda: acc.slot_delay(state), on_served=served, estimate=estimate), act)
+    # drain: every task ends (completed or dropped) by its deadline
+    drive(decisions(state, exo, p, p.deadline_slots, arrivals=False, on_served=acc.outcome, estimate=estimate), act)
+    check_accounting(state)
+    if state.in_flight().sum():
+        raise AssertionError("tasks still in flight after draining")
+    return PolicyRun(policy.name, acc.summary(state), acc.latencies(), acc.max_delay_series(), acc.estimates())
+
+
+def _generic_hooks(p: Params, policy, episodes: int, rng: np.random.Generator):
+    """(accumulator, act(obs), estimate(obs, a, p)) of an evaluation of generic tasks."""
+    acc = Accumulator(p, episodes)
     paper = p if p.cost_model == "paper" else replace(p, cost_model="paper")  # AL_paper_slots: seed 001's leaderboard
 
     def act(obs: Obs) -> np.ndarray:
@@ -141,19 +162,7 @@ def run_closed_loop(p: Params, policy, episodes: int, seed: int, progress: Progr
         acc.decision(obs.env, a, j, j if paper is p else oracle_costs(obs, paper))
         return a
 
-    def served(outcome: SlotOutcome) -> None:
-        acc.outcome(outcome)
-        if progress:
-            progress(1)
-
-    drive(decisions(state, exo, p, p.horizon, on_arrivals=None if plan is None else lambda arr: plan(state, arr, rng),
-                    before_serve=lambda: acc.slot_delay(state), on_served=served, estimate=chosen_estimate), act)
-    # drain: every task ends (completed or dropped) by its deadline
-    drive(decisions(state, exo, p, p.deadline_slots, arrivals=False, on_served=acc.outcome, estimate=chosen_estimate), act)
-    check_accounting(state)
-    if state.in_flight().sum():
-        raise AssertionError("tasks still in flight after draining")
-    return PolicyRun(policy.name, acc.summary(state), acc.latencies(), acc.max_delay_series(), acc.estimates())
+    return acc, act, chosen_estimate
 
 
 def check_actions(a: np.ndarray, n: int, p: Params, name: str) -> None:

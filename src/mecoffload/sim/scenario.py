@@ -246,6 +246,44 @@ class LacsSection(Section):
         return self
 
 
+DNN_NETWORKS = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "vit_b_16")
+"""the shipped layer profiles (``mecoffload.dnn.profiles.NETWORKS``)"""
+DNN_SERVERS = ("titanx", "t4", "xeon")
+"""server classes of ``mecoffload.dnn.devices.SERVERS``"""
+
+
+class DnnSection(Section):
+    """The DNN-split task family (docs/dnn.md): each task is one inference of a network, split between
+    the device and one edge server. Replaces the device CPU, the server rates, the channel and the
+    task sizes of the generic MEC model by the layer profiles and the device / server / uplink tables."""
+
+    networks: tuple[str, ...] = Field(DNN_NETWORKS, min_length=1, max_length=6,
+                                      description="networks of the tasks (drawn uniformly per task): " + ", ".join(DNN_NETWORKS))
+    device: Literal["tk1", "rpi4", "jetson-nano"] = Field("tk1", description="device class of every user")
+    servers: tuple[str, ...] = Field(("titanx",), min_length=1, max_length=64,
+                                     description="server class of each edge server (one entry: all of them): "
+                                                 + ", ".join(DNN_SERVERS))
+    uplink: Literal["3g", "lte", "wifi"] = Field("wifi", description="uplink: Neurosurgeon's throughput and Huang's "
+                                                                     "radio power model (channel.fixed_rate_mbps overrides the rate)")
+    activation: Literal["fp32", "int8"] = Field("fp32", description="bytes per element of the uploaded activation")
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in v if n not in DNN_NETWORKS]
+        if bad or len(set(v)) != len(v):
+            raise ValueError(f"dnn.networks: distinct names from {', '.join(DNN_NETWORKS)} (got {', '.join(v)[:80]})")
+        return v
+
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in v if n not in DNN_SERVERS]
+        if bad:
+            raise ValueError(f"dnn.servers: each one of {', '.join(DNN_SERVERS)} (got '{bad[0][:40]}')")
+        return v
+
+
 class Scenario(ScenarioModel):
     """An MEC system: simulation, users, edge servers, channel, tasks, cost and the LACS planner."""
 
@@ -258,6 +296,20 @@ class Scenario(ScenarioModel):
     task: TaskSection = TaskSection()
     cost: CostSection = CostSection()
     lacs: LacsSection = LacsSection()
+    dnn: DnnSection | None = None
+
+    @model_validator(mode="after")
+    def _dnn(self) -> "Scenario":
+        if self.dnn is None:
+            return self
+        if len(self.dnn.servers) not in (1, self.edge.count):
+            raise ValueError(f"dnn.servers: one class, or one per server (edge.count = {self.edge.count}; "
+                             f"got {len(self.dnn.servers)})")
+        if self.sim.service != "continuous":
+            raise ValueError("sim.service: DNN-split tasks run only with the continuous service (got 'slotted')")
+        if self.cost.allow_reject:
+            raise ValueError("cost.allow_reject: not available for DNN-split tasks (must be false)")
+        return self
 
 
 def validate_scenario(data: dict[str, Any]) -> Scenario:

@@ -1,0 +1,102 @@
+"""Evaluation of a policy on DNN-split tasks (``Params.dnn``): the hooks that ``sim.rollout.run_closed_loop``
+uses for DNN actions ``k * E + e`` and the DNN metrics.
+
+The metrics are those of ``sim.metrics.Accumulator`` (realized latency, drops, throughput = inferences
+per second, ``energy_per_task_j`` = device energy per inference: compute power x device time + P_tx x
+air time) with the estimate being the queue-aware one of ``sim.dnncost`` (AL, TDR, PR: the chosen
+(k, e)'s estimate against the least one), the location of a task being 0 when all-local and its server
+otherwise, plus: ``split_local_pct`` / ``split_edge_pct`` / ``split_middle_pct`` (all-local, full
+offload, a true split), ``split_depth_mean`` (mean k / n), ``accuracy_top1_mean`` (published top-1 of
+the variant run, fp32), ``inferences_per_s`` and ``energy_per_inference_j``. Units: s, J.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import PolicyError
+from .dnncost import queue_latency
+from .dynamics import Obs
+from .metrics import LATE_SLACK_S, Accumulator
+from .params import Params
+
+
+class DnnAccumulator(Accumulator):
+    """``Accumulator`` whose locations are 0 = all-local, e = server e, with the split statistics."""
+
+    def __init__(self, p: Params, batch: int):
+        super().__init__(p, batch)
+        self.actions = np.zeros((batch, p.n_servers + 1), np.int64)
+        self.splits = np.zeros(3, np.int64)  # all-local, full offload, middle
+        self.depth_sum = 0.0
+        self.top1_sum = 0.0
+        self.k_parts: list[np.ndarray] = []  # (n, 2): network, split, of every decision
+
+    def dnn_decision(self, obs: Obs, a: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Record one decision per row; ``lat`` (n, K, E) queue-aware estimates. Returns the chosen estimate (s)."""
+        t = self.p.dnn
+        k, e = t.split_of(a)
+        net = np.asarray(obs.net, np.int64)
+        nl = t.n_layers[net]
+        rows = np.arange(len(a))
+        j = lat[rows, k, e]
+        b = obs.env
+        self.j_sum[b] += j
+        self.j_paper_sum[b] += j
+        self.oracle_sum[b] += lat.reshape(len(a), -1).min(1)
+        self.n_dec[b] += 1
+        self.n_late[b] += j > self.p.deadline_s + LATE_SLACK_S
+        self.actions[b, np.where(k == nl, 0, e + 1)] += 1
+        self.in_system[b] += 1
+        self.splits += [int((k == nl).sum()), int((k == 0).sum()), int(((k > 0) & (k < nl)).sum())]
+        self.depth_sum += float((k / nl).sum())
+        self.top1_sum += float(t.top1[net].sum())
+        self.k_parts.append(np.stack([net, k], 1))
+        return j
+
+    def summary(self, state) -> dict:
+        out = super().summary(state)
+        n = max(int(self.n_dec.sum()), 1)
+        out.update({
+            "split_local_pct": 100.0 * self.splits[0] / n, "split_edge_pct": 100.0 * self.splits[1] / n,
+            "split_middle_pct": 100.0 * self.splits[2] / n, "split_depth_mean": self.depth_sum / n,
+            "accuracy_top1_mean": self.top1_sum / n, "inferences_per_s": out["throughput_tasks_per_s"],
+            "energy_per_inference_j": out["energy_per_task_j"],
+        })
+        return out
+
+    def split_records(self) -> np.ndarray:
+        """(decisions, 2) network index and split k of every decision, in decision order."""
+        return np.concatenate(self.k_parts) if self.k_parts else np.zeros((0, 2), np.int64)
+
+
+def check_dnn_actions(a: np.ndarray, obs: Obs, p: Params, name: str) -> None:
+    """Reject a policy's answer unless it is one valid DNN action ``k * E + e`` per row."""
+    if a.shape != (len(obs),):
+        raise PolicyError(f"policy '{name}' returned {a.shape} actions for {len(obs)} tasks")
+    if not len(a):
+        return
+    k = a // p.n_servers
+    if a.min() < 0 or a.max() >= p.n_actions or (k > p.dnn.n_layers[np.asarray(obs.net, np.int64)]).any():
+        raise PolicyError(f"policy '{name}' returned a DNN action outside 0..K*E-1 or deeper than the network")
+
+
+def dnn_hooks(p: Params, policy, episodes: int, rng: np.random.Generator):
+    """(accumulator, act(obs), estimate(obs, a, p)) of ``sim.rollout.run_closed_loop`` for DNN-split tasks:
+    the policy's (k, e) actions checked, recorded with their queue-aware estimate (kept with each task)."""
+    if not getattr(policy, "dnn", False):
+        raise PolicyError(f"policy '{policy.name}' does not decide DNN-split tasks: use dnn-local, dnn-edge-nearest, "
+                          "dnn-edge-least-loaded, neurosurgeon or dnn-oracle")
+    acc = DnnAccumulator(p, episodes)
+    chosen: dict[int, np.ndarray] = {}
+
+    def act(obs: Obs) -> np.ndarray:
+        a = np.asarray(policy.act(obs, rng), dtype=np.int64)
+        check_dnn_actions(a, obs, p, policy.name)
+        chosen[id(obs)] = acc.dnn_decision(obs, a, queue_latency(obs, p))
+        return a
+
+    def estimate(obs: Obs, a: np.ndarray, _p: Params) -> np.ndarray:
+        return chosen.pop(id(obs))
+
+    return acc, act, estimate
