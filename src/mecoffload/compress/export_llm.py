@@ -19,6 +19,8 @@ graph); equality with the torch scorer is checked on simulator states by ``compr
 
 from __future__ import annotations
 
+from ..llm.model import decoder_and_head
+
 MAX_TOKENS = 257
 """longest input of the graph: E+1 tokens (256 servers, the service's limit, + the task token)"""
 
@@ -27,8 +29,6 @@ def lean_encoder_graph(scorer):
     """An ``nn.Module`` (task (n, T), server (n, E, S)) -> action logits (n, E+1) equal to the scorer's
     (before the local-action mask), or None when the backbone is not Llama-family."""
     import torch
-
-    from ..llm.model import decoder_and_head
 
     decoder, _ = decoder_and_head(scorer.model)
     if getattr(decoder.config, "model_type", "") != "llama":
