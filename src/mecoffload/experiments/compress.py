@@ -47,7 +47,8 @@ BUDGETS = {
               "setnet": "checkpoints/setnet-comllm", "backbone": "tiny", "sft_steps": 30, "layers": None,
               "llm_encoder": None, "llm_text": None, "models": ["setnet", "llm-encoder", "llm-text"], "check_states": 2000,
               "timing_reps": 20},
-    # 135M encoder rows (31 min measured on 2 CPUs shared with other jobs): its first 4 of 30 layers (as `experiment comllm`), SFT 125 × 8 states
+    # 135M encoder rows (31 min measured on 2 CPUs shared with other jobs): its first 4 of 30 layers
+    # (as `experiment comllm`), SFT 125 × 8 states
     # trained here unless -p gives a checkpoint; the text LLM only from a given checkpoint (its SFT takes ≈ 20 min)
     "paper": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 10, "horizon_slots": 100,
               "setnet": "checkpoints/setnet-comllm", "backbone": "smollm2-135m", "sft_steps": 125, "layers": 4,
