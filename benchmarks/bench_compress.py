@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--setnet", default=str(ROOT / "checkpoints" / "setnet-comllm"))
     ap.add_argument("--encoder", default=None, help="encoder-mode LLM checkpoint folder (llm-sft/llm-grpo/comllm)")
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--agree-states", type=int, default=10_000, help="--encoder: states of the ONNX-vs-torch agreement")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     import torch
@@ -53,7 +54,7 @@ def main() -> None:
     obs = collect_states(p, 1024, 5)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        sources = [("setnet", f"setnet:{a.setnet}")] + ([("llm encoder", f"{json.loads((Path(a.encoder) / 'config.json').read_text())['kind']}:{a.encoder}")] if a.encoder else [])
+        sources = [("setnet", f"setnet:{a.setnet}")] if not a.encoder else []  # --encoder: bench_encoder below
         for name, spec in sources:
             for q in ("none", "int8"):
                 out = Path(tmp) / f"{name}-{q}".replace(" ", "_")
@@ -66,6 +67,9 @@ def main() -> None:
                         us = per_decision_us(pol, obs.take(np.arange(n)), reps)
                         rows.append({"model": name, "weights": "int8" if q == "int8" else "fp32", "runtime": runtime,
                                      "batch": n, "us_per_decision": us, "loadavg": os.getloadavg()[0]})
+    if a.encoder:
+        bench_encoder(a.encoder, p, obs, a.reps, a.agree_states, a.json)
+        return
     if a.json:
         print(json.dumps(rows))
         return
@@ -81,6 +85,42 @@ def print_table(rows: list[dict]) -> None:
         load = max(r["loadavg"] for r in by.values())
         print(f"| {' | '.join(key)} | " + " | ".join(f"{by[n]['us_per_decision']:,.1f}" for n in (1, 64, 1024))
               + f" | {load:.1f} |")
+
+
+ENCODER_TARGET_MS = 5.0
+"""issue 15: the 135M encoder's decision for one task through ONNX (int8 where it keeps ≥ 97 %)"""
+
+
+def bench_encoder(folder: str, p: Params, obs, reps: int, agree_states: int, as_json: bool) -> list[dict]:
+    """The LLM numeric encoder in ``folder``: 40 % magnitude pruning, fp32 and int8, torch and ONNX; ms per
+    decision at batch 1 (one task; median of ``reps`` calls) and 64, ONNX-vs-torch and
+    ONNX-vs-dense decision agreement on ``agree_states`` simulator states (``compress`` check states)."""
+    kind = json.loads((Path(folder) / "config.json").read_text())["kind"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for q in ("none", "int8"):
+            out = Path(tmp) / q
+            summ = compress(f"{kind}:{folder}", p, out, Options(sparsity=0.4, quantize=q, export="onnx",
+                                                                 check_states=agree_states))
+            for runtime, spec in (("torch", f"{kind}:{out}"), ("onnxruntime", f"onnx:{out}")):
+                pol = make_policy(spec, p)
+                rows.append({"weights": "int8" if q == "int8" else "fp32", "runtime": runtime,
+                             "ms_b1": per_decision_us(pol, obs.take(np.arange(1)), reps) / 1e3,
+                             "ms_b64": per_decision_us(pol, obs.take(np.arange(64)), max(3, reps // 5)) / 1e3,
+                             "agree_onnx_vs_torch_pct": summ["agree_onnx_vs_torch_pct"] if runtime != "torch" else None,
+                             "agree_vs_dense_pct": summ["agree_onnx_vs_dense_pct" if runtime != "torch" else "agree_final_vs_dense_pct"],
+                             "states": summ["states"], "loadavg": os.getloadavg()[0]})
+    if as_json:
+        print(json.dumps(rows))
+        return rows
+    print(f"LLM encoder {folder}, 40 % magnitude (target: ONNX one task ≤ {ENCODER_TARGET_MS} ms)\n"
+          "| weights | runtime | ms for one task | ms/decision b64 | ONNX = torch % | = dense % | states | load avg |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        agree = "–" if r["agree_onnx_vs_torch_pct"] is None else f"{r['agree_onnx_vs_torch_pct']:.2f}"
+        print(f"| {r['weights']} | {r['runtime']} | {r['ms_b1']:.2f} | {r['ms_b64']:.3f} | "
+              f"{agree} | {r['agree_vs_dense_pct']:.2f} | {r['states']:,} | {r['loadavg']:.1f} |")
+    return rows
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from ..llm.scoring import decoder_and_head
 from ..policies.onnx import ONNX_FILE
 from ..policies.setnet import set_features
 from ..sim.dynamics import Obs
+from .export_llm import activation_matmuls, lean_encoder_graph
 from .models import Subject
 
 OPSET = 17
@@ -41,7 +42,8 @@ def graph_module(s: Subject, obs: Obs):
     if s.mode != "encoder":
         raise UserError("--export onnx: the text LLM needs its tokenizer and prompt at run time; export the numeric-encoder "
                         "mode (llm.mode=encoder), or use --export none and serve the compressed folder with its kind")
-    return EncoderGraph(s.policy.scorer).eval(), (t, srv), ["task", "server"], axes
+    lean = lean_encoder_graph(s.policy.scorer)  # Llama-family backbones: the graph without HF's cache/mask nodes
+    return (lean if lean is not None else EncoderGraph(s.policy.scorer).eval()), (t, srv), ["task", "server"], axes
 
 
 def EncoderGraph(scorer):
@@ -96,7 +98,8 @@ def export_onnx(s: Subject, obs: Obs, out: Path, int8: bool) -> dict:
             fp32 = tmp.with_name(tmp.name + ".fp32")
             tmp.rename(fp32)
             try:
-                qd.quantize_dynamic(str(fp32), str(tmp), weight_type=qd.QuantType.QInt8, per_channel=True)
+                qd.quantize_dynamic(str(fp32), str(tmp), weight_type=qd.QuantType.QInt8, per_channel=True,
+                                 nodes_to_exclude=activation_matmuls(str(fp32)))
             finally:
                 fp32.unlink(missing_ok=True)
 

