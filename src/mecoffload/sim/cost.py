@@ -119,6 +119,22 @@ def oracle_actions(obs, p: Params) -> np.ndarray:
     return np.argmin(oracle_costs(obs, p), axis=1)
 
 
+def doomed_to_local(j: np.ndarray, actions: np.ndarray, p: Params) -> np.ndarray:
+    """``actions`` (n,) with every task that no location can serve in time (its least J, the chosen
+    one, exceeds τ_max) sent to its own device's CPU (action 0) instead; rejections and scenarios
+    without local execution are left as they are. ``j``: (n, E+1[+1]) generalized costs (s).
+
+    Without admission control a doomed task still occupies whatever it is sent to until its deadline
+    expires: on an uplink it holds up every later upload of its device, at a server it takes a
+    processor-sharing share from every task there. On the device's CPU it delays only that device's
+    later local tasks, which see it in their local wait (``local_wait_s``) and go elsewhere."""
+    a = np.asarray(actions, np.int64)
+    if not p.allow_local or not len(a):
+        return a
+    late = (j[np.arange(len(a)), a] > p.deadline_s + LATE_SLACK_S) & (a <= p.n_servers)
+    return np.where(late, 0, a)
+
+
 # --------------------------------------------------------------------------- queue-aware model
 
 
