@@ -11,8 +11,9 @@ from mecoffload.core.errors import PolicyError
 from mecoffload.eval.evaluate import evaluate
 from mecoffload.policies.base import make_policy
 from mecoffload.sim.cost import committed_view, doomed_to_local, obs_latency, oracle_costs, queue_costs
-from mecoffload.sim.dynamics import decide, draw_slot, observe, reset, serve
+from mecoffload.sim.dynamics import draw_slot, observe, reset
 from mecoffload.sim.params import Params
+from mecoffload.sim.rollout import decisions, drive
 from mecoffload.sim.scenario import load_scenario
 
 
@@ -25,12 +26,7 @@ def _busy_obs(p: Params, slots: int = 8):
     many tasks uploading and in service."""
     q = dataclasses.replace(p, allow_reject=False)
     state, exo = reset(p, 6, 1)
-    for _ in range(slots):
-        arr = draw_slot(state, p, exo)
-        for k in range(arr.width):
-            obs = observe(state, arr, k, p)
-            decide(state, obs, np.argmin(oracle_costs(obs, q), axis=1), p)
-        serve(state, p)
+    drive(decisions(state, exo, p, slots), lambda obs: np.argmin(oracle_costs(obs, q), axis=1))
     return state, observe(state, draw_slot(state, p, exo), 0, p)
 
 
