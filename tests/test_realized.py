@@ -156,3 +156,35 @@ def test_cli_train_reward_realized_and_bad_reward(tmp_path, capsys):
         assert not (tmp_path / kind).exists()
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:") and "--reward" in err[0]
+
+
+def test_setnet_imitation_set_copies_the_teacher():
+    """With ``teacher`` the imitation labels are that oracle's actions on the visited states (some of
+    them a doomed task sent to local, which the plain queue oracle would send elsewhere); without it,
+    the scenario's oracle (eq 15) as before."""
+    pytest.importorskip("torch")
+    from rich.progress import Progress
+
+    from mecoffload.learn.setnet import SetNetConfig, _imitation_set, _rollouts
+    from mecoffload.policies.base import make_policy
+    from mecoffload.sim.cost import oracle_actions
+    p = Params.from_scenario(load_scenario("comllm", ["cost.model=queue", "task.rate=0.6", "sim.horizon_slots=30"]))
+    teacher = make_policy("oracle:uploads=compete,doomed=local", p)
+    seen = {"obs": []}
+
+    def spy(stream):  # the rollout stream, recording each Obs handed to the imitation set
+        obs = next(stream)
+        while True:
+            seen["obs"].append(obs)
+            obs = stream.send((yield obs))
+
+    with Progress(disable=True) as bar:
+        for name, teach in (("teacher", "uploads=compete,doomed=local"), ("plain", "")):
+            seen["obs"] = []
+            cfg = SetNetConfig(envs=4, imitation_slots=30, teacher=teach)
+            _, _, y = _imitation_set(spy(_rollouts(p, cfg.envs, 0)), p, cfg, np.random.default_rng(0), bar)
+            want = np.concatenate([(teacher.act(o, None) if teach else oracle_actions(o, p)) for o in seen["obs"]])
+            assert np.array_equal(y, want[:len(y)]), name
+            if teach:
+                plain = np.concatenate([oracle_actions(o, p) for o in seen["obs"]])[:len(y)]
+                assert ((y == 0) & (plain != 0)).any()  # the doomed-to-local rule did act

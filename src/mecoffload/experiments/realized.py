@@ -6,7 +6,10 @@ Grid (``small`` budget, 20 episodes per point, common random numbers at every po
 the preset's U = 4, λ = 0.3; and the ``comllm-bursty`` preset when it is installed. Policies: the
 heuristics that use no cost model once (random, local, nearest, round-robin); those that do
 (least-loaded, min-max-delay, oracle, lacs) under both cost models (``name[paper]``,
-``name[queue]``); the queue oracle with admission control (``oracle[queue+reject]``); ga (a small
+``name[queue]``); the queue oracle whose estimate lets the tasks still uploading to a server compete
+for it (``oracle[queue+uploads]``, ``oracle:uploads=compete``), that one sending the tasks no location
+serves in time to their own CPU (``oracle[queue+doomed-local]``), and the queue oracle with admission
+control (``oracle[queue+reject]``, which decides with the uploads competing); ga (a small
 population, queue model); the shipped checkpoints setnet, dqn and their realized-reward versions
 (``checkpoints/<kind>-comllm``, ``checkpoints/<kind>-realized-comllm``) where present.
 
@@ -49,6 +52,11 @@ BUDGETS = {
 """``ga``: the GA spec (None: no GA row); ``bursty``: the preset of the bursty point (None: none);
 ``set``: scenario overrides applied at every point (tests shorten the horizon)"""
 
+ORACLE_VARIANTS = [("oracle[queue+uploads]", "oracle:uploads=compete"),
+                   ("oracle[queue+doomed-local]", "oracle:uploads=compete,doomed=local")]
+"""queue-model oracles without admission control: the admission estimate (uploads compete) alone, and
+with a doomed task sent to its own CPU (the imitation teacher of setnet-realized)"""
+
 SCATTER_POINT = "U=4 λ=0.3"
 """the preset's own point: the scatter of estimated vs realized latency is drawn there"""
 
@@ -61,7 +69,7 @@ def policy_groups(B: dict, extra: list[str] | None = None) -> dict[str, list[tup
     ckpt = Path(B["checkpoints"])
     learned = [(name, f"{name.split('-')[0]}:{ckpt / f'{name}-comllm'}") for name in LEARNED
                if (ckpt / f"{name}-comllm" / "config.json").exists()]
-    queue = [(n, n) for n in MODEL_FREE] + [(f"{n}[queue]", n) for n in MODEL_DEPENDENT] + learned
+    queue = [(n, n) for n in MODEL_FREE] + [(f"{n}[queue]", n) for n in MODEL_DEPENDENT] + ORACLE_VARIANTS + learned
     queue += [("ga[queue]", B["ga"])] if B.get("ga") else []
     queue += [(spec, spec) for spec in extra or []]
     return {"paper": [(f"{n}[paper]", n) for n in MODEL_DEPENDENT], "queue": queue,

@@ -16,6 +16,11 @@ and follow the scenario's cost model (``cost.model``, ``Params.cost_model``):
 With ``cost.allow_reject`` the generalized costs get one more column, index E+1 = reject, costing
 τ_max + ρ (a drop): less than any late location (C + ρ > τ_max + ρ), more than any location that
 meets the deadline, so the argmin rejects exactly the tasks no location can serve in time.
+
+Admission estimate: under the queue model with ``cost.allow_reject`` the tasks still uploading to
+server e compete for it as if already in service (``committed_view``; ``uploads=True``), since a
+task admitted on an optimistic estimate and dropped later has taken capacity from others. The
+``uploads`` argument of ``obs_latency`` / ``oracle_costs`` overrides it (None = ``p.allow_reject``).
 """
 
 from __future__ import annotations
@@ -68,20 +73,35 @@ def estimated_j(
     return _costs(p, True, bits, rate, local_wait_s, f_edge, n_active, backlog_bits)
 
 
-def obs_latency(obs, p: Params) -> np.ndarray:
+def obs_latency(obs, p: Params, uploads: bool | None = None) -> np.ndarray:
     """(n, E+1) estimated latency C (s) of every location for the n rows of an ``Obs``, under the
-    scenario's cost model (paper: eqs 2-8; queue: ``queue_costs``)."""
+    scenario's cost model (paper: eqs 2-8; queue: ``queue_costs``). ``uploads`` (queue model only):
+    count the tasks still uploading to each server as in service (``committed_view``); None = the
+    admission estimate exactly when the scenario allows rejecting (``p.allow_reject``)."""
     if p.cost_model == "queue":
-        return queue_costs(obs.bits, obs.local_wait_s, obs.mean_rate, obs.uplink_wait_s, obs.f_edge,
-                           obs.n_in_service, obs.backlog_cycles, p)
+        n_at, cycles = committed_view(obs, p) if (p.allow_reject if uploads is None else uploads) \
+            else (obs.n_in_service, obs.backlog_cycles)
+        return queue_costs(obs.bits, obs.local_wait_s, obs.mean_rate, obs.uplink_wait_s, obs.f_edge, n_at, cycles, p)
     return _costs(p, False, obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits)
 
 
-def oracle_costs(obs, p: Params) -> np.ndarray:
+def committed_view(obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """(tasks, cycles) per server, (n, E) each, of every task committed to server e: those in service
+    (``n_in_service``, ``backlog_cycles``) and those still uploading to e from any device
+    (``n_uploading``, γ·D each: γ·L_e − W_e, since L_e holds D per uploading task and W_e/γ per task
+    in service). ``queue_costs`` given this view lets the uploading tasks compete for F_e from the
+    decision on, as if already there: their upload usually ends before the new task's (they started
+    earlier), and under processor sharing a later arrival slows every task present."""
+    up_cycles = np.maximum(p.gamma * obs.backlog_bits - obs.backlog_cycles, 0.0)
+    return obs.n_in_service + obs.n_uploading, obs.backlog_cycles + up_cycles
+
+
+def oracle_costs(obs, p: Params, uploads: bool | None = None) -> np.ndarray:
     """(n, E+1) generalized cost J (s, eq 11) of every location of an ``Obs`` under the scenario's
-    cost model; forbidden ones are +inf. With ``allow_reject``: (n, E+2), the last column = reject."""
+    cost model; forbidden ones are +inf. With ``allow_reject``: (n, E+2), the last column = reject.
+    ``uploads``: as in ``obs_latency`` (queue model only)."""
     if p.cost_model == "queue":
-        j = mask_local(generalized_cost(obs_latency(obs, p), p), p)
+        j = mask_local(generalized_cost(obs_latency(obs, p, uploads), p), p)
     else:
         j = _costs(p, True, obs.bits, obs.rate, obs.local_wait_s, obs.f_edge, obs.n_active, obs.backlog_bits)
     return with_reject(j, p)
@@ -97,6 +117,22 @@ def with_reject(j: np.ndarray, p: Params) -> np.ndarray:
 def oracle_actions(obs, p: Params) -> np.ndarray:
     """(n,) one-step oracle of seed 001 eq 15: the action with the least estimated J (E+1 = reject)."""
     return np.argmin(oracle_costs(obs, p), axis=1)
+
+
+def doomed_to_local(j: np.ndarray, actions: np.ndarray, p: Params) -> np.ndarray:
+    """``actions`` (n,) with every task that no location can serve in time (its least J, the chosen
+    one, exceeds τ_max) sent to its own device's CPU (action 0) instead; rejections and scenarios
+    without local execution are left as they are. ``j``: (n, E+1[+1]) generalized costs (s).
+
+    Without admission control a doomed task still occupies whatever it is sent to until its deadline
+    expires: on an uplink it holds up every later upload of its device, at a server it takes a
+    processor-sharing share from every task there. On the device's CPU it delays only that device's
+    later local tasks, which see it in their local wait (``local_wait_s``) and go elsewhere."""
+    a = np.asarray(actions, np.int64)
+    if not p.allow_local or not len(a):
+        return a
+    late = (j[np.arange(len(a)), a] > p.deadline_s + LATE_SLACK_S) & (a <= p.n_servers)
+    return np.where(late, 0, a)
 
 
 # --------------------------------------------------------------------------- queue-aware model
@@ -123,8 +159,8 @@ def queue_costs(bits, local_wait_s, mean_rate, uplink_wait_s, f_edge, n_in_servi
     - compute (processor sharing with the tasks in service): during [0, S_e) the n_e tasks share
       F_e, taken as equal remaining works w̄ = W_e/n_e, so w̄' = max(w̄ − F_e·S_e/n_e, 0) is left
       each; then the task's w = γD cycles and the n'_e = n_e·1(w̄' > 0) others share F_e, and PS
-      finishes it after T^c = (w + n'_e·min(w̄', w))/F_e. Tasks still uploading to e by other
-      devices are not counted (they are not yet competing).
+      finishes it after T^c = (w + n'_e·min(w̄', w))/F_e. Tasks still uploading to e are not
+      counted unless the caller passes ``committed_view`` (the admission estimate: ``obs_latency``).
     - C_e = S_e + T^c.
     """
     bits = np.asarray(bits, np.float64)
