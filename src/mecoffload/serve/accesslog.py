@@ -30,6 +30,14 @@ except ImportError:  # pragma: no cover
 FLUSH_S = 0.05  # s a line may wait in memory
 MAX_LINES = 1024  # lines kept before a write regardless
 access_log = logging.getLogger("mecoffload.serve.access")
+_LOGS: list["AccessLog"] = []  # every AccessLog of this process, for flush_all
+
+
+def flush_all() -> None:
+    """Write what every access log of this process still holds (the test suite calls it after each
+    test, so the lines land in that test's captured output)."""
+    for log in _LOGS:
+        log.flush()
 
 
 class AccessLog:
@@ -39,6 +47,7 @@ class AccessLog:
         self.lines: list[bytes] = []
         self._timer: asyncio.TimerHandle | None = None
         atexit.register(self.flush)
+        _LOGS.append(self)
 
     @staticmethod
     def enabled() -> bool:
