@@ -8,7 +8,8 @@ constant time); ``POST /v1/policy`` always needs it (disabled without a key). ``
 would cost as much); loading a policy runs in a worker thread so decisions continue meanwhile.
 
 Fast path: ``Guard`` answers a well-formed ``POST /v1/decide`` / ``/v1/decide/batch`` itself
-(pydantic ``model_validate_json`` straight from the body bytes, ``Service.decide``, orjson) with
+(``columns.from_json``: orjson and NumPy columns checked against the schema's limits, or where it
+is unsure pydantic ``model_validate_json`` from the body bytes; ``Service.decide``, orjson) with
 the same models and the same answer as the FastAPI routes; a request it does not take (a wrong
 key, a body that fails validation, another content type) goes on to FastAPI, which answers it
 (400/401/422 with ``detail[].loc``). The OpenAPI schema comes from the FastAPI routes.
@@ -27,6 +28,7 @@ from .schema import (MAX_BODY_BYTES, BatchIn, BatchOut, DecideOut, OutcomeIn, Ou
                      Snapshot)
 from .accesslog import AccessLog, dumps
 from .batcher import Coalescer
+from .columns import from_json, prepare
 from .service import Service
 from .snapshot import SnapshotError
 
@@ -113,11 +115,14 @@ class FastDecide:
             return None
         single = path == "/v1/decide"
         try:
-            doc = (Snapshot if single else BatchIn).model_validate_json(body)
-        except ValidationError:
-            return None  # FastAPI answers it (400 or 422 naming the field)
-        try:
-            spec, out = await self.coalescer.decide([doc] if single else doc.snapshots, -1 if single else 0)
+            parsed = from_json(body, single, self.service.p)  # columnar; None: not sure, ask pydantic
+            if parsed is None:
+                try:
+                    doc = (Snapshot if single else BatchIn).model_validate_json(body)
+                except ValidationError:
+                    return None  # FastAPI answers it (400 or 422 naming the field)
+                parsed = prepare([doc] if single else doc.snapshots, -1 if single else 0, self.service.p)
+            spec, out = await self.coalescer.decide(parsed)
         except SnapshotError as exc:
             self.service.monitor.invalid.labels(path).inc()
             return 422, dumps({"detail": [{"loc": list(exc.loc), "msg": exc.msg, "type": "value_error"}]})

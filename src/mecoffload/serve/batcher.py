@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 
+from .columns import Parsed, concat
 from .service import Service
 from .snapshot import SnapshotError
 
@@ -32,18 +33,18 @@ class Coalescer:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self._pending: list[tuple[list, int, asyncio.Future]] = []
+        self._pending: list[tuple[Parsed, asyncio.Future]] = []
         self._scheduled = False
         self._seen = 0
         self._spins = 0
         self.calls = 0  # combined Service.decide calls (for tests and the benchmark)
 
-    async def decide(self, snapshots: list, first: int) -> tuple[str, list[list[dict]]]:
-        """(policy spec, decisions per snapshot) of one request, decided with the others waiting;
-        ``first`` as in ``Service.decide`` (-1: a single-snapshot request)."""
+    async def decide(self, parsed: Parsed) -> tuple[str, list[list[dict]]]:
+        """(policy spec, decisions per snapshot) of one request's snapshots (``columns.Parsed``),
+        decided with the others waiting."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._pending.append((snapshots, first, fut))
+        self._pending.append((parsed, fut))
         if not self._scheduled:
             self._scheduled, self._seen, self._spins = True, 0, 0
             loop.call_soon(self._tick)
@@ -56,8 +57,8 @@ class Coalescer:
             return
         self._scheduled = False
         take, n = 0, 0
-        while take < len(self._pending) and (take == 0 or n + len(self._pending[take][0]) <= MAX_SNAPSHOTS):
-            n += len(self._pending[take][0])
+        while take < len(self._pending) and (take == 0 or n + self._pending[take][0].n <= MAX_SNAPSHOTS):
+            n += self._pending[take][0].n
             take += 1
         batch, self._pending = self._pending[:take], self._pending[take:]
         if self._pending:  # over the cap: the rest in the next turn
@@ -65,32 +66,31 @@ class Coalescer:
             asyncio.get_running_loop().call_soon(self._tick)
         self._run(batch)
 
-    def _run(self, batch: list[tuple[list, int, asyncio.Future]]) -> None:
-        live = [b for b in batch if not b[2].done()]  # a cancelled request (client gone) is not decided
+    def _run(self, batch: list[tuple[Parsed, asyncio.Future]]) -> None:
+        live = [b for b in batch if not b[1].done()]  # a cancelled request (client gone) is not decided
         if not live:
             return
         self.calls += 1
         if len(live) == 1:
             self._alone(*live[0])
             return
-        rows = [s for snaps, _, _ in live for s in snaps]
         try:
-            spec, out = self.service.decide(rows)
+            spec, out = self.service.decide(concat([parsed for parsed, _ in live]))  # on copies of the boards
         except SnapshotError:  # nothing booked: decide each alone, so that only the faulty one fails
             for item in live:
                 self._alone(*item)
             return
         except Exception as exc:  # noqa: BLE001 - a fault reaches every waiting request (500 each)
-            for _, _, fut in live:
+            for _, fut in live:
                 fut.set_exception(exc)
             return
         at = 0
-        for snaps, _, fut in live:
-            fut.set_result((spec, out[at: at + len(snaps)]))
-            at += len(snaps)
+        for parsed, fut in live:
+            fut.set_result((spec, out[at: at + parsed.n]))
+            at += parsed.n
 
-    def _alone(self, snaps: list, first: int, fut: asyncio.Future) -> None:
+    def _alone(self, parsed: Parsed, fut: asyncio.Future) -> None:
         try:
-            fut.set_result(self.service.decide(snaps, first=first))
+            fut.set_result(self.service.decide(parsed))
         except Exception as exc:  # noqa: BLE001 - SnapshotError (422) or a fault (500), raised in the request
             fut.set_exception(exc)

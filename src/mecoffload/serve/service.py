@@ -29,7 +29,8 @@ from ..sim.params import Params
 from ..sim.rollout import check_actions, policy_seed
 from ..sim.scenario import Scenario
 from .monitor import Monitor
-from .snapshot import SnapshotError, board
+from .columns import Parsed, prepare
+from .snapshot import SnapshotError
 
 STOCHASTIC = ("random", "lacs", "ga")
 """policies that draw from their random stream: served decisions depend on the request order"""
@@ -173,30 +174,27 @@ class Service:
                 "allow_local": p.allow_local, "allow_reject": p.allow_reject, "cost_model": p.cost_model,
                 "deterministic": self.served.spec.partition(":")[0] not in STOCHASTIC}
 
-    def decide(self, snapshots: list, first: int = 0) -> tuple[str, list[list[dict]]]:
-        """(policy spec, decisions of every snapshot's tasks in order) for validated snapshots;
-        ``first`` < 0 marks a single-snapshot request (error locations without an index). All or
-        nothing: a ``SnapshotError`` leaves the monitor untouched (no decision counted or kept)."""
+    def decide(self, snapshots, first: int = 0) -> tuple[str, list[list[dict]]]:
+        """(policy spec, decisions of every snapshot's tasks in order) for validated snapshots (a list
+        of ``schema.Snapshot``, or a ``columns.Parsed`` of them); ``first`` < 0 marks a single-snapshot
+        request (error locations without an index). All or nothing: a ``SnapshotError`` leaves the
+        monitor untouched (no decision counted or kept)."""
+        parsed = snapshots if isinstance(snapshots, Parsed) else prepare(snapshots, first, self.p)
         served = self.served  # one policy for the whole request, even if it is replaced meanwhile
-        groups: dict[int, list[int]] = {}
-        for i, s in enumerate(snapshots):
-            groups.setdefault(len(s.servers), []).append(i)
         rounds = []
-        for n, idx in groups.items():
-            pol = served.for_servers(n)
-            at = [("body",) if first < 0 else ("body", "snapshots", first + i) for i in idx]
-            b = board([snapshots[i] for i in idx], at, self.p)
+        for n, g in parsed.groups.items():
+            pol, b = served.for_servers(n), g.board
             for j in range(b.rounds):
                 k, obs = b.observe(j)
                 action, probs = self._act(pol, obs, served.spec)
                 cost = obs_latency(obs, self.p)
                 if not np.isfinite(cost).all():
                     bad = int(k[np.flatnonzero(~np.isfinite(cost).all(1))[0]])
-                    raise SnapshotError(at[bad], "the estimated latencies leave the float range: give realistic "
-                                                 "sizes, rates, CPU frequencies and backlogs")
-                rounds.append((idx, k, action, n, cost, cost <= b.deadline_s[k, j][:, None], probs))
+                    raise SnapshotError(g.at[bad], "the estimated latencies leave the float range: give realistic "
+                                                   "sizes, rates, CPU frequencies and backlogs")
+                rounds.append((g.idx, k, action, n, cost, cost <= b.deadline_s[k, j][:, None], probs))
                 b.decide(k, obs, action, self.p)
-        out: list[list[dict]] = [[] for _ in snapshots]
+        out: list[list[dict]] = [[] for _ in range(parsed.n)]
         for idx, k, action, n, cost, meets, probs in rounds:  # every row decided: book them, in order
             chosen = np.where(action <= n, cost[np.arange(len(k)), np.minimum(action, n)], np.nan)  # E+1: reject
             ids = self.monitor.record(served.spec, action, n, chosen)
