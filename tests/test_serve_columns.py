@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mecoffload.serve.columns as columns
 from mecoffload.serve.columns import concat, from_json, prepare
 from mecoffload.serve.schema import BatchIn, Snapshot
 from mecoffload.serve.snapshot import Board, obs_to_snapshots
@@ -22,6 +23,12 @@ from mecoffload.sim.params import Params
 from mecoffload.sim.scenario import load_scenario
 
 P = Params.from_scenario(load_scenario("comllm", None))
+
+
+@pytest.fixture(autouse=True)
+def every_size(monkeypatch):
+    """Small bodies too take the fast path here (in the service they go to pydantic)."""
+    monkeypatch.setattr(columns, "MIN_BYTES", 0)
 
 
 def snap(i: int, n_tasks: int = 1, servers: int = 6, extra: bool = False) -> dict:
@@ -68,6 +75,12 @@ def test_serve_sim_snapshots_equal_the_pydantic_path():
     arr = Arrivals(user=np.zeros((8, 1), np.int64), bits=np.full((8, 1), P.size_lo_bit * 1.7), valid=np.ones((8, 1), bool))
     body = {"snapshots": obs_to_snapshots(observe(state, arr, 0, P), P)}
     same(from_json(orjson.dumps(body), False, P), pydantic(body, False))
+
+
+def test_small_bodies_take_the_pydantic_path(monkeypatch):
+    monkeypatch.setattr(columns, "MIN_BYTES", 6_000)
+    assert from_json(orjson.dumps(snap(1)), True, P) is None
+    assert from_json(orjson.dumps({"snapshots": [snap(i) for i in range(16)]}), False, P) is not None
 
 
 def test_concat_copies_the_boards():
@@ -124,3 +137,29 @@ def test_any_valid_numbers_parse_as_pydantic_parses_them(rows):
                 **({} if d is None else {"distance_m": d})} for c, n, w, r, d, _ in rows]
     body = {"servers": servers, "device": {"local_wait_s": rows[0][2] / 1e4}, "tasks": [{"size_mbit": x[5]} for x in rows]}
     same(from_json(orjson.dumps(body), True, P), pydantic(body, True))
+
+
+@pytest.mark.parametrize("spec", ["oracle", "setnet:checkpoints/setnet-comllm"])
+def test_a_large_batch_over_http_gets_the_decisions_of_the_pydantic_path(spec, monkeypatch):
+    import asyncio
+
+    import httpx
+
+    from mecoffload.serve.app import create_app
+    from mecoffload.serve.service import Service
+
+    monkeypatch.setattr(columns, "MIN_BYTES", 6_000)
+    sc = load_scenario("comllm", None)
+    body = {"snapshots": [snap(i, n_tasks=1 + i % 3, servers=6 if i % 5 else 4, extra=i % 4 == 0) for i in range(40)]}
+    want = Service(sc, spec).decide(BatchIn.model_validate(body).snapshots)[1]
+    calls = []
+    service = Service(sc, spec)
+    real = service.decide
+    service.decide = lambda parsed, first=0: calls.append(type(parsed).__name__) or real(parsed, first)
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(service)), base_url="http://t") as c:
+            return await c.post("/v1/decide/batch", json=body)
+    r = asyncio.run(run())
+    assert r.status_code == 200 and calls == ["Parsed"]
+    assert [x["decisions"] for x in r.json()["results"]] == want

@@ -105,6 +105,10 @@ def _concat_boards(boards: list[Board]) -> Board:
 # ----------------------------------------------------------------------------- the JSON fast path
 
 _NONE = type(None)
+MIN_BYTES = 6_000
+"""bodies shorter than this (~6 six-server snapshots) take pydantic: its per-object cost beats this
+path's fixed cost of ~25 NumPy calls (one snapshot: 370 vs 430 µs, 16: 1.4 vs 1.1 ms, 64: 5.9 vs
+2.8 ms, CPU time under a load average of 14)"""
 
 
 def _limits(model) -> dict[str, tuple]:
@@ -145,17 +149,33 @@ class _Refused(Exception):
     """Not for the fast path: the pydantic path answers."""
 
 
-def _column(rows: list[dict], name: str, limits: dict) -> np.ndarray:
-    """One field of every dict in ``rows`` as float64 (absent optional -> nan), or ``_Refused``."""
-    lo, hi, gt, allowed, default = limits[name]
-    vals = list(map(dict.get, rows, repeat(name), repeat(None if default is ... else default)))
-    if not set(map(type, vals)) <= allowed:
+def _bounds(names: tuple, limits: dict) -> tuple[np.ndarray, ...]:
+    """(lo, hi, lo exclusive, may be absent) of the fields ``names``, as (C, 1) columns."""
+    col = lambda i: np.array([limits[n][i] for n in names])[:, None]  # noqa: E731
+    return col(0).astype(float), col(1).astype(float), col(2).astype(bool), np.array(
+        [[_NONE in limits[n][3]] for n in names])
+
+
+def _columns(rows: list[dict], names: tuple, limits: dict, bounds: tuple) -> np.ndarray:
+    """Fields ``names`` of every dict in ``rows`` as a (len(rows), C) float64 array (absent optional
+    -> nan), or ``_Refused`` (a wrong type, a value outside its bounds)."""
+    cols = []
+    for name in names:
+        _, _, _, allowed, default = limits[name]
+        vals = list(map(dict.get, rows, repeat(name), repeat(None if default is ... else default)))
+        if not set(map(type, vals)) <= allowed:
+            raise _Refused
+        cols.append(vals)
+    a = np.array(cols, np.float64)
+    lo, hi, gt, optional = bounds
+    with np.errstate(invalid="ignore"):
+        ok = np.where(gt, a > lo, a >= lo) & (a <= hi)
+    if not ok.all() and not (ok | (optional & np.isnan(a))).all():
         raise _Refused
-    a = np.array(vals, np.float64)
-    ok = ((a > lo) if gt else (a >= lo)) & (a <= hi)
-    if not ok.all() and not (_NONE in allowed and (ok | np.isnan(a)).all()):
-        raise _Refused
-    return a
+    return a.T
+
+
+SERVER_B, DEVICE_B, TASK_B = _bounds(SERVER_COLS, SERVER), _bounds(DEVICE_COLS, DEVICE), _bounds(TASK_COLS, TASK)
 
 
 def _dicts(rows: list, keys: frozenset) -> None:
@@ -165,8 +185,9 @@ def _dicts(rows: list, keys: frozenset) -> None:
 
 def from_json(body: bytes, single: bool, p: Params) -> Parsed | None:
     """The ``Parsed`` of a ``/v1/decide`` (``single``) or ``/v1/decide/batch`` body, equal to
-    ``prepare`` of its pydantic models, or None when the pydantic path must answer it."""
-    if _loads is None:
+    ``prepare`` of its pydantic models, or None when the pydantic path must answer it (also for a
+    body under ``MIN_BYTES``, where pydantic is faster)."""
+    if _loads is None or len(body) < MIN_BYTES:
         return None
     try:
         doc = _loads(body)
@@ -200,15 +221,15 @@ def _parse(doc, single: bool, p: Params) -> Parsed:
     _dicts(servers, SERVER_KEYS)
     _dicts(devices, DEVICE_KEYS)
     _dicts(tasks, TASK_KEYS)
-    srv = np.stack([_column(servers, c, SERVER) for c in SERVER_COLS], -1)
+    srv = _columns(servers, SERVER_COLS, SERVER, SERVER_B)
     if (np.isnan(srv[:, 5]) & np.isnan(srv[:, 7])).any():  # neither rate_mbps nor distance_m
         raise _Refused
     hist = _history(servers, srv[:, 3], p.history)
-    dev = np.stack([_column(devices, c, DEVICE) for c in DEVICE_COLS], -1)
+    dev = _columns(devices, DEVICE_COLS, DEVICE, DEVICE_B)
     cpu = dev[:, 3]
     if (~np.isnan(cpu) & (np.abs(cpu - p.f_loc / 1e9) > REL_TOL * p.f_loc / 1e9)).any():
         raise _Refused  # not the scenario's device: board's 422 names it
-    flat = np.stack([_column(tasks, c, TASK) for c in TASK_COLS], -1)
+    flat = _columns(tasks, TASK_COLS, TASK, TASK_B)
     dens = p.gamma / 1e3
     if (~np.isnan(flat[:, 2]) & (np.abs(flat[:, 2] - dens) > REL_TOL * abs(dens))).any():
         raise _Refused
