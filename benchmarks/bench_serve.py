@@ -6,7 +6,8 @@ at a time on each; the client is a raw-socket loop so that it costs the shared C
 
 For each policy: p50 / p99 latency (ms) and requests/s at concurrency 1, 8 and 32 for single-task
 ``POST /v1/decide`` requests; decisions/s with 64-task batches (``POST /v1/decide/batch`` of 64
-single-task snapshots, concurrency 4); then one run of ``--duration`` seconds (default 60) at
+single-task snapshots, concurrency 4: the line the issue's batched target is read on) and with
+one ``POST /v1/decide`` of 64 tasks (decided in order, concurrency 4); then one run of ``--duration`` seconds (default 60) at
 concurrency 8 counting every failed request (non-200, timeouts, connection errors). The service
 runs as deployed: ``mecoffload serve`` with its JSON access log on (written to /dev/null here),
 ``--workers N`` processes (default 1). The markdown tables of docs/serve.md go to stdout, each
@@ -123,8 +124,13 @@ def free_port() -> int:
 
 
 def in_process(policy: str, reps: int = 300) -> dict:
-    """Median µs of ``Service.decide`` without HTTP: one single-task snapshot, and 64 of them."""
-    from mecoffload.serve.schema import Snapshot
+    """Median µs without HTTP: ``Service.decide`` of validated snapshots (one single-task snapshot,
+    64 of them), and the whole request from the body bytes to the response bytes as the service's
+    fast path does it (``columns.from_json`` or pydantic, ``Service.decide``, orjson) for the same two
+    bodies and for one snapshot with 64 tasks (decided in order, 64 rounds)."""
+    from mecoffload.serve.accesslog import dumps
+    from mecoffload.serve.columns import from_json, prepare
+    from mecoffload.serve.schema import BatchIn, Snapshot
     from mecoffload.serve.service import Service
     from mecoffload.sim.scenario import load_scenario
 
@@ -132,14 +138,30 @@ def in_process(policy: str, reps: int = 300) -> dict:
     service = Service(load_scenario("comllm", None), policy)
     one = [Snapshot.model_validate(snapshot(1, rng))]
     many = [Snapshot.model_validate(snapshot(1, rng)) for _ in range(64)]
-    out = {}
-    for name, snaps in (("1", one), ("64", many)):
+    bodies = {"1": (True, json.dumps(snapshot(1, rng)).encode()),
+              "64": (False, json.dumps({"snapshots": [snapshot(1, rng) for _ in range(64)]}).encode()),
+              "64 tasks": (True, json.dumps(snapshot(64, rng)).encode())}
+
+    def whole(single: bool, body: bytes) -> bytes:
+        parsed = from_json(body, single, service.p)
+        if parsed is None:
+            doc = (Snapshot if single else BatchIn).model_validate_json(body)
+            parsed = prepare([doc] if single else doc.snapshots, -1 if single else 0, service.p)
+        spec, out = service.decide(parsed)
+        return dumps({"policy": spec, "decisions": out[0]} if single else
+                     {"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
+
+    def median_us(f, n: int) -> float:
         t = []
-        for _ in range(reps):
+        for _ in range(n):
             t0 = time.perf_counter()
-            service.decide(snaps)
+            f()
             t.append(time.perf_counter() - t0)
-        out[name] = float(np.median(t) * 1e6)
+        return float(np.median(t) * 1e6)
+
+    out = {name: median_us(lambda: service.decide(snaps), reps) for name, snaps in (("1", one), ("64", many))}
+    for name, (single, body) in bodies.items():
+        out[f"body {name}"] = median_us(lambda: whole(single, body), reps if name != "64 tasks" else max(reps // 10, 5))
     return out
 
 
@@ -157,6 +179,7 @@ def bench_policy(policy: str, seconds: float, error_run: float, workers: int = 1
     rng = np.random.default_rng(0)
     single = [request("/v1/decide", snapshot(1, rng)) for _ in range(256)]
     batch = [request("/v1/decide/batch", {"snapshots": [snapshot(1, rng) for _ in range(64)]}) for _ in range(16)]
+    tasks64 = [request("/v1/decide", snapshot(64, rng)) for _ in range(16)]
     port = free_port()
     proc = start(policy, port, workers)
     rows = []
@@ -168,6 +191,9 @@ def bench_policy(policy: str, seconds: float, error_run: float, workers: int = 1
             rows.append({"policy": policy, "load": f"1 task, concurrency {c}", **r, "decisions_s": r["rps"], "loadavg": _loadavg()})
         r = run(load(port, batch, 4, seconds))
         rows.append({"policy": policy, "load": "64-task batches, concurrency 4", **r, "decisions_s": 64 * r["rps"],
+                     "loadavg": _loadavg()})
+        r = run(load(port, tasks64, 4, seconds))
+        rows.append({"policy": policy, "load": "1 snapshot of 64 tasks, concurrency 4", **r, "decisions_s": 64 * r["rps"],
                      "loadavg": _loadavg()})
         if error_run:
             r = run(load(port, single, 8, error_run))
@@ -212,10 +238,13 @@ def print_tables(rows: list[dict], inproc: dict, workers: int) -> None:
     for r in rows:
         print(f"| {r['policy'].split(':')[0]} | {r['load']} | {r['rps']:,.0f} | {r['decisions_s']:,.0f} | {r['p50_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['requests']:,} | {r['errors']} | {r['loadavg']:.1f} |")
-    print("\n| policy | 1 task (µs) | 64 single-task snapshots (µs) | decisions/s batched | load avg |")
-    print("|---|---:|---:|---:|---:|")
+    print("\n| policy | decide 1 task (µs) | decide 64 single-task snapshots (µs) | decisions/s | body→response 1 task (µs) "
+          "| body→response 64 snapshots (µs) | decisions/s | body→response 1 snapshot of 64 tasks (µs) | decisions/s | load avg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for pol, r in inproc.items():
-        print(f"| {pol.split(':')[0]} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} | {r['loadavg']:.1f} |")
+        print(f"| {pol.split(':')[0]} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} | {r['body 1']:,.0f} | "
+              f"{r['body 64']:,.0f} | {64e6 / r['body 64']:,.0f} | {r['body 64 tasks']:,.0f} | {64e6 / r['body 64 tasks']:,.0f} "
+              f"| {r['loadavg']:.1f} |")
 
 
 if __name__ == "__main__":
