@@ -26,13 +26,13 @@ from __future__ import annotations
 import numpy as np
 from pydantic import field_validator
 
-from ..core.checkpoint import CheckpointConfig, CheckpointError, load_checkpoint, require_torch
+from ..core.checkpoint import CheckpointError, load_checkpoint, require_torch
 from ..core.errors import clip
 from ..sim.dnncost import alone_latency, queue_latency
 from ..sim.dynamics import Obs
 from ..sim.params import Params
 from .base import PolicyError, register
-from .setnet import J_CAP
+from .setnet import J_CAP, SetNetCheckpoint
 
 N_FEATURES = 17
 """features per candidate action (module docstring, in that order)"""
@@ -84,18 +84,11 @@ def candidate_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(n, K * E, N_FEATURES).astype(np.float32), mask
 
 
-class SetNetDnnCheckpoint(CheckpointConfig):
-    """The fields of a setnet-dnn ``config.json`` that the policy reads (written by ``mecoffload.learn.setnet_dnn``)."""
+class SetNetDnnCheckpoint(SetNetCheckpoint):
+    """The fields of a setnet-dnn ``config.json`` that the policy reads (written by ``mecoffload.learn.setnet_dnn``):
+    ``hidden`` checked as setnet's (its ``feature_set`` is not read), ``n_features``."""
 
-    hidden: int
     n_features: int
-
-    @field_validator("hidden", mode="before")
-    @classmethod
-    def _hidden(cls, v):
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65_536:
-            raise ValueError(f"'hidden' must be an integer 1..65536 (got {clip(v, 40)})")
-        return v
 
     @field_validator("n_features", mode="before")
     @classmethod
