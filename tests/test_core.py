@@ -129,7 +129,7 @@ def test_registries_are_one_type():
     for reg in (EXPERIMENTS, TRAINERS, POLICIES):
         assert isinstance(reg, Registry)
     assert {"llm-zeroshot", "llm-sft", "llm-grpo", "comllm", "oracle", "setnet", "dqn"} <= set(POLICIES.names())
-    assert set(TRAINERS.names()) == {"dqn", "setnet", "llm-sft", "llm-grpo", "comllm"}
+    assert set(TRAINERS.names()) == {"dqn", "setnet", "setnet-dnn", "llm-sft", "llm-grpo", "comllm"}
     assert {"comllm", "iot-devices"} <= set(EXPERIMENTS.names())
 
 
