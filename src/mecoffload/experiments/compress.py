@@ -52,11 +52,12 @@ BUDGETS = {
               "timing_reps": 20},
     # 135M encoder rows (31 min measured on 2 CPUs shared with other jobs): its first 4 of 30 layers
     # (as `experiment comllm`), SFT 125 × 8 states
-    # trained here unless -p gives a checkpoint; the text LLM only from a given checkpoint (its SFT takes ≈ 20 min)
+    # trained here unless -p gives a checkpoint; the text LLM only from a given checkpoint (its SFT takes ≈ 20 min);
+    # its prompts cost ≈ 50-100 ms per decision, so 200 check states (the comllm small test set) and 3 timing reps
     "paper": {"sparsity": [0.0, 0.2, 0.4, 0.6], "quantize": ["none", "int8"], "episodes": 10, "horizon_slots": 100,
               "setnet": "checkpoints/setnet-comllm", "backbone": "smollm2-135m", "sft_steps": 125, "layers": 4,
               "llm_encoder": None, "llm_text": None, "models": ["setnet", "llm-encoder"], "check_states": 1000,
-              "timing_reps": 10},
+              "timing_reps": 10, "per_model": {"llm-text": {"check_states": 200, "timing_reps": 3}}},
 }
 HEADER = ["model", "weights", "sparsity %", "realized sparsity %", "PR %", "realized drop %", "retained %",
           "ms/decision b1", "ms/decision b64", "ONNX ms b1", "ONNX ms b64", "file MB", "agree vs dense %"]
@@ -91,7 +92,10 @@ def run(budget: str, out: Path, seed: int = 0, progress: bool = False, overrides
         points.update({f"{model}/{r[1]}/{round(r[2])}": dict(zip(HEADER, r)) for r in new})
         points[f"{model}/random_PR_pct"] = pr_rand
     note = (f"Retained = (PR − PR_random)/(PR_dense − PR_random); {B['episodes']} episodes of {B['horizon_slots']} slots, "
-            f"seed {seed}; LLM backbone `{B['backbone']}`. EdgeNetLLM at ≈ 40 %: {EDGENETLLM_40}.")
+            f"seed {seed}; LLM backbone `{B['backbone']}`; agreement on {B['check_states']} states"
+            + "".join(f", {m}: {v['check_states']}" for m, v in B.get("per_model", {}).items()
+                      if m in B["models"] and "check_states" in v)
+            + f". EdgeNetLLM at ≈ 40 %: {EDGENETLLM_40}.")
     md = write_table(out, "compress", "Compression: sparsity × model × weights", HEADER, rows, 3, note)
     _plot(rows, out / "retained.png")
     doc = {"experiment": "compress", "budget": budget, "backbone": B["backbone"], "seed": seed, "points": points,
