@@ -26,8 +26,8 @@ from .base import register
 from .dnn import DnnOracle, slot_state
 
 
-@register("dnn-ga", "DNN tasks: genetic algorithm over the slot's joint (split, server) assignment, seeded with "
-                    "dnn-oracle's plan (dnn-ga:pop=16,gens=10,mut=0.1)")
+@register("dnn-ga", "DNN tasks: genetic algorithm over the slot's joint (variant, split, server) assignment, seeded "
+                    "with dnn-oracle's plan (dnn-ga:pop=16,gens=10,mut=0.1)")
 class DnnGa(DnnOracle):
     name = "dnn-ga"
 
