@@ -72,8 +72,10 @@ def run(budget: str, out: Path, seed: int, progress: bool = False, load: dict | 
     doc["load"]["summary"] = mean_claims(doc["load"]["claims"])
     doc["figures"] += doc["load"]["figures"]
     log("load part written")
-    narrow = {} if not load else {"networks": load.get("networks", NETWORKS), "links": load.get("links", ("3g", "lte", "wifi")),
-                                  "n_dev": max(load.get("devices", (40,))), "devices": ("tk1",)}
+    narrow: dict = {"load_rows": doc["load"]["rows"]}
+    if load:
+        narrow.update(networks=load.get("networks", NETWORKS), links=load.get("links", ("3g", "lte", "wifi")),
+                      n_dev=max(load.get("devices", (40,))), devices=("tk1",))
     doc["compress"] = run_compress(budget, out, seed, log, **narrow)
     log("compression part written")
     return finish(out, doc, t_start, _report, log)
