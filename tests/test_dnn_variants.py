@@ -135,8 +135,8 @@ POLICIES = ["dnn-local", "dnn-edge-nearest", "dnn-edge-least-loaded", "neurosurg
        loss=st.sampled_from([0.0, 0.25, 1.0, 3.0]), link=st.sampled_from(["3g", "wifi"]),
        server=st.sampled_from(["titanx", "t4", "xeon"]), seed=st.integers(0, 1000))
 def test_every_policy_respects_the_minimum_accuracy(variants, loss, link, server, seed):
-    sc = load_scenario(f"dnn-{link}", {"users.count": 6, "sim.horizon_slots": 8, "dnn.variants": variants,
-                                      "dnn.max_top1_loss": loss, "dnn.servers": [server]})
+    sc = load_scenario(f"dnn-{link}", {"users.count": 6, "sim.horizon_slots": 8, "task.rate": 0.5,
+                                      "dnn.variants": variants, "dnn.max_top1_loss": loss, "dnn.servers": [server]})
     p = Params.from_scenario(sc)
     t = p.dnn
     minimum = t.top1[:, t.variants.index("fp32")] - loss
