@@ -138,3 +138,15 @@ def test_experiment_writes_tables_plots_and_consistent_numbers(tmp_path):
     at = {r["policy"]: r for r in load["rows"] if r["network"] == "vgg16" and r["devices"] == 6}
     assert c["p95_oracle_s"] == at["dnn-oracle"]["realized_p95_s"]
     assert "Under load" in (tmp_path / "report.md").read_text()
+    comp = doc["compress"]  # mixed, alexnet, vgg16 x wifi x (off, on at 1 point, at 3 points but for alexnet) x 5 policies
+    assert len(comp["rows"]) == 8 * 5 and comp["devices"] == 6 and len(comp["claims"]) == 5
+    off = {(r["network"], r["policy"]): r for r in comp["rows"] if r["variants"] == "off"}
+    for r in load["rows"]:  # fp32 points reused from the load grid
+        if r["devices"] == 6:
+            assert off[(r["network"], r["policy"])]["realized_mean_s"] == r["realized_mean_s"]
+    assert (tmp_path / "compress_claims.md").stat().st_size > 0 and (tmp_path / "compress.csv").stat().st_size > 0
+    for c in comp["claims"]:
+        assert c["top1_on"] >= c["top1_off"] - (1.0 if c["variants"].endswith("1") else 3.0) - 1e-9
+    alex = next(c for c in comp["claims"] if c["network"] == "alexnet" and c["variants"] == "on, loss <= 1")
+    assert alex["pruned_pct"] > 0 and alex["int8_pct"] == 0  # no int8 AlexNet; pruned AlexNet runs faster on the TK1
+    assert "Compressed variants" in (tmp_path / "report.md").read_text()

@@ -143,16 +143,17 @@ def test_ga_never_worse_than_its_greedy_seed_on_its_own_fitness():
     b, j = np.nonzero(arr.valid)
     g = slot_state(state, p)
     args = (b, arr.user[b, j], arr.net[b, j])
-    greedy, _ = plan_rows(*args, *(a.copy() for a in g), t.dev_s, t.up_bits, t.srv_s, t.n_layers, p.slot_s, True)
-    ga = evolve(*args, greedy, *g, t.dev_s, t.up_bits, t.srv_s, t.n_layers, p.slot_s, p.deadline_s, p.rho_s, 12, 8,
-                0.2, 3)
-    again = evolve(*args, greedy, *g, t.dev_s, t.up_bits, t.srv_s, t.n_layers, p.slot_s, p.deadline_s, p.rho_s, 12, 8,
-                   0.2, 3)
+    greedy, _ = plan_rows(*args, *(a.copy() for a in g), t.dev_s, t.up_bits, t.srv_s, t.n_layers, t.allowed, p.slot_s,
+                          True)
+    ga = evolve(*args, greedy, *g, t.dev_s, t.up_bits, t.srv_s, t.n_layers, t.allowed, p.slot_s, p.deadline_s, p.rho_s,
+                12, 8, 0.2, 3)
+    again = evolve(*args, greedy, *g, t.dev_s, t.up_bits, t.srv_s, t.n_layers, t.allowed, p.slot_s, p.deadline_s,
+                   p.rho_s, 12, 8, 0.2, 3)
     assert (ga == again).all()  # deterministic for a seed
     for env in np.unique(b):
         rows = np.flatnonzero(b == env)
-        fit = [_fitness(rows, a[rows], *args, *g, t.dev_s, t.up_bits, t.srv_s, t.n_layers, p.slot_s, p.deadline_s,
-                        p.rho_s) for a in (greedy, ga)]
+        fit = [_fitness(rows, a[rows], *args, *g, t.dev_s, t.up_bits, t.srv_s, t.n_layers, t.n_splits, p.slot_s,
+                        p.deadline_s, p.rho_s) for a in (greedy, ga)]
         assert fit[1] <= fit[0] + 1e-12
     k = ga // p.n_servers
     assert (k <= t.n_layers[arr.net[b, j]]).all()

@@ -21,12 +21,16 @@ import numpy as np
 from ..core.errors import UserError
 from .devices import Processor, Uplink
 from .profiles import KINDS, Profile
+from .variants import variant_layer_times
 
 OBJECTIVES = ("latency", "energy")
 
 
-def layer_times(profile: Profile, proc: Processor) -> np.ndarray:
-    """Roofline time (s) of each layer of ``profile`` on ``proc``, shape ``(n,)``."""
+def layer_times(profile: Profile, proc: Processor, variant: str = "fp32") -> np.ndarray:
+    """Roofline time (s) of each layer of ``profile`` on ``proc``, shape ``(n,)``; a compressed
+    ``variant`` (int8 / pruned) as :mod:`mecoffload.dnn.variants` says."""
+    if variant != "fp32":
+        return variant_layer_times(profile, proc, variant)
     compute = sum(2.0 * profile.macs[k] / proc.rate[k] for k in KINDS)
     memory = (4.0 * profile.params + 8.0 * profile.other) / proc.mem_bw
     return np.maximum(compute, memory)
@@ -60,11 +64,13 @@ class SplitCosts:
 
 def split_costs(profile: Profile, device: Processor, server: Processor, uplink: Uplink,
                 mbps: np.ndarray | float | None = None, bytes_per_element: float = 4.0,
-                input_bytes_per_element: float = 1.0, include_idle: bool = False) -> SplitCosts:
+                input_bytes_per_element: float = 1.0, include_idle: bool = False, variant: str = "fp32") -> SplitCosts:
     """Costs of every split at each uplink throughput in ``mbps`` (Mbit/s; default: the link's own).
 
     ``bytes_per_element`` is 4 for fp32 activations, 1 for int8-quantised uploads; the full offload
-    (``k = 0``) sends the 8-bit camera image (``input_bytes_per_element = 1``; 4 sends the fp32 tensor)."""
+    (``k = 0``) sends the 8-bit camera image (``input_bytes_per_element = 1``; 4 sends the fp32 tensor).
+    ``variant`` (fp32 / int8 / pruned) sets the layer times on both sides (``dnn.variants``); the
+    caller chooses the bytes (an int8 model uploads 1 B per element)."""
     rates = np.atleast_1d(np.asarray(uplink.mbps if mbps is None else mbps, dtype=np.float64))
     if not np.all(np.isfinite(rates)) or rates.min() <= 0:
         raise UserError("uplink throughput must be > 0 Mbit/s")
@@ -72,7 +78,7 @@ def split_costs(profile: Profile, device: Processor, server: Processor, uplink: 
         raise UserError(f"device '{device.name}' has no compute power: energy cannot be computed")
     if include_idle and device.p_idle_w is None:
         raise UserError(f"device '{device.name}' has no published idle power: run without idle energy")
-    td, ts = layer_times(profile, device), layer_times(profile, server)
+    td, ts = layer_times(profile, device, variant), layer_times(profile, server, variant)
     t_dev = np.concatenate([[0.0], np.cumsum(td)])                 # (n+1,) layers 1..k on the device
     t_srv = np.concatenate([np.cumsum(ts[::-1])[::-1], [0.0]])     # (n+1,) layers k+1..n on the server
     bits = 8.0 * profile.act_bytes(bytes_per_element, input_bytes_per_element)              # (n+1,) 0 at k = n

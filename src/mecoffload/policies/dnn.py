@@ -1,11 +1,15 @@
-"""Policies of DNN-split tasks (``dnn`` scenarios, docs/dnn.md): action ``k * E + e`` = split k, server e.
+"""Policies of DNN-split tasks (``dnn`` scenarios, docs/dnn.md): action ``(v * K + k) * E + e`` = model
+variant v, split k, server e (``dnn.tasks``). Every policy chooses only among the variants the task's
+network may run (``DnnTables.allowed``: published, within ``dnn.max_top1_loss`` of its fp32 top-1).
 
-- ``dnn-local``: every inference on the device (k = n).
+- ``dnn-local``: every inference on the device (k = n), in the allowed variant of least device time.
 - ``dnn-edge-nearest`` / ``dnn-edge-least-loaded``: full offload (k = 0) to the nearest server, or to
-  the one with the least remaining edge work (cycles in service and heading there, over F_e).
-- ``neurosurgeon``: per task the (k, e) of least latency for the task alone at the current bandwidth,
+  the one with the least remaining edge work (cycles in service and heading there, over F_e), in the
+  allowed variant of least server time there.
+- ``neurosurgeon``: per task the (v, k, e) of least latency for the task alone at the current bandwidth,
   ignoring every other user (Kang et al., ASPLOS 2017, Algorithm 1, latency objective, with the server
-  choice added: the fastest for that split).
+  and variant choice added); ``neurosurgeon:fp32`` (any variant name) keeps to that one variant
+  where the network may run it — the variant-blind rule.
 - ``dnn-oracle``: load-aware, the (k, e) of least queue-aware estimate (``sim.dnncost``): the device's
   local FIFO wait, its own uplink FIFO wait and the processor-sharing contention of the tasks in
   service at e and heading to e. Decisions are sequential within a slot: with ``plan_slot`` the whole
@@ -47,12 +51,29 @@ class _DnnPolicy:
         pass
 
 
-@register("dnn-local", "DNN tasks: every inference on the device (split k = n)")
+@register("dnn-local", "DNN tasks: every inference on the device (split k = n), allowed variant of least device time")
 class DnnLocal(_DnnPolicy):
     name = "dnn-local"
 
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
-        return self.t.n_layers[np.asarray(obs.net, np.int64)] * self.t.n_servers
+        t = self.t
+        net = np.asarray(obs.net, np.int64)
+        n = t.n_layers[net]
+        if t.n_variants == 1:
+            return n * t.n_servers
+        cols = np.arange(t.n_variants)[None, :] * t.n_splits + n[:, None]
+        v = np.argmin(np.take_along_axis(t.dev_s[net], cols, axis=1), axis=1)  # inf where not allowed
+        return t.action(v, n, 0)
+
+
+def _full_offload(t, obs: Obs, e: np.ndarray) -> np.ndarray:
+    """Full offload (k = 0) to server e per row, in the allowed variant of least server time there."""
+    if t.n_variants == 1:
+        return e
+    net = np.asarray(obs.net, np.int64)
+    srv = t.srv_s[net][:, ::t.n_splits, :]  # (n, V, E): columns v * K + 0
+    v = np.argmin(srv[np.arange(len(e)), :, e], axis=1)  # inf where not allowed
+    return t.action(v, 0, e)
 
 
 @register("dnn-edge-nearest", "DNN tasks: full offload (k = 0) to the nearest server")
@@ -60,7 +81,7 @@ class DnnEdgeNearest(_DnnPolicy):
     name = "dnn-edge-nearest"
 
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
-        return np.argmin(obs.dist, axis=1)
+        return _full_offload(self.t, obs, np.argmin(obs.dist, axis=1))
 
 
 @register("dnn-edge-least-loaded", "DNN tasks: full offload (k = 0) to the server with the least remaining work")
@@ -68,20 +89,35 @@ class DnnEdgeLeastLoaded(_DnnPolicy):
     name = "dnn-edge-least-loaded"
 
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
-        return np.argmin((obs.backlog_cycles + obs.pending_cycles) / obs.f_edge, axis=1)
+        return _full_offload(self.t, obs, np.argmin((obs.backlog_cycles + obs.pending_cycles) / obs.f_edge, axis=1))
 
 
-@register("neurosurgeon", "DNN tasks: per task the (split, server) of least latency alone at the current bandwidth, "
-                          "ignoring other users (Kang et al. 2017)")
+@register("neurosurgeon", "DNN tasks: per task the (variant, split, server) of least latency alone at the current "
+                          "bandwidth, ignoring other users (Kang et al. 2017); neurosurgeon:fp32 keeps to one variant")
 class Neurosurgeon(_DnnPolicy):
     name = "neurosurgeon"
 
+    def __init__(self, p: Params, arg: str | None = None):
+        super().__init__(p, None)
+        self.only: int | None = None
+        if arg:
+            if arg not in self.t.variants:
+                raise PolicyError(f"neurosurgeon: the argument is one variant of the scenario, "
+                                  f"{', '.join(self.t.variants)} (got '{arg[:40]}')")
+            self.only = self.t.variants.index(arg)
+
     def act(self, obs: Obs, rng: np.random.Generator) -> np.ndarray:
+        t = self.t
         lat = alone_latency(obs, self.p)
+        if self.only is not None and t.n_variants > 1:  # variant-blind: that variant where allowed, else any
+            lat = lat.reshape(len(obs), t.n_variants, t.n_splits, t.n_servers)
+            keep = t.allowed[np.asarray(obs.net, np.int64), self.only]
+            lat = np.where(keep[:, None, None, None] & (np.arange(t.n_variants) != self.only)[None, :, None, None],
+                           np.inf, lat)
         return np.argmin(lat.reshape(len(obs), -1), axis=1)
 
 
-@register("dnn-oracle", "DNN tasks: load-aware, the (split, server) of least queue-aware estimate (local FIFO, own "
+@register("dnn-oracle", "DNN tasks: load-aware, the (variant, split, server) of least queue-aware estimate (local FIFO, own "
                         "uplink FIFO, processor sharing at e), sequential within a slot")
 class DnnOracle(_DnnPolicy):
     name = "dnn-oracle"
@@ -127,6 +163,6 @@ def plan_slot(state: SimState, arr: Arrivals, p: Params) -> np.ndarray:
     out = np.zeros(arr.valid.shape, np.int64)
     if b.size:
         act, _ = plan_rows(b, arr.user[b, j], arr.net[b, j], *slot_state(state, p), t.dev_s, t.up_bits, t.srv_s,
-                           t.n_layers, p.slot_s, True)
+                           t.n_layers, t.allowed, p.slot_s, True)
         out[b, j] = act
     return out

@@ -1,7 +1,8 @@
 """Decision-time estimates of DNN-split tasks (``Params.dnn``, docs/dnn.md), vectorised / compiled.
 
-For a task of network ``net`` and action ``(k, e)`` (``dnn.tasks``: device part ``dev_s[k]``, upload
-``up_bits[k]``, edge part ``srv_s[k, e]``):
+For a task of network ``net`` and action ``(v, k, e)`` — column ``j = v * K + k`` of the tables
+(``dnn.tasks``: device part ``dev_s[j]``, upload ``up_bits[j]``, edge part ``srv_s[j, e]``; variant v
+only where the network has it within its minimum top-1, ``DnnTables.allowed``):
 
 - **alone** (``alone_latency``, Neurosurgeon's view): ``dev_s + up_bits / R_e + srv_s`` at this slot's
   rate R_e, ignoring every queue.
@@ -32,8 +33,8 @@ from .params import Params
 
 
 def alone_latency(obs: Obs, p: Params) -> np.ndarray:
-    """(n, K, E) latency (s) of every (k, e) for each row's task alone at this slot's rate; inf for
-    splits its network does not have."""
+    """(n, V*K, E) latency (s) of every (column j = v * K + k, server e) for each row's task alone at this
+    slot's rate (reshape to (n, V, K, E) for the variant axis); inf for invalid columns."""
     t = p.dnn
     net = np.asarray(obs.net, np.int64)
     up = t.up_bits[net][:, :, None] / obs.rate[:, None, :]
@@ -41,7 +42,7 @@ def alone_latency(obs: Obs, p: Params) -> np.ndarray:
 
 
 def energy(obs: Obs, p: Params) -> np.ndarray:
-    """(n, K) device energy (J) of every split of each row's task; inf for invalid splits."""
+    """(n, V*K) device energy (J) of every column j = v * K + k of each row's task; inf where invalid."""
     return p.dnn.energy_j[np.asarray(obs.net, np.int64)]
 
 
@@ -54,19 +55,20 @@ def _obs_groups(obs: Obs) -> tuple:
 
 
 def queue_latency(obs: Obs, p: Params) -> np.ndarray:
-    """(n, K, E) queue-aware latency (s) of every (k, e) for each row (rows independent); inf for
-    invalid splits."""
+    """(n, V*K, E) queue-aware latency (s) of every (column j = v * K + k, e) for each row (rows
+    independent; reshape to (n, V, K, E) for the variant axis); inf for invalid columns."""
     t = p.dnn
     g, u, net, lw, uw, rate, f, n_c, w_c = _obs_groups(obs)
-    out = np.empty((len(obs), t.n_splits, t.n_servers))
-    _fill_rows(g, u, net, lw, uw, rate, f, n_c, w_c, t.dev_s, t.up_bits, t.srv_s, t.n_layers, p.slot_s, out)
+    out = np.empty((len(obs), t.n_columns, t.n_servers))
+    _fill_rows(g, u, net, lw, uw, rate, f, n_c, w_c, t.dev_s, t.up_bits, t.srv_s, t.n_layers, t.allowed, p.slot_s, out)
     return out
 
 
 def queue_oracle(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
-    """(actions ``k * E + e``, their estimated latency s) minimising the queue-aware estimate, rows independent."""
+    """(actions ``(v * K + k) * E + e``, their estimated latency s) minimising the queue-aware estimate, rows
+    independent."""
     t = p.dnn
-    return plan_rows(*_obs_groups(obs), t.dev_s, t.up_bits, t.srv_s, t.n_layers, p.slot_s, False)
+    return plan_rows(*_obs_groups(obs), t.dev_s, t.up_bits, t.srv_s, t.n_layers, t.allowed, p.slot_s, False)
 
 
 @njit(inline="always")
@@ -86,60 +88,70 @@ def latency_of(k, e, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, dt):
 
 
 @njit
-def _fill_rows(grp, usr, net, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, n_layers, dt, out):
-    """out[i, k, e] = queue-aware latency of row i (its group's state, no updates); inf for invalid k."""
-    K, E = dev_s.shape[1], srv_s.shape[2]
+def _fill_rows(grp, usr, net, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, n_layers, allowed, dt, out):
+    """out[i, j, e] = queue-aware latency of row i (its group's state, no updates); inf for invalid columns
+    j = v * K + k (k beyond the network, variant v not allowed for it)."""
+    J, E = dev_s.shape[1], srv_s.shape[2]
+    K = J // allowed.shape[1]
     for i in range(grp.size):
         g, u, m = grp[i], usr[i], net[i]
         nl = n_layers[m]
-        for k in range(K):
+        for j in range(J):
+            k = j % K
             for e in range(E):
-                if k > nl:
-                    out[i, k, e] = np.inf
+                if k > nl or not allowed[m, j // K]:
+                    out[i, j, e] = np.inf
                 else:
-                    out[i, k, e] = latency_of(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
-                                            dev_s[m, k], up_bits[m, k], srv_s[m, k, e], dt)
+                    out[i, j, e] = latency_of(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
+                                            dev_s[m, j], up_bits[m, j], srv_s[m, j, e], dt)
 
 
 @njit
-def plan_rows(grp, usr, net, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, n_layers, dt, sequential):
-    """Per row i (group ``grp[i]``, user ``usr[i]`` within it, network ``net[i]``) the action ``k * E + e``
-    of least queue-aware latency, and that latency (s). Group state: local wait lw (G,U) s, uplink wait
-    uw (G,U) s, mean rate (G,U,E) bit/s, F (G,E) Hz, competitors n_c (G,E) and their cycles w_c (G,E).
-    With ``sequential`` each decision updates its group (the local stage lengthens the user's local
-    wait, a full offload its uplink wait, any edge part adds one competitor of its cycles at e), in
-    row order; the arrays are updated in place. Ties: the smaller k, then the smaller e."""
-    K, E = dev_s.shape[1], srv_s.shape[2]
+def plan_rows(grp, usr, net, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s, n_layers, allowed, dt, sequential):
+    """Per row i (group ``grp[i]``, user ``usr[i]`` within it, network ``net[i]``) the action
+    ``(v * K + k) * E + e`` of least queue-aware latency over its allowed variants (``allowed`` (N, V)),
+    and that latency (s). Group state: local wait lw (G,U) s, uplink wait uw (G,U) s, mean rate (G,U,E)
+    bit/s, F (G,E) Hz, competitors n_c (G,E) and their cycles w_c (G,E). With ``sequential`` each
+    decision updates its group (the local stage lengthens the user's local wait, a full offload its
+    uplink wait, any edge part adds one competitor of its cycles at e), in row order; the arrays are
+    updated in place. Ties: the earlier variant, then the smaller k, then the smaller e."""
+    V, E = allowed.shape[1], srv_s.shape[2]
+    K = dev_s.shape[1] // V
     n = grp.size
     act = np.empty(n, np.int64)
     best_s = np.empty(n)
     for i in range(n):
         g, u, m = grp[i], usr[i], net[i]
         nl = n_layers[m]
-        best, bk, be = np.inf, nl, 0
-        for k in range(nl + 1):
-            for e in range(E):
-                c = latency_of(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
-                             dev_s[m, k], up_bits[m, k], srv_s[m, k, e], dt)
-                if c < best:
-                    best, bk, be = c, k, e
-                if k == nl:
-                    break  # all-local: the server does not matter
-        act[i] = bk * E + be
+        best, bj, be = np.inf, nl, 0
+        for v in range(V):
+            if not allowed[m, v]:
+                continue
+            for k in range(nl + 1):
+                j = v * K + k
+                for e in range(E):
+                    c = latency_of(k, e, nl, lw[g, u], uw[g, u], rate[g, u, e], f[g, e], n_c[g, e], w_c[g, e],
+                                 dev_s[m, j], up_bits[m, j], srv_s[m, j, e], dt)
+                    if c < best:
+                        best, bj, be = c, j, e
+                    if k == nl:
+                        break  # all-local: the server does not matter
+        act[i] = bj * E + be
         best_s[i] = best
         if sequential:
-            commit(g, u, m, bk, be, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s)
+            commit(g, u, m, bj, bj % K, be, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s)
     return act, best_s
 
 
 @njit(inline="always")
-def commit(g, u, m, k, e, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s):
-    """Add a decided (k, e) of network m by user u to group g's state: its device part to the local wait,
-    a full offload's upload to the uplink wait, any edge part as one more competitor at e."""
+def commit(g, u, m, j, k, e, nl, lw, uw, rate, f, n_c, w_c, dev_s, up_bits, srv_s):
+    """Add a decided column j (split k) at server e of network m by user u to group g's state: its device
+    part to the local wait, a full offload's upload to the uplink wait, any edge part as one more
+    competitor at e."""
     if k > 0:
-        lw[g, u] += dev_s[m, k]
+        lw[g, u] += dev_s[m, j]
     elif k < nl:
-        uw[g, u] += up_bits[m, k] / rate[g, u, e]
+        uw[g, u] += up_bits[m, j] / rate[g, u, e]
     if k < nl:
         n_c[g, e] += 1.0
-        w_c[g, e] += srv_s[m, k, e] * f[g, e]
+        w_c[g, e] += srv_s[m, j, e] * f[g, e]

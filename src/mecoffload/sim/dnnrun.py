@@ -1,5 +1,5 @@
 """Evaluation of a policy on DNN-split tasks (``Params.dnn``): the hooks that ``sim.rollout.run_closed_loop``
-uses for DNN actions ``k * E + e`` and the DNN metrics.
+uses for DNN actions ``(v * K + k) * E + e`` and the DNN metrics.
 
 The metrics are those of ``sim.metrics.Accumulator`` (realized latency, drops, throughput = inferences
 per second, ``energy_per_task_j`` = device energy per inference: compute power x device time + P_tx x
@@ -7,7 +7,8 @@ air time) with the estimate being the queue-aware one of ``sim.dnncost`` (AL, TD
 (k, e)'s estimate against the least one), the location of a task being 0 when all-local and its server
 otherwise, plus: ``split_local_pct`` / ``split_edge_pct`` / ``split_middle_pct`` (all-local, full
 offload, a true split), ``split_depth_mean`` (mean k / n), ``accuracy_top1_mean`` (published top-1 of
-the variant run, fp32), ``inferences_per_s`` and ``energy_per_inference_j``. Units: s, J.
+the variant run), ``variant_<name>_pct`` (share of the decisions running each of the scenario's
+variants), ``inferences_per_s`` and ``energy_per_inference_j``. Units: s, J, top-1 %.
 """
 
 from __future__ import annotations
@@ -30,16 +31,18 @@ class DnnAccumulator(Accumulator):
         self.splits = np.zeros(3, np.int64)  # all-local, full offload, middle
         self.depth_sum = 0.0
         self.top1_sum = 0.0
-        self.k_parts: list[np.ndarray] = []  # (n, 2): network, split, of every decision
+        self.variant_n = np.zeros(p.dnn.n_variants, np.int64)
+        self.k_parts: list[np.ndarray] = []  # (n, 3): network, split, variant of every decision
 
     def dnn_decision(self, obs: Obs, a: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Record one decision per row; ``lat`` (n, K, E) queue-aware estimates. Returns the chosen estimate (s)."""
+        """Record one decision per row; ``lat`` (n, V*K, E) queue-aware estimates. Returns the chosen estimate (s)."""
         t = self.p.dnn
-        k, e = t.split_of(a)
+        col, e = t.column_of(a)
+        v, k = col // t.n_splits, col % t.n_splits
         net = np.asarray(obs.net, np.int64)
         nl = t.n_layers[net]
         rows = np.arange(len(a))
-        j = lat[rows, k, e]
+        j = lat[rows, col, e]
         b = obs.env
         self.j_sum[b] += j
         self.j_paper_sum[b] += j
@@ -50,8 +53,9 @@ class DnnAccumulator(Accumulator):
         self.in_system[b] += 1
         self.splits += [int((k == nl).sum()), int((k == 0).sum()), int(((k > 0) & (k < nl)).sum())]
         self.depth_sum += float((k / nl).sum())
-        self.top1_sum += float(t.top1[net].sum())
-        self.k_parts.append(np.stack([net, k], 1))
+        self.top1_sum += float(t.top1[net, v].sum())
+        self.variant_n += np.bincount(v, minlength=t.n_variants)
+        self.k_parts.append(np.stack([net, k, v], 1))
         return j
 
     def summary(self, state) -> dict:
@@ -63,22 +67,26 @@ class DnnAccumulator(Accumulator):
             "accuracy_top1_mean": self.top1_sum / n, "inferences_per_s": out["throughput_tasks_per_s"],
             "energy_per_inference_j": out["energy_per_task_j"],
         })
+        out.update({f"variant_{name}_pct": 100.0 * c / n for name, c in zip(self.p.dnn.variants, self.variant_n)})
         return out
 
     def split_records(self) -> np.ndarray:
-        """(decisions, 2) network index and split k of every decision, in decision order."""
-        return np.concatenate(self.k_parts) if self.k_parts else np.zeros((0, 2), np.int64)
+        """(decisions, 3) network index, split k and variant v of every decision, in decision order."""
+        return np.concatenate(self.k_parts) if self.k_parts else np.zeros((0, 3), np.int64)
 
 
 def check_dnn_actions(a: np.ndarray, obs: Obs, p: Params, name: str) -> None:
-    """Reject a policy's answer unless it is one valid DNN action ``k * E + e`` per row."""
+    """Reject a policy's answer unless it is one valid DNN action ``(v * K + k) * E + e`` per row: in range, a split
+    its network has, a variant its network has within its minimum top-1 (``DnnTables.valid``)."""
     if a.shape != (len(obs),):
         raise PolicyError(f"policy '{name}' returned {a.shape} actions for {len(obs)} tasks")
     if not len(a):
         return
-    k = a // p.n_servers
-    if a.min() < 0 or a.max() >= p.n_actions or (k > p.dnn.n_layers[np.asarray(obs.net, np.int64)]).any():
-        raise PolicyError(f"policy '{name}' returned a DNN action outside 0..K*E-1 or deeper than the network")
+    if a.min() < 0 or a.max() >= p.n_actions:
+        raise PolicyError(f"policy '{name}' returned a DNN action outside 0..V*K*E-1")
+    if not p.dnn.valid[np.asarray(obs.net, np.int64), a // p.n_servers].all():
+        raise PolicyError(f"policy '{name}' returned a DNN action deeper than the network or with a model variant it "
+                          f"may not run (missing, or more than dnn.max_top1_loss = {p.dnn.max_top1_loss:g} points below fp32)")
 
 
 def dnn_hooks(p: Params, policy, episodes: int, rng: np.random.Generator):

@@ -101,7 +101,7 @@ class Params:
     @property
     def n_actions(self) -> int:
         """Actions of a decision: 0 = local, 1..E = edge servers, E+1 = reject when allowed; DNN-split
-        tasks: ``k * E + e`` (``DnnTables.n_actions``)."""
+        tasks: ``(v * K + k) * E + e`` (``DnnTables.n_actions``)."""
         if self.dnn is not None:
             return self.dnn.n_actions
         return self.n_servers + 1 + int(self.allow_reject)
@@ -119,6 +119,7 @@ def _with_dnn(p: Params, sc: Scenario) -> Params:
     L_e counts edge cycles (bits while uploading)."""
     d = sc.dnn
     servers = d.servers * sc.edge.count if len(d.servers) == 1 else d.servers
-    t = build_tables(d.networks, d.device, servers, d.uplink, sc.channel.fixed_rate_mbps, d.activation)
+    t = build_tables(d.networks, d.device, servers, d.uplink, sc.channel.fixed_rate_mbps, d.activation, d.variants,
+                     d.max_top1_loss)
     return replace(p, f_loc=DNN_HZ, kappa=t.p_compute_w / DNN_HZ**3, tx_power_w=t.tx_power_w, f_edge_lo=DNN_HZ,
                    f_edge_hi=DNN_HZ, rayleigh=False, fixed_rate_bps=t.rate_bps, gamma=1.0, dnn=t)

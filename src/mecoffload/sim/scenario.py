@@ -250,6 +250,8 @@ DNN_NETWORKS = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "vit
 """the shipped layer profiles (``mecoffload.dnn.profiles.NETWORKS``)"""
 DNN_SERVERS = ("titanx", "t4", "xeon")
 """server classes of ``mecoffload.dnn.devices.SERVERS``"""
+DNN_VARIANTS = ("fp32", "int8", "pruned")
+"""model variants of ``mecoffload.dnn.variants.VARIANTS``"""
 
 
 class DnnSection(Section):
@@ -266,6 +268,11 @@ class DnnSection(Section):
     uplink: Literal["3g", "lte", "wifi"] = Field("wifi", description="uplink: Neurosurgeon's throughput and Huang's "
                                                                      "radio power model (channel.fixed_rate_mbps overrides the rate)")
     activation: Literal["fp32", "int8"] = Field("fp32", description="bytes per element of the uploaded activation")
+    variants: tuple[str, ...] = Field(("fp32",), min_length=1, max_length=3,
+                                      description="model variants a task may run (the action's v, in this order): "
+                                                  + ", ".join(DNN_VARIANTS))
+    max_top1_loss: float = Field(1.0, ge=0, le=100, description="per-task minimum accuracy: a task runs only variants "
+                                 "whose published top-1 is at most this many points below its network's fp32 top-1")
 
     @field_validator("networks")
     @classmethod
@@ -273,6 +280,13 @@ class DnnSection(Section):
         bad = [n for n in v if n not in DNN_NETWORKS]
         if bad or len(set(v)) != len(v):
             raise ValueError(f"dnn.networks: distinct names from {', '.join(DNN_NETWORKS)} (got {', '.join(v)[:80]})")
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(n not in DNN_VARIANTS for n in v) or len(set(v)) != len(v):
+            raise ValueError(f"dnn.variants: distinct names from {', '.join(DNN_VARIANTS)} (got {', '.join(v)[:80]})")
         return v
 
     @field_validator("servers")
