@@ -65,7 +65,8 @@ def _point(dev, label, nets, link, name, variants, loss, n_dev, episodes, seed, 
     """The five policies' rows at one point (from the load grid for fp32 on the Tegra K1 when it has them)."""
     head = {"device": dev, "network": label, "uplink": link, "variants": name}
     if name == "off" and dev == "tk1" and load_rows:
-        got = [r for r in load_rows if (r["network"], r["uplink"], r["devices"]) == (label, link, n_dev)]
+        got = [r for r in load_rows if (r["network"], r["uplink"], r["devices"]) == (label, link, n_dev)
+               and r["policy"] in POLICIES]
         if len(got) == len(POLICIES):
             return [{**head, "policy": r["policy"], **{k: r.get(k, 100.0 if k == "variant_fp32_pct" else 0.0)
                                                        for k in KEYS}} for r in got]

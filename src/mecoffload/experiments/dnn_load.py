@@ -21,6 +21,9 @@ from ..sim.scenario import DNN_NETWORKS, load_scenario
 from .tables import write_table
 
 POLICIES = ["dnn-local", "dnn-edge-nearest", "dnn-edge-least-loaded", "neurosurgeon", "dnn-oracle"]
+LEARNED = {"setnet-dnn": "checkpoints/setnet-dnn-wifi"}
+"""learned policies of the load grid (spec kind -> shipped checkpoint, relative to the working directory):
+run where present, trained on dnn-wifi and zero-shot elsewhere"""
 NON_PARTITIONED = ["dnn-local", "dnn-edge-nearest", "dnn-edge-least-loaded"]
 LINKS = ("3g", "lte", "wifi")
 DEVICES_N = (1, 10, 40)
@@ -35,12 +38,12 @@ def run_load(budget: str, out: Path, seed: int, log, networks: tuple[str, ...] =
     """Every (network group, link, devices) point; returns {"rows", "claims", "figures"}."""
     episodes = EPISODES.get(budget, EPISODES["small"])
     groups = [("mixed", tuple(networks))] + ([(n, (n,)) for n in networks] if len(networks) > 1 else [])
-    rows = []
+    rows, policies = [], POLICIES + learned_specs()
     for label, nets in groups:
         for link in links:
             for n_dev in devices:
                 sc = load_scenario(f"dnn-{link}", {"users.count": n_dev, "dnn.networks": list(nets)})
-                runs = evaluate(sc, POLICIES, episodes, seed)
+                runs = evaluate(sc, policies, episodes, seed)
                 rows += _point_rows(label, link, n_dev, {k: r.metrics for k, r in runs.items()})
             log(f"load: {label} {link} done")
     claims = _claims(rows, max(devices))
@@ -48,12 +51,17 @@ def run_load(budget: str, out: Path, seed: int, log, networks: tuple[str, ...] =
     return {"episodes": episodes, "rows": rows, "claims": claims, "figures": [_plot(out, rows)]}
 
 
+def learned_specs() -> list[str]:
+    """``kind:folder`` of every shipped learned checkpoint of ``LEARNED`` that exists here."""
+    return [f"{kind}:{folder}" for kind, folder in LEARNED.items() if (Path(folder) / "config.json").exists()]
+
+
 def _point_rows(label: str, link: str, n_dev: int, metrics: dict[str, dict]) -> list[dict]:
     local = metrics["dnn-local"]["realized_mean_s"]
     edge = min(metrics[p]["realized_mean_s"] for p in ("dnn-edge-nearest", "dnn-edge-least-loaded"))
     out = []
     for pol, m in metrics.items():
-        r = {"network": label, "uplink": link, "devices": n_dev, "policy": pol, **{k: m[k] for k in KEYS}}
+        r = {"network": label, "uplink": link, "devices": n_dev, "policy": pol.split(":")[0], **{k: m[k] for k in KEYS}}
         r["speedup_vs_local"] = local / m["realized_mean_s"] if m["realized_mean_s"] else None
         r["speedup_vs_edge"] = edge / m["realized_mean_s"] if m["realized_mean_s"] else None
         out.append(r)

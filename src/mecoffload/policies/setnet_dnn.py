@@ -1,9 +1,10 @@
 """`setnet-dnn`: a permutation-equivariant set policy over the candidate actions of a DNN-split task.
 
-A DNN task (``dnn.tasks``) has A = ``DnnTables.n_actions`` candidate actions ``a = k * E + e`` (split k,
-server e). Each candidate is one element of a set: :func:`candidate_features` gives a per-candidate
-feature array (n, A, F) and a mask (n, A) of the candidates the task may take (its network has split k;
-all-local ``k = n`` only once, with e = 0, as ``dnn-oracle`` writes it). ``SetNetDnn`` applies the same
+A DNN task (``dnn.tasks``) has A = ``DnnTables.n_actions`` candidate actions ``a = (v * K + k) * E + e``
+(model variant v, split k, server e; ``k * E + e`` with the default single fp32 variant). Each candidate
+is one element of a set: :func:`candidate_features` gives a per-candidate feature array (n, A, F) and a
+mask (n, A) of the candidates the task may take (its network has split k and variant v is within its
+minimum accuracy; all-local ``k = n`` only once per variant, with e = 0, as ``dnn-oracle`` writes it). ``SetNetDnn`` applies the same
 encoder φ to every candidate, pools the encodings of the valid ones (mean and max) into a context c,
 scores each candidate with ψ([φ_a, c]) and the policy takes the masked argmax. Permuting the candidates
 permutes the logits, and the same weights run on any number of splits or servers (or a longer action
@@ -39,30 +40,33 @@ N_FEATURES = 17
 
 
 def candidate_mask(obs: Obs, p: Params) -> np.ndarray:
-    """(n, A) bool: the candidate actions ``k * E + e`` a row's task may take (k <= n_i; all-local once, e = 0)."""
+    """(n, A) bool: the candidate actions ``(v * K + k) * E + e`` a row's task may take (variant v allowed,
+    k <= n_i; all-local once per variant, e = 0)."""
     t = p.dnn
-    K, E = t.n_splits, t.n_servers
-    nl = t.n_layers[np.asarray(obs.net, np.int64)][:, None, None]
-    k, e = np.arange(K)[None, :, None], np.arange(E)[None, None, :]
-    return ((k < nl) | ((k == nl) & (e == 0))).reshape(len(obs), K * E)
+    J, K, E = t.n_columns, t.n_splits, t.n_servers
+    net = np.asarray(obs.net, np.int64)
+    nl = t.n_layers[net][:, None, None]
+    k, e = (np.arange(J) % K)[None, :, None], np.arange(E)[None, None, :]
+    ok = t.valid[net][:, :, None]
+    return (ok & ((k < nl) | ((k == nl) & (e == 0)))).reshape(len(obs), J * E)
 
 
 def candidate_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
     """(features (n, A, N_FEATURES) float32, mask (n, A) bool) of every row's candidate actions."""
     t, tau, n = p.dnn, p.deadline_s, len(obs)
-    K, E = t.n_splits, t.n_servers
+    J, K, E = t.n_columns, t.n_splits, t.n_servers
     net = np.asarray(obs.net, np.int64)
     mask = candidate_mask(obs, p)
-    m3 = mask.reshape(n, K, E)
+    m3 = mask.reshape(n, J, E)
     nl = t.n_layers[net][:, None, None]
-    k = np.arange(K)[None, :, None]
+    k = (np.arange(J) % K)[None, :, None]  # split of column j = v * K + k
     edge = (k < nl).astype(np.float64)  # the candidate has an edge part (uses server e)
     ql, al = queue_latency(obs, p), alone_latency(obs, p)
     best = lambda x: np.where(m3, x, np.inf).reshape(n, -1).min(1)[:, None, None]  # noqa: E731
     n_c = obs.n_in_service + obs.n_pending
     cyc = obs.backlog_cycles + obs.pending_cycles
     full = np.broadcast_to
-    shape = (n, K, E)
+    shape = (n, J, E)
     cols = [
         ql / tau, (ql - best(ql)) / tau, al / tau, (al - best(al)) / tau,
         full((t.energy_j[net] / (t.p_compute_w * tau))[:, :, None], shape),
@@ -81,7 +85,7 @@ def candidate_features(obs: Obs, p: Params) -> tuple[np.ndarray, np.ndarray]:
     ]
     x = np.stack([full(c, shape) for c in cols], -1)
     x = np.where(m3[..., None], np.clip(np.nan_to_num(x, nan=0.0, posinf=J_CAP, neginf=-J_CAP), -J_CAP, J_CAP), 0.0)
-    return x.reshape(n, K * E, N_FEATURES).astype(np.float32), mask
+    return x.reshape(n, J * E, N_FEATURES).astype(np.float32), mask
 
 
 class SetNetDnnCheckpoint(SetNetCheckpoint):
