@@ -29,6 +29,9 @@ from .train import trainer
 app = typer.Typer(no_args_is_help=True, help="LLM policies: prepare backbones, datasets, fine-tuning, latency.")
 
 LLM_KINDS = ("llm-sft", "llm-grpo", "comllm")
+REWARDS = ("paper", "realized")
+"""``llm finetune --reward``: paper = the kind's one-step reward (llm-grpo −J, eq 14; comllm −(J + λ·C_impact),
+eq 26); realized = GRPO on realized outcomes (``llm.grpo``, ``reward="realized"``; llm-grpo and comllm)"""
 
 
 @app.command("prepare")
@@ -66,9 +69,13 @@ def data_cmd(
     return 0
 
 
-def _check_choices(kind: str, mode: str, style: str, sft_schedule: str) -> None:
+def _check_choices(kind: str, mode: str, style: str, sft_schedule: str, reward: str = "paper") -> None:
     if kind not in LLM_KINDS:
         raise UserError(f"unknown LLM learner '{kind}' (allowed: {', '.join(LLM_KINDS)})")
+    if reward not in REWARDS:
+        raise UserError(f"--reward must be one of {', '.join(REWARDS)} (got '{reward}')")
+    if reward == "realized" and kind == "llm-sft":
+        raise UserError("--reward realized applies to llm-grpo and comllm (llm-sft learns oracle labels, no reward)")
     if mode not in ("text", "encoder"):
         raise UserError(f"--mode must be text or encoder (got '{mode}')")
     if sft_schedule not in SFT_SCHEDULES:
@@ -102,14 +109,20 @@ def finetune_cmd(
     lr_grpo: float = typer.Option(5e-6, "--lr-grpo", help="GRPO learning rate of LoRA, 0 < lr <= 1"),
     sft_states: int = typer.Option(1000, "--sft-states", min=1, max=1_000_000),
     grpo_states: int = typer.Option(2000, "--grpo-states", min=1, max=1_000_000),
+    reward: str = typer.Option("paper", "--reward", help="paper (the kind's one-step estimated reward) or realized "
+                                                          "(GRPO on realized outcomes of the simulation; llm-grpo, comllm)"),
+    features: Optional[int] = typer.Option(None, "--features", "--feature-set",
+                                           help="1 = the paper features (default), 2 = + the queue view (encoder "
+                                                "input columns; text: the prompt's queue line); with --init: its own"),
     seed: int = typer.Option(0, "--seed", min=0),
     force: bool = FORCE_OUT_OPT,
 ) -> int:
     """Fine-tune with every knob exposed (``mecoffload train`` uses the defaults)."""
-    _check_choices(kind, mode, style, sft_schedule)
+    _check_choices(kind, mode, style, sft_schedule, reward)
     cfg = LLMConfig(mode=mode, style=style, layers=layers, keep_last=keep_last, lora_r=lora_r, lora_alpha=2 * lora_r,
                     lora_mlp=lora_mlp, sft_schedule=sft_schedule, sft_steps=sft_steps, grpo_steps=grpo_steps, batch=batch,
-                    lr_sft=lr_sft, augment=augment, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states)
+                    lr_sft=lr_sft, augment=augment, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states,
+                    feature_set=1 if features is None else features)
     sc = load_scenario(scenario, overrides)
     train = trainer(kind)
     kwargs = {"config": cfg, "backbone": backbone}
@@ -118,9 +131,13 @@ def finetune_cmd(
             raise UserError("--init applies to llm-grpo and comllm")
         if layers is not None or keep_last:
             raise UserError("--layers/--keep-last cannot change an --init checkpoint (its layers come with it)")
+        if features is not None:
+            raise UserError("--features cannot change an --init checkpoint (its encoder reads the feature set it was trained on)")
         kwargs["init"] = init
     else:
         check_layers(backbone, layers, keep_last)
+    if reward == "realized":
+        kwargs["reward"] = "realized"
     check_writable(out_dir)
     steps = grpo_steps if kind != "llm-sft" else sft_steps
     summary = train_into(out_dir, force, train, sc, steps, seed, progress=err.is_terminal, **kwargs)

@@ -11,6 +11,7 @@ import typer
 from ..core.errors import UserError
 from ..core.optional import install_hint
 from ..learn import TRAINERS
+from ..llm.sft import LLMConfig
 from ..sim.scenario import load_scenario
 from .common import SCENARIO_OPT, SET_OPT, check_writable, entry, err, print_summary
 from .runs import FORCE_OUT_OPT, train_into
@@ -33,7 +34,8 @@ def train_cmd(
     overrides: Optional[list[str]] = SET_OPT,
     out_dir: Path = typer.Option(..., "--out", "-o", help="checkpoint folder (model.safetensors + config.json + curve.png)"),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="LLM learners only: smollm2-135m, gemma3-270m or a local model folder"),
-    reward: Optional[str] = typer.Option(None, "--reward", help="setnet, dqn: 'realized' learns from realized outcomes (queue view features; default: the learner's estimated reward)"),
+    reward: Optional[str] = typer.Option(None, "--reward", help="setnet, dqn, llm-grpo, comllm: 'realized' learns from realized outcomes (setnet, dqn: with the queue view features; default: the learner's estimated reward)"),
+    features: Optional[int] = typer.Option(None, "--features", "--feature-set", help="LLM learners: 1 = the paper features (default), 2 = + the queue view"),
     as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON on stdout"),
     force: bool = FORCE_OUT_OPT,
 ) -> int:
@@ -47,8 +49,12 @@ def train_cmd(
         kwargs["backbone"] = backbone
     if reward is not None:
         if "reward" not in inspect.signature(train).parameters:
-            raise UserError(f"--reward applies to setnet and dqn, not '{kind}'")
+            raise UserError(f"--reward applies to setnet, dqn, llm-grpo and comllm, not '{kind}'")
         kwargs["reward"] = reward
+    if features is not None:
+        if "backbone" not in inspect.signature(train).parameters:
+            raise UserError(f"--features applies to LLM learners only, not '{kind}' (setnet, dqn: --reward realized reads set 2)")
+        kwargs["config"] = LLMConfig(feature_set=features)
     check_writable(out_dir)
     summary = train_into(out_dir, force, train, sc, steps, seed, progress=err.is_terminal, **kwargs)
     print_summary(summary, as_json)

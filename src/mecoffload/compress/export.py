@@ -2,7 +2,7 @@
 
 Graphs take the policy's numeric features, so the features are computed once in NumPy by the
 same functions as the torch policy (``policies.onnx``): setnet and the LLM encoder read (task
-(n, 5), server (n, E, 9)) with n and E dynamic; DQN reads x (n, input_dim). The LLM encoder graph
+(n, T), server (n, E, S)), (T, S) = ``policies.setnet.FEATURES[feature_set]``, with n and E dynamic; DQN reads x (n, input_dim). The LLM encoder graph
 holds the keys/values of its fixed instruction prefix as constants (computed once at export,
 as ``llm.scoring.PrefixCache`` does at run time), so one call costs E+1 token positions.
 torch's TorchScript exporter (``dynamo=False``: it needs no onnxscript) writes opset 17.
@@ -35,7 +35,7 @@ def graph_module(s: Subject, obs: Obs):
     if s.family == "dqn":
         x = torch.from_numpy(s.policy.features(obs))
         return s.module, (x,), ["x"], {"x": {0: "n"}, "scores": {0: "n"}}
-    t, srv = (torch.from_numpy(a) for a in set_features(obs, s.policy.p))
+    t, srv = (torch.from_numpy(a) for a in set_features(obs, s.policy.p, getattr(s.policy, "feature_set", 1)))
     axes = {"task": {0: "n"}, "server": {0: "n", 1: "e"}, "scores": {0: "n", 1: "a"}}
     if s.family == "setnet":
         return s.module, (t, srv), ["task", "server"], axes

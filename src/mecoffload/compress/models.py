@@ -113,7 +113,7 @@ def logits(s: Subject, obs: Obs, grad: bool = False):
         if s.family == "llm":
             return s.policy.scorer.log_probs(obs, grad=grad)
         if s.family == "setnet":
-            t, srv = set_features(obs, s.policy.p)
+            t, srv = set_features(obs, s.policy.p, getattr(s.policy, "feature_set", 1))
             out = s.module(torch.from_numpy(t), torch.from_numpy(srv))
         else:
             out = s.module(torch.from_numpy(s.policy.features(obs)))[:, : obs.n_servers + 1]

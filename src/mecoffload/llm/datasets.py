@@ -1,5 +1,6 @@
 """State sets of seed 001 §V-A from the simulator: SFT (1,000 states with oracle labels), GRPO (2,000),
-test (1,000). JSONL, one state per line, every quantity in SI units (bit, s, Hz, bit/s).
+test (1,000). JSONL, one state per line, every quantity in SI units (bit, s, Hz, bit/s), the queue
+view of ``Obs`` included (``QUEUE_FIELDS``: what ``feature_set=2`` reads).
 
 States are visited by an ε-oracle behaviour policy (oracle action, a uniformly random one with
 probability ε) in a batch of simulated episodes, then drawn without replacement from a pool three
@@ -24,6 +25,8 @@ from ..sim.rollout import drive, episodes, epsilon_oracle
 SIZES = {"sft": 1000, "grpo": 2000, "test": 1000}
 SEED_OFFSET = {"sft": 1, "grpo": 2, "test": 3}
 FIELDS = ["bits", "user", "local_wait_s", "rate", "f_edge", "n_active", "backlog_bits", "hist", "dist"]
+QUEUE_FIELDS = ["uplink_bits", "uplink_wait_s", "mean_rate", "n_uploading", "n_in_service", "backlog_cycles"]
+"""the queue view of ``Obs`` (feature set 2); a JSONL file written before it has none (``Obs`` defaults)"""
 
 
 def collect_states(p: Params, n: int, seed: int, epsilon: float = 0.3, envs: int = 16) -> Obs:
@@ -47,7 +50,8 @@ def collect_states(p: Params, n: int, seed: int, epsilon: float = 0.3, envs: int
 
 
 def concat(parts: list[Obs]) -> Obs:
-    return Obs(env=np.concatenate([o.env for o in parts]), **{f: np.concatenate([getattr(o, f) for o in parts]) for f in FIELDS})
+    return Obs(env=np.concatenate([o.env for o in parts]),
+               **{f: np.concatenate([getattr(o, f) for o in parts]) for f in FIELDS + QUEUE_FIELDS})
 
 
 def make_sets(scenario: Scenario, seed: int = 0, sizes: dict | None = None) -> dict[str, Obs]:
@@ -65,7 +69,7 @@ def save_jsonl(obs: Obs, p: Params, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as fh:
         for i in range(len(obs)):
-            rec = {f: getattr(obs, f)[i].tolist() for f in FIELDS}
+            rec = {f: getattr(obs, f)[i].tolist() for f in FIELDS + QUEUE_FIELDS}
             rec["n_servers"] = int(obs.n_servers)
             rec["oracle"] = int(np.argmin(j[i]))
             rec["J_s"] = [float(x) if np.isfinite(x) else None for x in j[i]]
@@ -78,6 +82,7 @@ def load_jsonl(path: Path) -> Obs:
     if not recs:
         raise ValueError(f"{path}: no states")
     arrs = {f: np.array([r[f] for r in recs]) for f in FIELDS}
+    arrs.update({f: np.array([r[f] for r in recs]) for f in QUEUE_FIELDS if all(f in r for r in recs)})
     arrs["user"] = arrs["user"].astype(np.int64)
     return Obs(env=np.arange(len(recs)), **arrs)
 

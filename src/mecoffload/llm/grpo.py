@@ -179,6 +179,6 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
           data: dict | None = None, reward: str | None = None) -> dict:
     """SFT + GRPO with the one-step reward −J (eq 14), or ``reward="realized"`` (realized outcomes,
     see the module docstring); ``steps`` = GRPO updates."""
-    if reward not in (None, "j", "cost", "realized"):
-        raise CheckpointError(f"--reward for llm-grpo must be 'cost' or 'realized' (got {str(reward)[:40]!r})")
+    if reward not in (None, "j", "cost", "paper", "realized"):
+        raise CheckpointError(f"--reward for llm-grpo must be 'paper' or 'realized' (got {str(reward)[:40]!r})")
     return train_pipeline("llm-grpo", "realized" if reward == "realized" else "j", scenario, out, steps, seed, progress, backbone, config, init, data)

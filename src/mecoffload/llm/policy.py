@@ -41,6 +41,7 @@ class LLMPolicy:
 
     def __init__(self, scorer, p: Params, info: dict):
         self.scorer, self.p, self.info = scorer, p, info
+        self.feature_set = getattr(scorer, "feature_set", 1)  # encoder input (ONNX export reads it too)
         self.scorer.prefix.frozen = True  # weights are fixed: cache the prefix once
 
     @classmethod

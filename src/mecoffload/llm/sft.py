@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..core.errors import UserError, clip
 from ..learn.checkpoint import CheckpointError, save_checkpoint
 from ..learn.curves import curve_panels, plot_curves
+from ..policies.setnet import FEATURES
 from ..learn.guards import finite_loss
 from ..sim.scenario import Scenario
 from ..sim.cost import oracle_actions
@@ -63,6 +64,10 @@ class LLMConfig:
     """also adapt the MLP projections"""
     encoder_width: int = 128
     """hidden width of the numeric encoder and action head"""
+    feature_set: int = 1
+    """what the policy reads (``policies.setnet.FEATURES``): 1 = seed 001's paper features (absent in an
+    old config.json = 1); 2 = + the queue view of ``Obs`` (encoder: 10 task / 16 server columns; text:
+    the prompt's queue line)"""
     sft_states: int = 1000
     """SFT set size (seed 001 §V-A)"""
     grpo_states: int = 2000
@@ -119,13 +124,16 @@ class LLMConfig:
         for name in ("layers", "sft_steps", "grpo_steps"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), 1)
+        if isinstance(self.feature_set, bool) or self.feature_set not in FEATURES:
+            raise UserError(f"{_where('feature_set')} must be one of {', '.join(map(str, sorted(FEATURES)))} "
+                            f"(got {clip(self.feature_set, 40)})")
         if self.keep_last and self.layers is None:
             raise UserError(f"--keep-last {self.keep_last} needs --layers N (it keeps the last layers of a pruned stack)")
         return self
 
     def prompt(self, p: Params) -> PromptConfig:
         return PromptConfig(style=self.style, hints=self.hints, history=self.history,
-                            goal="latency" if p.allow_local else "maxdelay")
+                            goal="latency" if p.allow_local else "maxdelay", queue=self.feature_set >= 2)
 
     @classmethod
     def from_dict(cls, d: dict) -> "LLMConfig":
@@ -135,7 +143,8 @@ class LLMConfig:
 
 FLAGS = {"lr_sft": "--lr-sft", "lr_grpo": "--lr-grpo", "augment": "--augment", "batch": "--batch", "lora_r": "--lora-r",
          "layers": "--layers", "keep_last": "--keep-last", "sft_steps": "--sft-steps", "grpo_steps": "--grpo-steps",
-         "sft_states": "--sft-states", "grpo_states": "--grpo-states"}
+         "sft_states": "--sft-states", "grpo_states": "--grpo-states",
+         "feature_set": "--features"}
 """LLMConfig field -> its ``mecoffload llm finetune`` flag (error messages name the flag)"""
 
 INT_MAX = 100_000_000
@@ -209,10 +218,10 @@ def build_policy_model(backbone: str, cfg: LLMConfig, p: Params, stages: dict | 
 
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            encoder = build_encoder(bb.hidden_size, embedding_std(bb.model), cfg.encoder_width)
+            encoder = build_encoder(bb.hidden_size, embedding_std(bb.model), cfg.encoder_width, cfg.feature_set)
         if encoder_tensors:
             encoder.load_state_dict(encoder_tensors)
-        scorer = EncoderScorer(model, bb.tokenizer, p, encoder, cfg.prompt(p))
+        scorer = EncoderScorer(model, bb.tokenizer, p, encoder, cfg.prompt(p), cfg.feature_set)
     elif cfg.mode == "text":
         scorer = TextScorer(model, bb.tokenizer, p, cfg.prompt(p))
     else:

@@ -2,8 +2,8 @@
 
 A folder written by ``mecoffload compress ... --export onnx`` holds ``model.onnx`` next to the
 compressed checkpoint (``config.json`` + ``model.safetensors``). The graph maps the policy's own
-numeric features to action scores: setnet and the LLM numeric encoder take (task (n, 5), server
-(n, E, 9)) from ``setnet.set_features`` (the encoder graph holds its fixed instruction prefix as
+numeric features to action scores: setnet and the LLM numeric encoder take (task (n, T), server
+(n, E, S)) from ``setnet.set_features`` at the checkpoint's ``feature_set`` (absent = 1) (the encoder graph holds its fixed instruction prefix as
 cached keys/values), DQN takes its flat observation (``sim.features.flat_features`` at the
 checkpoint's ``input_index``). Actions are the argmax over allowed ones, as in the torch policies.
 onnxruntime (the ``compress`` extra) is imported when the policy is built.
@@ -68,6 +68,7 @@ class OnnxPolicy:
             raise PolicyError(f"no ONNX policy in '{clip(arg)}' (expected {ONNX_FILE}; write one with `mecoffload compress --export onnx`)")
         cfg = read_config(arg)
         self.kind, self.p = cfg.get("kind"), p
+        self.feature_set = int(cfg.get("feature_set", (cfg.get("llm") or {}).get("feature_set", 1)))  # absent = 1
         if self.kind == "dqn":
             self._check_dqn(cfg, arg)
             self.index = np.asarray(cfg["input_index"], np.int64)
@@ -90,10 +91,10 @@ class OnnxPolicy:
     def scores(self, obs: Obs) -> np.ndarray:
         """(n, E+1) float32 action scores from onnxruntime, disallowed actions -inf."""
         if self.kind == "dqn":
-            x = flat_features(obs, np.zeros(len(obs)), self.p, self.max_servers)[:, self.index]
+            x = flat_features(obs, np.zeros(len(obs)), self.p, self.max_servers, self.feature_set)[:, self.index]
             out = self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)})[0][:, : obs.n_servers + 1]
         else:
-            task, server = set_features(obs, self.p)
+            task, server = set_features(obs, self.p, self.feature_set)
             out = self.session.run(None, {"task": task, "server": server})[0]
         out = np.array(out, np.float32)
         out[~allowed_mask(obs, self.p)] = -np.inf
