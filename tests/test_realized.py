@@ -188,3 +188,31 @@ def test_setnet_imitation_set_copies_the_teacher():
             if teach:
                 plain = np.concatenate([oracle_actions(o, p) for o in seen["obs"]])[:len(y)]
                 assert ((y == 0) & (plain != 0)).any()  # the doomed-to-local rule did act
+
+
+def test_branch_costs_carry_the_network_of_dnn_tasks():
+    """On a DNN-split scenario the branched copies keep each task's network (``Arrivals.net``): the
+    same action in two copies costs the same, the state is untouched, and the draw is reproducible."""
+    from mecoffload.learn.realized import Episodes, branch_costs
+    from mecoffload.policies.dnn import DnnEdgeNearest, DnnLocal
+
+    p = Params.from_scenario(load_scenario("dnn-wifi", None))
+    local, edge = DnnLocal(p), DnnEdgeNearest(p)
+    rng = np.random.default_rng(0)
+    eps = Episodes([p], 4, 0)
+    for _ in range(10):
+        obs = eps.obs()
+        eps.send(obs, local.act(obs, rng))
+    obs = eps.obs()
+    assert obs.net is not None and len(obs)
+    before = eps.state.copy()
+    acts = np.stack([local.act(obs, rng), local.act(obs, rng), edge.act(obs, rng)], axis=1)
+
+    def cont(o):
+        return local.act(o, rng)
+
+    c = branch_costs(eps.state, eps.arr, eps.k, obs, acts, p, cont, 2, 5)
+    assert c.shape == (len(obs), 3) and np.all(np.isfinite(c)) and np.all(c > 0)
+    np.testing.assert_array_equal(c[:, 0], c[:, 1])
+    np.testing.assert_array_equal(eps.state.lq_n, before.lq_n)
+    np.testing.assert_array_equal(c, branch_costs(eps.state, eps.arr, eps.k, obs, acts, p, cont, 2, 5))

@@ -50,7 +50,7 @@ def branch_costs(state: SimState, arr: Arrivals, k: int, obs: Obs, actions: np.n
     br = take_rows(state, rows)
     first = br.arrived.copy()  # id of the branched task in each copy
     end = np.full(n * G, np.iinfo(np.int64).max)  # first id after the window, known at its end
-    slot_arr = Arrivals(arr.user[rows], arr.bits[rows], arr.valid[rows])
+    slot_arr = Arrivals(arr.user[rows], arr.bits[rows], arr.valid[rows], None if arr.net is None else arr.net[rows])
     o = observe(br, slot_arr, k, p)
     decide(br, o, actions.reshape(-1), p)
     _finish_slot(br, slot_arr, k + 1, p, act)
@@ -87,7 +87,8 @@ def _draw_shared(br: SimState, G: int, p: Params, exo: np.random.Generator) -> A
     a = draw_slot(one, p, exo)
     br.fade_u = np.ascontiguousarray(np.repeat(one.fade_u, G, axis=0))
     br.arr_on = np.repeat(one.arr_on, G, axis=0)
-    return Arrivals(np.repeat(a.user, G, 0), np.repeat(a.bits, G, 0), np.repeat(a.valid, G, 0))
+    net = None if a.net is None else np.repeat(a.net, G, 0)
+    return Arrivals(np.repeat(a.user, G, 0), np.repeat(a.bits, G, 0), np.repeat(a.valid, G, 0), net)
 
 
 class Episodes:
