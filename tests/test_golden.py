@@ -39,7 +39,7 @@ def differences(expected, got, path: str = "") -> list[str]:
     if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
         return [d for i, (a, b) in enumerate(zip(expected, got)) for d in differences(a, b, f"{path}[{i}]")]
     if isinstance(expected, float) and isinstance(got, float):
-        same = math.isclose(expected, got, rel_tol=FLOAT_TOL, abs_tol=FLOAT_TOL)
+        same = math.isclose(expected, got, rel_tol=FLOAT_TOL, abs_tol=FLOAT_TOL) or (math.isnan(expected) and math.isnan(got))
     else:
         same = json.dumps(expected, sort_keys=True) == json.dumps(got, sort_keys=True)
     return [] if same else [f"{path}: {json.dumps(expected)[:60]} -> {json.dumps(got)[:60]}"]
@@ -49,6 +49,7 @@ def test_differences_can_fail():
     assert differences({"a": 1.0, "b": {"c": [1, 2]}}, {"a": 1.0, "b": {"c": [1, 2], "d": 3}, "e": 0}) == []
     assert differences({"a": 1.0}, {"a": 1.0000000000000002}) == []  # last-bit summation order
     assert differences({"a": 1.0}, {"a": 1.000000001}) == ["/a: 1.0 -> 1.000000001"]
+    assert differences({"a": float("nan")}, {"a": float("nan")}) == [] and differences({"a": float("nan")}, {"a": 1.0}) != []
     assert differences({"a": 3}, {"a": 4}) != [] and differences({"a": "x"}, {"a": "y"}) != []
     assert differences({"a": {"b": 1}}, {"a": {}}) == ["/a/b: missing"]
     assert differences({"a": [1, 2]}, {"a": [1]}) != []
