@@ -163,3 +163,37 @@ def test_ga_never_worse_than_its_greedy_seed_on_its_own_fitness():
     assert runs["dnn-ga:pop=6,gens=3"].metrics["tasks"] > 0
     with pytest.raises(PolicyError):
         make_policy("dnn-ga:pop=1", p)
+
+
+def test_envbatch_carries_the_network_of_each_pending_task():
+    """EnvBatch (the engine under the Gymnasium envs) keeps each arrival's network: its Obs.net equals a
+    closed-loop draw of the same seed, and deciding all-local advances every env without error."""
+    from mecoffload.sim.envbatch import EnvBatch
+
+    p = _params(**{"users.count": 6, "task.rate": 0.6})
+    eb = EnvBatch(p, batch=3, seed=4)
+    state, exo = reset(p, 3, 4)
+    first = draw_slot(state, p, exo)
+    obs = eb.observe()
+    rows = np.arange(3)
+    assert (obs.net == first.net[rows, 0]).all()
+    for _ in range(20):
+        obs = eb.observe()
+        assert obs.net is not None and (obs.net >= 0).all() and (obs.net < len(p.dnn.networks)).all()
+        eb.decide(obs, p.dnn.n_layers[obs.net] * p.n_servers)  # k = last: all-local
+    with pytest.raises(ValueError, match="DNN-split"):
+        from mecoffload.sim.env import OffloadEnv
+
+        OffloadEnv("dnn-wifi")
+
+
+@pytest.mark.parametrize("argv", [["train", "dqn", "-s", "dnn-wifi", "-o", "{tmp}/x"],
+                                  ["llm", "data", "-s", "dnn-lte", "-o", "{tmp}/y"],
+                                  ["serve", "-p", "dnn-oracle", "-s", "dnn-wifi"]])
+def test_commands_over_generic_tasks_refuse_dnn_scenarios_in_one_line(argv, tmp_path, capsys):
+    from mecoffload.cli import main
+
+    rc = main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and "DNN-split" in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())

@@ -61,6 +61,16 @@ def split_ints(text: str, flag: str, lo: int = 1) -> list[int]:
     return values
 
 
+def require_generic_tasks(sc, who: str) -> None:
+    """One UserError line when scenario ``sc`` has DNN-split tasks, which ``who`` (a learner or command
+    over generic tasks: action = a server or the device) cannot take."""
+    if sc.dnn is not None:
+        raise UserError(
+            f"{who} takes generic tasks; scenario '{sc.name}' has DNN-split tasks (dnn.networks): "
+            "train setnet-dnn on it, or evaluate the DNN policies (`mecoffload policies`)"
+        )
+
+
 def check_writable(path: Path, flag: str = "--out", folder: bool = True) -> Path:
     """Refuse, before any work, an output path that cannot be created: an existing file where a
     folder is wanted (or a folder where a file is), a file among its parents, an unwritable parent."""

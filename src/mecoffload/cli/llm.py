@@ -22,7 +22,7 @@ from ..llm.sft import SFT_SCHEDULES, LLMConfig
 from ..policies.base import make_policy
 from ..sim.params import Params
 from ..sim.scenario import load_scenario
-from .common import check_writable, emit_json, err
+from .common import check_writable, emit_json, err, require_generic_tasks
 from .runs import FORCE_OUT_OPT, moved_paths, train_into
 from .train import trainer
 
@@ -62,6 +62,7 @@ def data_cmd(
     if sft + grpo + test == 0:
         raise UserError("--sft, --grpo, --test: at least one set must have states (each 0..1,000,000; defaults 1000, 2000, 1000)")
     sc = load_scenario(scenario, overrides)
+    require_generic_tasks(sc, "`llm data`")
     check_writable(out_dir)
     with staged_output(out_dir, force, what="data set") as stage:
         doc = write_sets(sc, stage, seed, {"sft": sft, "grpo": grpo, "test": test})
@@ -124,6 +125,7 @@ def finetune_cmd(
                     lr_sft=lr_sft, augment=augment, lr_grpo=lr_grpo, sft_states=sft_states, grpo_states=grpo_states,
                     feature_set=1 if features is None else features)
     sc = load_scenario(scenario, overrides)
+    require_generic_tasks(sc, f"learner '{kind}'")
     train = trainer(kind)
     kwargs = {"config": cfg, "backbone": backbone}
     if init:
@@ -153,7 +155,9 @@ def bench_cmd(
     reps: int = typer.Option(10, "--reps", min=1),
 ) -> int:
     """Median wall time of one decision step (one forward pass over ``rows`` pending tasks)."""
-    p = Params.from_scenario(load_scenario(scenario))
+    sc = load_scenario(scenario)
+    require_generic_tasks(sc, "`llm bench`")
+    p = Params.from_scenario(sc)
     pol = make_policy(policy, p)
     obs = collect_states(p, rows * (reps + 1), 99)
     ts = []

@@ -13,7 +13,7 @@ from ..policies.specs import parse_policy_specs
 from ..serve.remote import serve_sim
 from ..serve.server import read_key, serve
 from ..sim.scenario import load_scenario
-from .common import SCENARIO_OPT, SET_OPT, emit_json, err, print_table
+from .common import SCENARIO_OPT, SET_OPT, emit_json, err, print_table, require_generic_tasks
 
 app = typer.Typer()
 
@@ -38,6 +38,7 @@ def serve_cmd(
     """Serve one policy over HTTP (FastAPI + uvicorn) until SIGTERM / Ctrl-C: /v1/decide, /metrics, dashboard at /."""
     _extras()
     sc = load_scenario(scenario, overrides)
+    require_generic_tasks(sc, "the decision service (its snapshot schema)")
     specs = parse_policy_specs([policy], "--policy")
     if len(specs) != 1:
         raise typer.BadParameter(f"give one policy (got {len(specs)})", param_hint="--policy")
@@ -60,6 +61,7 @@ def serve_sim_cmd(
     """Evaluate the served policy: the simulator runs here and every decision round is one POST /v1/decide/batch."""
     _extras()
     sc = load_scenario(scenario, overrides)
+    require_generic_tasks(sc, "`serve-sim`")
     key = read_key(api_key_file, "127.0.0.1") if api_key_file else None
     run, requests = serve_sim(sc, url, episodes, seed, key)
     if as_json:

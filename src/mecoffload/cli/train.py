@@ -10,10 +10,10 @@ import typer
 
 from ..core.errors import UserError
 from ..core.optional import install_hint
-from ..learn import TRAINERS
+from ..learn import DNN_LEARNERS, TRAINERS
 from ..llm.sft import LLMConfig
 from ..sim.scenario import load_scenario
-from .common import SCENARIO_OPT, SET_OPT, check_writable, entry, err, print_summary
+from .common import SCENARIO_OPT, SET_OPT, check_writable, entry, err, print_summary, require_generic_tasks
 from .runs import FORCE_OUT_OPT, train_into
 
 app = typer.Typer()
@@ -42,6 +42,8 @@ def train_cmd(
     """Train a learned policy and write its checkpoint; evaluate it with -p KIND:FOLDER."""
     train = trainer(kind)
     sc = load_scenario(scenario, overrides)
+    if kind not in DNN_LEARNERS:
+        require_generic_tasks(sc, f"learner '{kind}'")
     kwargs = {}
     if backbone is not None:
         if "backbone" not in inspect.signature(train).parameters:

@@ -17,6 +17,8 @@ TRAINERS: Registry = Registry("learner", UserError)
 TRAINERS.lazy("dqn", "mecoffload.learn.dqn:train", "double + dueling DQN on the flat observation (fixed number of servers)")
 TRAINERS.lazy("setnet", "mecoffload.learn.setnet:train", "permutation-equivariant set policy: imitation + GRPO with LACS")
 TRAINERS.lazy("setnet-dnn", "mecoffload.learn.setnet_dnn:train", "DNN tasks: set policy over (split, server) candidates, DAgger imitation of dnn-oracle")
+DNN_LEARNERS = frozenset({"setnet-dnn"})
+"""the learners of DNN-split tasks; the others take generic tasks (action = a server or the device)"""
 # LLM learners (the 'llm' extra); each accepts backbone=...
 TRAINERS.lazy("llm-sft", "mecoffload.llm.sft:train", "LLM fine-tuned on oracle labels with LoRA (seed 001 SFT)")
 TRAINERS.lazy("llm-grpo", "mecoffload.llm.grpo:train", "LLM SFT + GRPO with the one-step reward -J (seed 001)")

@@ -94,7 +94,7 @@ def dnn_hooks(p: Params, policy, episodes: int, rng: np.random.Generator):
     the policy's (k, e) actions checked, recorded with their queue-aware estimate (kept with each task)."""
     if not getattr(policy, "dnn", False):
         raise PolicyError(f"policy '{policy.name}' does not decide DNN-split tasks: use dnn-local, dnn-edge-nearest, "
-                          "dnn-edge-least-loaded, neurosurgeon or dnn-oracle")
+                          "dnn-edge-least-loaded, neurosurgeon, dnn-oracle or setnet-dnn:DIR")
     acc = DnnAccumulator(p, episodes)
     chosen: dict[int, np.ndarray] = {}
 

@@ -51,6 +51,12 @@ class _Spec:
             raise ValueError(f"reward must be 'cost', 'lacs' or 'realized' (got {reward!r})")
         self.version = check_version(features)
         p = Params.from_scenario(sc)
+        if p.dnn is not None:
+            raise ValueError(
+                "the Gymnasium envs take generic tasks (action = a server or the device); this scenario has "
+                "DNN-split tasks (dnn.networks), whose actions are (variant, split, server): use "
+                "`mecoffload train setnet-dnn` or the DNN policies of `mecoffload evaluate`"
+            )
         m = p.n_servers if max_servers is None else int(max_servers)
         if m < p.n_servers:
             raise ValueError(f"max_servers={m} is smaller than the scenario's edge.count={p.n_servers}")

@@ -60,6 +60,7 @@ class EnvBatch:
         self.state, self.exo = reset(p, batch, seed)
         self.user = np.zeros((batch, 1), np.int64)  # arrivals of each env's current slot
         self.bits = np.zeros((batch, 1))
+        self.net = np.zeros((batch, 1), np.int64) if p.dnn is not None else None  # network of each DNN task
         self.count = np.zeros(batch, np.int64)
         self.ptr = np.zeros(batch, np.int64)
         self._next_slot(np.arange(batch), serve_first=False)
@@ -87,8 +88,11 @@ class EnvBatch:
         if w > self.user.shape[1]:
             self.user = pad_last(self.user, w)
             self.bits = pad_last(self.bits, w)
+            self.net = None if self.net is None else pad_last(self.net, w)
         self.user[rows, :w] = arr.user
         self.bits[rows, :w] = arr.bits
+        if self.net is not None:
+            self.net[rows, :w] = arr.net
         self.count[rows] = arr.valid.sum(1)
         self.ptr[rows] = 0
 
@@ -96,7 +100,8 @@ class EnvBatch:
         """Observation of every env's pending task (row i = env i)."""
         b = np.arange(self.B)
         k = self.ptr
-        arr = Arrivals(user=self.user[b, k][:, None], bits=self.bits[b, k][:, None], valid=np.ones((self.B, 1), bool))
+        net = None if self.net is None else self.net[b, k][:, None]
+        arr = Arrivals(self.user[b, k][:, None], self.bits[b, k][:, None], np.ones((self.B, 1), bool), net)
         return observe(self.state, arr, 0, self.p)
 
     def decide(self, obs: Obs, action: np.ndarray) -> None:
