@@ -114,3 +114,28 @@ def test_through_the_cli_and_bad_checkpoints(tiny_ckpt, tmp_path, capsys):
         make_policy(f"setnet-dnn:{out}", Params.from_scenario(load_scenario("comllm")))
     assert main(["train", "setnet-dnn", "-s", "comllm", "-o", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.count("error:") == 1
+
+
+def test_realized_stage_is_deterministic_and_moves_the_weights(tiny_ckpt, tmp_path, capsys):
+    """--reward realized: DAgger as before, then GRPO updates with branched realized returns; two runs give
+    the same weights, which differ from the imitation-only checkpoint of the same seed; finite rewards."""
+    out, _ = tiny_ckpt
+    cfg = {**vars(TINY), "grpo_iters": 2, "grpo_slots": 1}
+    runs = []
+    for k in range(2):
+        summary = train(load_scenario("dnn-wifi", SHORT), tmp_path / f"r{k}", None, seed=0,
+                        config=SetNetDnnConfig(**cfg), reward="realized")
+        runs.append(load_checkpoint(tmp_path / f"r{k}", "setnet-dnn"))
+        assert summary["grpo_iters"] == 2 and np.isfinite(summary["grpo_final_reward_slots"])
+        assert summary["grpo_final_reward_slots"] < 0
+    (a, cfg_a), (b, _) = runs
+    imitation, _ = load_checkpoint(out, "setnet-dnn")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert any(not torch.equal(a[k], imitation[k]) for k in a)
+    assert cfg_a["reward"] == "realized"
+    obs, p = _obs(seed=3, users=40)
+    act = make_policy(f"setnet-dnn:{tmp_path / 'r0'}", p).act(obs, np.random.default_rng(0))
+    assert candidate_mask(obs, p)[np.arange(len(obs)), act].all()
+    assert main(["train", "setnet-dnn", "-s", "dnn-wifi", "--reward", "lacs", "-o", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.startswith("error: --reward for setnet-dnn")

@@ -34,7 +34,7 @@ def train_cmd(
     overrides: Optional[list[str]] = SET_OPT,
     out_dir: Path = typer.Option(..., "--out", "-o", help="checkpoint folder (model.safetensors + config.json + curve.png)"),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="LLM learners only: smollm2-135m, gemma3-270m or a local model folder"),
-    reward: Optional[str] = typer.Option(None, "--reward", help="setnet, dqn, llm-grpo, comllm: 'realized' learns from realized outcomes (setnet, dqn: with the queue view features; default: the learner's estimated reward)"),
+    reward: Optional[str] = typer.Option(None, "--reward", help="setnet, dqn, setnet-dnn, llm-grpo, comllm: 'realized' learns from realized outcomes (setnet, dqn: with the queue view features; setnet-dnn: GRPO after the imitation; default: the learner's estimated reward)"),
     features: Optional[int] = typer.Option(None, "--features", "--feature-set", help="LLM learners: 1 = the paper features (default), 2 = + the queue view"),
     as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON on stdout"),
     force: bool = FORCE_OUT_OPT,
@@ -51,7 +51,7 @@ def train_cmd(
         kwargs["backbone"] = backbone
     if reward is not None:
         if "reward" not in inspect.signature(train).parameters:
-            raise UserError(f"--reward applies to setnet, dqn, llm-grpo and comllm, not '{kind}'")
+            raise UserError(f"--reward applies to setnet, dqn, setnet-dnn, llm-grpo and comllm, not '{kind}'")
         kwargs["reward"] = reward
     if features is not None:
         if "backbone" not in inspect.signature(train).parameters:

@@ -43,9 +43,10 @@ from ..sim.rewards import lacs_slots, reward
 from ..sim.rollout import episodes, epsilon_oracle
 from .checkpoint import require_torch, save_checkpoint
 from .curves import Panel, plot_curves
-from .grpo_core import group_advantages, grpo_loss, sample_groups
+from .grpo_core import sample_groups
+from .grpo_realized import grpo_update, realized_batch
 from .guards import finite_loss
-from .realized import Episodes, branch_costs
+from .realized import Episodes
 
 
 @dataclass
@@ -244,51 +245,22 @@ def _grpo_batch(torch, stream, obs, net, ref, p: Params, cfg: SetNetConfig, rng:
 
 def _realized_batch(torch, eps: Episodes, net, ref, cfg: SetNetConfig, rng: np.random.Generator) -> tuple:
     """States of the on-policy episodes, every ``branch_every``-th round, with G actions sampled from
-    π_old and their realized team costs (``branch_costs``, the current net greedy after the branch);
-    the same tuple as ``_grpo_batch`` (rewards = −cost, slots)."""
-    parts, seen = [], 0
-    while seen < cfg.grpo_slots * cfg.envs * eps.p.n_users * eps.p.rate:
-        obs, p = eps.obs(), eps.p
-        t, s = _tensors(torch, obs, p, cfg.feature_set)
-        with torch.no_grad():
-            logp_old = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
-            logp_ref = torch.log_softmax(masked_logits(ref(t, s), p.allow_local), -1)
-        a = sample_groups(logp_old, cfg.group_size, rng)
-        cost = branch_costs(eps.state, eps.arr, eps.k, obs, a, p, _greedy(torch, net, p, cfg.feature_set),
-                            cfg.window_slots, int(rng.integers(2**63)))
-        parts.append((t, s, torch.from_numpy(a), torch.from_numpy(-cost).float(), logp_old, logp_ref))
-        seen += len(obs)
-        eps.send(obs, a[:, 0])  # the episodes follow the policy's first sample
-        for _ in range(cfg.branch_every - 1):  # rounds between branches: sampled, not branched
-            obs = eps.obs()
-            with torch.no_grad():
-                lp = torch.log_softmax(masked_logits(net(*_tensors(torch, obs, eps.p, cfg.feature_set)),
-                                                     eps.p.allow_local), -1)
-            eps.send(obs, sample_groups(lp, 1, rng)[:, 0])
-    return tuple(torch.cat(x) for x in zip(*parts))
+    π_old and their realized team costs (``learn.grpo_realized``); the same tuple as ``_grpo_batch``."""
+    return realized_batch(torch, eps, net, ref, _inputs(torch, cfg.feature_set), _logits, cfg, rng)
 
 
-def _greedy(torch, net, p: Params, feature_set: int):
-    """The continuation policy of the branches: the current network, greedy."""
-    def act(obs):
-        with torch.no_grad():
-            return masked_logits(net(*_tensors(torch, obs, p, feature_set)), p.allow_local).argmax(1).numpy()
-    return act
+def _inputs(torch, feature_set: int):
+    return lambda obs, p: _tensors(torch, obs, p, feature_set)
+
+
+def _logits(net, x: tuple, p: Params):
+    return masked_logits(net(*x), p.allow_local)
 
 
 def _grpo_update(torch, net, opt, batch: tuple, p: Params, cfg: SetNetConfig, curve: dict) -> None:
     """``grpo_epochs`` passes of the clipped objective with the exact KL (eqs 18-19) over one batch."""
-    t, s, a, r, lp_old, lp_ref = batch
-    adv = group_advantages(r, cfg.adv_floor_slots if cfg.reward == "realized" else 1e-6)  # eq 18
-    for _ in range(cfg.grpo_epochs):
-        logp = torch.log_softmax(masked_logits(net(t, s), p.allow_local), -1)
-        loss, kl = grpo_loss(logp, lp_old, lp_ref, a, adv, cfg.clip_eps, cfg.kl_beta)  # eq 19
-        finite_loss(loss.item(), "GRPO loss", len(curve["grpo_kl"]), "a lower learning rate")
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    curve["grpo_reward"].append(float(r[:, 0].mean()))
-    curve["grpo_kl"].append(kl.item())
+    floor = cfg.adv_floor_slots if cfg.reward == "realized" else 1e-6
+    grpo_update(torch, net, opt, batch, _logits, p, cfg, floor, curve)
 
 
 def _plot(curve: dict, path: Path) -> None:

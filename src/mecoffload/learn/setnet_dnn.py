@@ -9,6 +9,12 @@ candidates, ``epochs`` shuffled passes). The episodes (``learn.realized.Episodes
 across rounds and cycle through ``users`` devices per episode batch (by default the scenario's count
 and 40), so the network sees light and heavy load.
 
+``reward="realized"`` (``mecoffload train setnet-dnn --reward realized``) adds a second stage: GRPO with
+realized returns (``learn.grpo_realized``, as ``setnet --reward realized``): for the states of its own
+episodes the network samples G candidates, each is rewarded with what the env's tasks of the next
+``window_slots`` slots then really cost in a branched simulation (realized latency / Δt, τ + ρ/Δt per
+drop, the current network greedy after the branch), against the frozen imitation policy as reference.
+
 Deterministic for a seed: the episodes, the ε draws and torch's initialisation and shuffles all derive
 from it, torch runs on one thread. ``steps`` (``mecoffload train setnet-dnn --steps``) = DAgger rounds.
 """
@@ -16,19 +22,20 @@ from it, torch runs on one thread. ``steps`` (``mecoffload train setnet-dnn --st
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
 
-from ..core.errors import UserError
+from ..core.errors import UserError, clip
 from ..policies.setnet_dnn import N_FEATURES, build_setnet_dnn, candidate_features, greedy_actions
 from ..sim.dnncost import queue_oracle
 from ..sim.params import Params
 from ..sim.scenario import Scenario
 from .checkpoint import require_torch, save_checkpoint
 from .curves import Panel, plot_curves
+from .grpo_realized import grpo_update, realized_batch
 from .guards import finite_loss
 from .realized import Episodes
 
@@ -53,6 +60,28 @@ class SetNetDnnConfig:
     """states per gradient step"""
     lr: float = 1e-3
     """Adam learning rate"""
+    reward: str = "imitation"
+    """"imitation" (DAgger only) or "realized" (then GRPO with realized returns)"""
+    grpo_iters: int = 30
+    """GRPO updates of the realized stage"""
+    grpo_slots: int = 2
+    """slots of the ``envs`` episodes per GRPO update"""
+    group_size: int = 8
+    """G: candidates sampled from π_old per state (eq 17)"""
+    clip_eps: float = 0.2
+    """ε of the clipped ratio (eq 19)"""
+    kl_beta: float = 0.005
+    """β of the KL penalty to the imitation policy (eq 19)"""
+    lr_grpo: float = 3e-4
+    """Adam learning rate, GRPO stage"""
+    grpo_epochs: int = 2
+    """optimisation passes over each GRPO batch"""
+    window_slots: int = 3
+    """slots of the env's tasks (from the decided one on) whose realized costs are summed"""
+    branch_every: int = 3
+    """decision rounds of the on-policy episodes per branched round"""
+    adv_floor_slots: float = 0.25
+    """floor of the group std in eq 18 (slots)"""
 
 
 def _params(scenario: Scenario, users: tuple[int, ...]) -> list[Params]:
@@ -61,12 +90,17 @@ def _params(scenario: Scenario, users: tuple[int, ...]) -> list[Params]:
 
 
 def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0, progress: bool = False,
-          config: SetNetDnnConfig | None = None) -> dict:
-    """DAgger imitation of ``dnn-oracle`` on ``scenario`` (a DNN-split one); writes the checkpoint to ``out``."""
+          config: SetNetDnnConfig | None = None, reward: str | None = None) -> dict:
+    """DAgger imitation of ``dnn-oracle`` on ``scenario`` (a DNN-split one), then with ``reward="realized"``
+    GRPO with realized returns; writes the checkpoint to ``out``."""
     torch = require_torch()
     cfg = config or SetNetDnnConfig()
     if scenario.dnn is None:
         raise UserError(f"setnet-dnn trains on DNN-split scenarios (dnn-wifi, dnn-lte, dnn-3g), not '{scenario.name}'")
+    if reward not in (None, "imitation", "realized"):
+        raise UserError(f"--reward for setnet-dnn must be 'imitation' or 'realized' (got {clip(reward, 40)})")
+    if reward is not None:
+        cfg = replace(cfg, reward=reward)
     if steps is not None:
         cfg.rounds = steps
     torch.manual_seed(seed)
@@ -78,7 +112,7 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     eps = Episodes(plist, cfg.envs, seed + 1)
     data: list[tuple[np.ndarray, ...]] = []
-    curve: dict[str, list] = {"loss": [], "acc": [], "round_match": []}
+    curve: dict[str, list] = {"loss": [], "acc": [], "round_match": [], "grpo_reward": [], "grpo_kl": []}
     t0 = time.perf_counter()
     with Progress(disable=not progress, transient=True) as bar:
         for r in range(cfg.rounds):
@@ -86,20 +120,53 @@ def train(scenario: Scenario, out: Path, steps: int | None = None, seed: int = 0
             data.append(part)
             curve["round_match"].append(match)
             _fit(torch, net, opt, [np.concatenate(x) for x in zip(*data)], cfg, g, bar, curve, r)
+        if cfg.reward == "realized":
+            _grpo(torch, net, eps, cfg, rng, bar, curve)
     wall = time.perf_counter() - t0
     n = sum(len(d[2]) for d in data)
     p = plist[0]
     meta = {"kind": "setnet-dnn", "hidden": cfg.hidden, "n_features": N_FEATURES, "trained_on": scenario.name,
             "trained_n_servers": p.n_servers, "trained_n_splits": p.dnn.n_splits, "seed": seed, "train": asdict(cfg),
-            "wall_s": round(wall, 1), "samples": int(n), "teacher": "dnn-oracle"}
+            "wall_s": round(wall, 1), "samples": int(n), "teacher": "dnn-oracle", "reward": cfg.reward}
     save_checkpoint(out, dict(net.state_dict()), meta)
     plot_curves(out / "curve.png", [
         Panel("imitation cross-entropy", [curve["loss"]], "gradient step"),
         Panel("imitation accuracy (oracle match)", [curve["acc"]], "gradient step"),
+        *([Panel("GRPO: realized reward of visited candidates (slots)", [curve["grpo_reward"]], "GRPO update")]
+          if curve["grpo_reward"] else []),
     ])
     return {"kind": "setnet-dnn", "out": str(out), "wall_s": round(wall, 1), "samples": int(n),
             "final_acc": float(np.mean(curve["acc"][-20:])),
-            "oracle_match_per_round": [round(m, 4) for m in curve["round_match"]]}
+            "oracle_match_per_round": [round(m, 4) for m in curve["round_match"]],
+            "grpo_iters": cfg.grpo_iters if cfg.reward == "realized" else 0,
+            "grpo_final_reward_slots": float(np.mean(curve["grpo_reward"][-10:] or [0]))}
+
+
+def _inputs(torch):
+    def inputs(obs, p: Params) -> tuple:
+        x, mask = candidate_features(obs, p)
+        return torch.from_numpy(x), torch.from_numpy(mask)
+    return inputs
+
+
+def _logits(net, x: tuple, p: Params):
+    return net(*x)  # invalid candidates already -inf
+
+
+def _grpo(torch, net, eps: Episodes, cfg: SetNetDnnConfig, rng: np.random.Generator, bar, curve: dict) -> None:
+    """Stage 2: ``grpo_iters`` GRPO updates with realized returns on the same episode stream, against the
+    frozen imitation policy."""
+    ref = build_setnet_dnn(cfg.hidden)
+    ref.load_state_dict(net.state_dict())
+    ref.eval()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_grpo)
+    inputs = _inputs(torch)
+    job = bar.add_task("GRPO + realized", total=cfg.grpo_iters)
+    for _ in range(cfg.grpo_iters):
+        batch = realized_batch(torch, eps, net, ref, inputs, _logits, cfg, rng)
+        grpo_update(torch, net, opt, batch, _logits, eps.p, cfg, cfg.adv_floor_slots, curve)
+        bar.update(job, advance=1, description=f"GRPO + realized  reward {curve['grpo_reward'][-1]:.3f}")
+    net.eval()
 
 
 def _collect(torch, eps: Episodes, net, cfg: SetNetDnnConfig, rng: np.random.Generator, bar, r: int):
