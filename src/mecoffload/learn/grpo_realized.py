@@ -14,6 +14,7 @@ Units: costs and rewards in slots.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,6 +22,28 @@ import numpy as np
 from .grpo_core import group_advantages, grpo_loss, sample_groups
 from .guards import finite_loss
 from .realized import Episodes, branch_costs
+
+@dataclass
+class GrpoConfig:
+    """The GRPO knobs shared by the set learners (their configs extend this one)."""
+
+    group_size: int = 8
+    """G: actions sampled from π_old per state (eq 17)"""
+    clip_eps: float = 0.2
+    """ε of the clipped ratio (eq 19)"""
+    kl_beta: float = 0.005
+    """β of the KL penalty to the imitation policy (eq 19)"""
+    lr_grpo: float = 3e-4
+    """Adam learning rate, GRPO stage"""
+    grpo_epochs: int = 2
+    """optimisation passes over each GRPO batch (ratios depart from 1 after the first)"""
+    window_slots: int = 3
+    """realized reward: slots of the env's tasks (from the decided one on) whose realized costs are summed"""
+    branch_every: int = 3
+    """realized reward: decision rounds of the on-policy episodes per branched round"""
+    adv_floor_slots: float = 0.25
+    """realized reward: floor of the group std in eq 18 (slots), so sub-floor differences stay small"""
+
 
 Inputs = Callable[..., tuple]
 Logits = Callable[..., object]

@@ -44,13 +44,13 @@ from ..sim.rollout import episodes, epsilon_oracle
 from .checkpoint import require_torch, save_checkpoint
 from .curves import Panel, plot_curves
 from .grpo_core import sample_groups
-from .grpo_realized import grpo_update, realized_batch
+from .grpo_realized import GrpoConfig, grpo_update, realized_batch
 from .guards import finite_loss
 from .realized import Episodes
 
 
 @dataclass
-class SetNetConfig:
+class SetNetConfig(GrpoConfig):
     hidden: int = 64
     """width of every hidden layer"""
     envs: int = 32
@@ -69,28 +69,12 @@ class SetNetConfig:
     """GRPO updates (the `--steps` of `mecoffload train setnet`)"""
     grpo_slots: int = 4
     """slots rolled out with the current policy per GRPO update"""
-    group_size: int = 8
-    """G: actions sampled from π_old per state (eq 17)"""
-    clip_eps: float = 0.2
-    """ε of the clipped ratio (eq 19)"""
-    kl_beta: float = 0.005
-    """β of the KL penalty to the imitation policy (eq 19)"""
-    lr_grpo: float = 3e-4
-    """Adam learning rate, GRPO stage"""
-    grpo_epochs: int = 2
-    """optimisation passes over each GRPO batch (ratios depart from 1 after the first)"""
     cost_cap_slots: float = 30.0
     """rewards are −min(J + λ·C_impact, cap) in slots: beyond deadline + penalty nothing is learned"""
     reward: str = "lacs"
     """stage-2 reward: "lacs" (estimated, eq 26) or "realized" (branched rollouts, see the module docstring)"""
     feature_set: int = 1
     """network input (``policies.setnet.FEATURES``): 1 = seed 001's view, 2 = with the queue view"""
-    window_slots: int = 3
-    """realized reward: slots of the env's tasks (from the decided one on) whose realized costs are summed"""
-    branch_every: int = 3
-    """realized reward: decision rounds of the on-policy episodes per branched round"""
-    adv_floor_slots: float = 0.25
-    """realized reward: floor of the group std in eq 18 (slots), so sub-floor differences stay small"""
     rates: tuple[float, ...] = ()
     """arrival rates λ the episodes cycle through (empty: the scenario's)"""
     teacher: str = ""

@@ -35,13 +35,13 @@ from ..sim.params import Params
 from ..sim.scenario import Scenario
 from .checkpoint import require_torch, save_checkpoint
 from .curves import Panel, plot_curves
-from .grpo_realized import grpo_update, realized_batch
+from .grpo_realized import GrpoConfig, grpo_update, realized_batch
 from .guards import finite_loss
 from .realized import Episodes
 
 
 @dataclass
-class SetNetDnnConfig:
+class SetNetDnnConfig(GrpoConfig):
     hidden: int = 64
     """width of every hidden layer"""
     envs: int = 16
@@ -66,22 +66,6 @@ class SetNetDnnConfig:
     """GRPO updates of the realized stage"""
     grpo_slots: int = 2
     """slots of the ``envs`` episodes per GRPO update"""
-    group_size: int = 8
-    """G: candidates sampled from π_old per state (eq 17)"""
-    clip_eps: float = 0.2
-    """ε of the clipped ratio (eq 19)"""
-    kl_beta: float = 0.005
-    """β of the KL penalty to the imitation policy (eq 19)"""
-    lr_grpo: float = 3e-4
-    """Adam learning rate, GRPO stage"""
-    grpo_epochs: int = 2
-    """optimisation passes over each GRPO batch"""
-    window_slots: int = 3
-    """slots of the env's tasks (from the decided one on) whose realized costs are summed"""
-    branch_every: int = 3
-    """decision rounds of the on-policy episodes per branched round"""
-    adv_floor_slots: float = 0.25
-    """floor of the group std in eq 18 (slots)"""
 
 
 def _params(scenario: Scenario, users: tuple[int, ...]) -> list[Params]:

@@ -114,7 +114,8 @@ def expand_specs(specs: list[str], scenario: Scenario, checkpoints: str = "check
     """Replace ``all`` by every policy that needs no argument, the queue-model variants of oracle and
     LACS, and every learned policy with a checkpoint for this scenario at ``checkpoints/<kind>-<scenario>/``
     or ``checkpoints/<kind>-realized-<scenario>/`` (e.g. checkpoints/setnet-comllm; a DNN-split policy's at
-    ``checkpoints/<kind>-<link>/``, e.g. checkpoints/setnet-dnn-wifi on dnn-wifi), skipping those that
+    ``checkpoints/<kind>-<link>/`` or ``checkpoints/<kind>-realized-<link>/``, e.g. checkpoints/setnet-dnn-wifi on
+    dnn-wifi), skipping those that
     cannot run on ``scenario`` (:func:`runs_on`: ``local`` where local execution is forbidden). A policy
     named explicitly is kept; building it gives its error."""
     out: list[str] = []
@@ -128,8 +129,9 @@ def expand_specs(specs: list[str], scenario: Scenario, checkpoints: str = "check
         if params.dnn is not None:  # DNN-split tasks: the policies of their (v, k, e) actions, and a learned
             out += [n for n in DNN_ORDER if n in names]  # one at checkpoints/<kind>-<link> (setnet-dnn-wifi on dnn-wifi)
             link = scenario.name.removeprefix("dnn-")
-            out += [f"{k}:{Path(checkpoints) / f'{k}-{link}'}" for k in sorted(set(names) - set(DNN_ORDER))
-                    if getattr(POLICIES.get(k), "dnn", False) and (Path(checkpoints) / f"{k}-{link}" / "config.json").exists()]
+            out += [f"{k}:{folder}" for k in sorted(set(names) - set(DNN_ORDER)) if getattr(POLICIES.get(k), "dnn", False)
+                    for folder in (Path(checkpoints) / f"{k}-{link}", Path(checkpoints) / f"{k}-realized-{link}")
+                    if (folder / "config.json").exists()]
             continue
         out += [n for n in BASELINE_ORDER if n in names and runs_on(n, params)] + QUEUE_VARIANTS
         for kind in sorted(n for n in names if n not in BASELINE_ORDER):
