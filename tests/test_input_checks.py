@@ -245,8 +245,10 @@ def test_setnet_aborts_on_a_nan_loss(tmp_path, monkeypatch):
         m.setattr(torch.nn.functional, "cross_entropy", _nan_after(torch.nn.functional.cross_entropy))
         with pytest.raises(TrainingError, match="imitation loss is nan at step 1"):
             setnet.train(sc, tmp_path / "a", None, 0, config=setnet.SetNetConfig(**tiny))
-    grpo_loss = setnet.grpo_loss
-    monkeypatch.setattr(setnet, "grpo_loss", lambda *a, **k: (grpo_loss(*a, **k)[0] * float("nan"), grpo_loss(*a, **k)[1]))
+    from mecoffload.learn import grpo_realized  # setnet's GRPO update lives there
+
+    grpo_loss = grpo_realized.grpo_loss
+    monkeypatch.setattr(grpo_realized, "grpo_loss", lambda *a, **k: (grpo_loss(*a, **k)[0] * float("nan"), grpo_loss(*a, **k)[1]))
     with pytest.raises(TrainingError, match="GRPO loss is nan at step 1"):
         setnet.train(sc, tmp_path / "b", None, 0, config=setnet.SetNetConfig(**tiny))
     assert not (tmp_path / "a" / "model.safetensors").exists() and not (tmp_path / "b" / "model.safetensors").exists()
