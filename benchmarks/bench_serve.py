@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mecoffload.serve.columnar import to_columns
+
 ROOT = Path(__file__).resolve().parent.parent
 LLM_ENCODER = os.environ.get("MECOFFLOAD_LLM_ENCODER")  # e.g. llm-grpo:checkpoints/llm-grpo-enc-comllm
 
@@ -130,7 +132,8 @@ def in_process(policy: str, reps: int = 300) -> dict:
     bodies and for one snapshot with 64 tasks (decided in order, 64 rounds)."""
     from mecoffload.serve.accesslog import dumps
     from mecoffload.serve.columns import from_json, prepare
-    from mecoffload.serve.schema import BatchIn, Snapshot
+    from mecoffload.serve import columnar
+    from mecoffload.serve.schema import BatchIn, ColumnsIn, Snapshot
     from mecoffload.serve.service import Service
     from mecoffload.sim.scenario import load_scenario
 
@@ -140,9 +143,13 @@ def in_process(policy: str, reps: int = 300) -> dict:
     many = [Snapshot.model_validate(snapshot(1, rng)) for _ in range(64)]
     bodies = {"1": (True, json.dumps(snapshot(1, rng)).encode()),
               "64": (False, json.dumps({"snapshots": [snapshot(1, rng) for _ in range(64)]}).encode()),
-              "64 tasks": (True, json.dumps(snapshot(64, rng)).encode())}
+              "64 tasks": (True, json.dumps(snapshot(64, rng)).encode()),
+              "64 columns": (None, json.dumps(to_columns([snapshot(1, rng) for _ in range(64)])).encode())}
 
-    def whole(single: bool, body: bytes) -> bytes:
+    def whole(single: bool | None, body: bytes) -> bytes:
+        if single is None:  # the columnar format, as the service's fast path reads it
+            spec, out = service.decide_columns(columnar.parse(ColumnsIn.model_validate_json(body), service.p))
+            return dumps({"policy": spec, **out})
         parsed = from_json(body, single, service.p)
         if parsed is None:
             doc = (Snapshot if single else BatchIn).model_validate_json(body)
@@ -178,7 +185,9 @@ def run(coro):
 def bench_policy(policy: str, seconds: float, error_run: float, workers: int = 1) -> list[dict]:
     rng = np.random.default_rng(0)
     single = [request("/v1/decide", snapshot(1, rng)) for _ in range(256)]
-    batch = [request("/v1/decide/batch", {"snapshots": [snapshot(1, rng) for _ in range(64)]}) for _ in range(16)]
+    batch_docs = [[snapshot(1, rng) for _ in range(64)] for _ in range(16)]
+    batch = [request("/v1/decide/batch", {"snapshots": d}) for d in batch_docs]
+    cols = [request("/v1/decide/columns", to_columns(d)) for d in batch_docs]  # the same snapshots, field by field
     tasks64 = [request("/v1/decide", snapshot(64, rng)) for _ in range(16)]
     port = free_port()
     proc = start(policy, port, workers)
@@ -192,6 +201,9 @@ def bench_policy(policy: str, seconds: float, error_run: float, workers: int = 1
         r = run(load(port, batch, 4, seconds))
         rows.append({"policy": policy, "load": "64-task batches, concurrency 4", **r, "decisions_s": 64 * r["rps"],
                      "loadavg": _loadavg()})
+        r = run(load(port, cols, 4, seconds))
+        rows.append({"policy": policy, "load": "64-task batches, columnar, concurrency 4", **r,
+                     "decisions_s": 64 * r["rps"], "loadavg": _loadavg()})
         r = run(load(port, tasks64, 4, seconds))
         rows.append({"policy": policy, "load": "1 snapshot of 64 tasks, concurrency 4", **r, "decisions_s": 64 * r["rps"],
                      "loadavg": _loadavg()})
@@ -239,11 +251,13 @@ def print_tables(rows: list[dict], inproc: dict, workers: int) -> None:
         print(f"| {r['policy'].split(':')[0]} | {r['load']} | {r['rps']:,.0f} | {r['decisions_s']:,.0f} | {r['p50_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['requests']:,} | {r['errors']} | {r['loadavg']:.1f} |")
     print("\n| policy | decide 1 task (µs) | decide 64 single-task snapshots (µs) | decisions/s | body→response 1 task (µs) "
-          "| body→response 64 snapshots (µs) | decisions/s | body→response 1 snapshot of 64 tasks (µs) | decisions/s | load avg |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| body→response 64 snapshots (µs) | decisions/s | body→response 64 snapshots, columnar (µs) | decisions/s "
+          "| body→response 1 snapshot of 64 tasks (µs) | decisions/s | load avg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for pol, r in inproc.items():
         print(f"| {pol.split(':')[0]} | {r['1']:,.0f} | {r['64']:,.0f} | {64e6 / r['64']:,.0f} | {r['body 1']:,.0f} | "
-              f"{r['body 64']:,.0f} | {64e6 / r['body 64']:,.0f} | {r['body 64 tasks']:,.0f} | {64e6 / r['body 64 tasks']:,.0f} "
+              f"{r['body 64']:,.0f} | {64e6 / r['body 64']:,.0f} | {r['body 64 columns']:,.0f} | {64e6 / r['body 64 columns']:,.0f} | "
+              f"{r['body 64 tasks']:,.0f} | {64e6 / r['body 64 tasks']:,.0f} "
               f"| {r['loadavg']:.1f} |")
 
 

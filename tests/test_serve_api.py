@@ -21,7 +21,7 @@ from mecoffload.sim.scenario import load_scenario
 
 pytestmark = pytest.mark.api
 KEY = "schemathesis-key-0123456789"
-EXAMPLES = 160  # per operation; 8 operations (some have few distinct cases, so the total is counted)
+EXAMPLES = 160  # per operation; 9 operations (some have few distinct cases, so the total is counted)
 SERVICE = Service(load_scenario("comllm", None), "oracle")
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(SERVICE, KEY))
 CASES: list[str] = []
@@ -39,5 +39,5 @@ def test_api(case):
 
 def test_enough_cases():
     """Runs after ``test_api`` (file order): the whole run generated at least 1,000 requests."""
-    print(f"schemathesis: {len(CASES)} generated requests over {len(set(CASES))} operations")
+    print(f"schemathesis: {len(CASES)} generated requests over {len(set(CASES))} operations: {sorted(set(CASES))}")
     assert len(CASES) >= 1000, (len(CASES), sorted(set(CASES)))

@@ -154,8 +154,8 @@ def test_a_large_batch_over_http_gets_the_decisions_of_the_pydantic_path(spec, m
     want = Service(sc, spec).decide(BatchIn.model_validate(body).snapshots)[1]
     calls = []
     service = Service(sc, spec)
-    real = service.decide
-    service.decide = lambda parsed, first=0: calls.append(type(parsed).__name__) or real(parsed, first)
+    real = service.decide_parts
+    service.decide_parts = lambda parts: calls.append(type(parts[0]).__name__) or real(parts)
 
     async def run():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(service)), base_url="http://t") as c:

@@ -10,7 +10,8 @@ would cost as much); loading a policy runs in a worker thread so decisions conti
 Fast path: ``Guard`` answers a well-formed ``POST /v1/decide`` / ``/v1/decide/batch`` itself
 (``columns.from_json``: orjson and NumPy columns checked against the schema's limits, or where it
 is unsure pydantic ``model_validate_json`` from the body bytes; ``Service.decide``, orjson) with
-the same models and the same answer as the FastAPI routes; a request it does not take (a wrong
+the same models and the same answer as the FastAPI routes (``/v1/decide/columns``: pydantic
+``ColumnsIn`` from the bytes, ``columnar.parse``, ``Service.decide_columns``); a request it does not take (a wrong
 key, a body that fails validation, another content type) goes on to FastAPI, which answers it
 (400/401/422 with ``detail[].loc``). The OpenAPI schema comes from the FastAPI routes.
 """
@@ -24,8 +25,9 @@ from importlib import resources
 from pydantic import ValidationError
 
 from ..core.errors import UserError
-from .schema import (MAX_BODY_BYTES, BatchIn, BatchOut, DecideOut, OutcomeIn, OutcomeOut, PolicyIn, PolicyOut,
-                     Snapshot)
+from . import columnar
+from .schema import (MAX_BODY_BYTES, BatchIn, BatchOut, ColumnsIn, ColumnsOut, DecideOut, OutcomeIn, OutcomeOut,
+                     PolicyIn, PolicyOut, Snapshot)
 from .accesslog import AccessLog, dumps
 from .batcher import Coalescer
 from .columns import from_json, prepare
@@ -99,7 +101,7 @@ class Guard:
                             "client": f"{client[0]}:{client[1]}"})
 
 
-FAST_PATHS = ("/v1/decide", "/v1/decide/batch")
+FAST_PATHS = ("/v1/decide", "/v1/decide/batch", "/v1/decide/columns")
 
 
 class FastDecide:
@@ -113,6 +115,8 @@ class FastDecide:
     async def __call__(self, path: str, headers, body: bytes) -> tuple[int, bytes] | None:
         if not self._takes(headers):
             return None
+        if path == "/v1/decide/columns":
+            return await self._columns(path, body)
         single = path == "/v1/decide"
         try:
             parsed = from_json(body, single, self.service.p)  # columnar; None: not sure, ask pydantic
@@ -129,6 +133,20 @@ class FastDecide:
         if single:
             return 200, dumps({"policy": spec, "decisions": out[0]})
         return 200, dumps({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
+
+    async def _columns(self, path: str, body: bytes) -> tuple[int, bytes] | None:
+        """A columnar request: pydantic from the bytes, ``columnar.parse``, decided with the other
+        waiting requests."""
+        try:
+            doc = ColumnsIn.model_validate_json(body)
+        except ValidationError:
+            return None  # FastAPI answers it (400 or 422 naming the field)
+        try:
+            spec, out = await self.coalescer.decide(columnar.parse(doc, self.service.p))
+        except SnapshotError as exc:
+            self.service.monitor.invalid.labels(path).inc()
+            return 422, dumps({"detail": [{"loc": list(exc.loc), "msg": exc.msg, "type": "value_error"}]})
+        return 200, dumps({"policy": spec, **out})
 
     def _takes(self, headers) -> bool:
         """A JSON body (or none said) and, when a key is configured, the right key."""
@@ -283,6 +301,12 @@ def _decision_routes(app, service: Service, auth: Auth) -> None:
     async def decide_batch(batch: BatchIn):
         spec, out = service.decide(batch.snapshots)
         return _json({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
+
+    @app.post("/v1/decide/columns", response_model=ColumnsOut, **v1,
+              summary="independent snapshots of E servers and T tasks each, field by field (K x E / K x T arrays)")
+    async def decide_columns(body: ColumnsIn):
+        spec, out = service.decide_columns(columnar.parse(body, service.p))
+        return _json({"policy": spec, **out})
 
     @app.post("/v1/outcome", response_model=OutcomeOut, summary="report a decided task's realized latency or drop",
               responses={**ERRORS, 404: {"description": "unknown, rejected or too old decision_id"}},

@@ -4,7 +4,7 @@ While one ``Service.decide`` runs (on the event loop, synchronously), the reques
 connections wait in their sockets; when it returns, the loop reads them all and their handlers
 reach ``Coalescer.decide`` in the same loop iteration. ``Coalescer`` lets the loop turn once more
 (``SPINS`` times at most while new requests keep arriving), then decides every waiting request's
-snapshots in one ``Service.decide`` call — one policy forward pass per decision round for all of
+snapshots (row format or columnar) in one ``Service.decide_parts`` call — one policy forward pass per decision round for all of
 them instead of one per request — and hands each request its own decisions back.
 
 The decisions are those of deciding each request alone: snapshots are independent rows, decided
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .columns import Parsed, concat
+from .columns import Parsed
 from .service import Service
 from .snapshot import SnapshotError
 
@@ -37,11 +37,11 @@ class Coalescer:
         self._scheduled = False
         self._seen = 0
         self._spins = 0
-        self.calls = 0  # combined Service.decide calls (for tests and the benchmark)
+        self.calls = 0  # combined Service.decide_parts calls (for tests and the benchmark)
 
-    async def decide(self, parsed: Parsed) -> tuple[str, list[list[dict]]]:
-        """(policy spec, decisions per snapshot) of one request's snapshots (``columns.Parsed``),
-        decided with the others waiting."""
+    async def decide(self, parsed: Parsed) -> tuple[str, list[list[dict]] | dict]:
+        """(policy spec, decisions per snapshot, or K x T arrays for a columnar request) of one
+        request's snapshots (``columns.Parsed``), decided with the others waiting."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._pending.append((parsed, fut))
@@ -75,7 +75,7 @@ class Coalescer:
             self._alone(*live[0])
             return
         try:
-            spec, out = self.service.decide(concat([parsed for parsed, _ in live]))  # on copies of the boards
+            results = self.service.decide_parts([parsed for parsed, _ in live])  # on copies of the boards
         except SnapshotError:  # nothing booked: decide each alone, so that only the faulty one fails
             for item in live:
                 self._alone(*item)
@@ -84,13 +84,11 @@ class Coalescer:
             for _, fut in live:
                 fut.set_exception(exc)
             return
-        at = 0
-        for parsed, fut in live:
-            fut.set_result((spec, out[at: at + parsed.n]))
-            at += parsed.n
+        for (_, fut), result in zip(live, results):
+            fut.set_result(result)
 
     def _alone(self, parsed: Parsed, fut: asyncio.Future) -> None:
         try:
-            fut.set_result(self.service.decide(parsed))
+            fut.set_result(self.service.decide_parts([parsed])[0])
         except Exception as exc:  # noqa: BLE001 - SnapshotError (422) or a fault (500), raised in the request
             fut.set_exception(exc)

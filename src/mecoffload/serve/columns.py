@@ -55,6 +55,7 @@ class Parsed:
 
     n: int
     groups: dict[int, Group]
+    columnar: bool = False  # a /v1/decide/columns request: its decisions come back as K x T arrays
 
 
 def prepare(snapshots: list, first: int, p: Params) -> Parsed:

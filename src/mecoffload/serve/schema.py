@@ -8,9 +8,10 @@ Mbit/s, GHz, Gcycles, m.
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 MAX_SERVERS = 256
 MAX_TASKS = 4096
@@ -165,3 +166,69 @@ class PolicyOut(BaseModel):
     cost_model: str = Field(description="cost.model of the scenario: paper (seed 001 eqs 2-8) or queue")
     deterministic: bool = Field(description="false for policies that draw random numbers (their "
                                             "decisions depend on the order of requests)")
+
+
+# ----------------------------------------------------------------------------- the columnar format
+
+def _column(f, depth: int, what: str):
+    """The annotation and default of a row-format field ``f`` as a ``depth``-deep nested list (the
+    same element limits; null elements only where the row format lets the field be absent)."""
+    t = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+    for limit in (MAX_SERVERS if what == "servers" else MAX_TASKS, MAX_SNAPSHOTS)[2 - depth:]:
+        t = Annotated[list[t], Field(min_length=1, max_length=limit)]
+    desc = f"{what}: {f.description or _inner_description(f.annotation)}"
+    return (t, Field(description=desc)) if f.is_required() else \
+        (t | None, Field(None, description=f"{desc} (absent: the row format's default)"))
+
+
+def _inner_description(annotation) -> str:
+    """The description of an optional field's element type (``_num(...) | None``)."""
+    for arg in typing.get_args(annotation):
+        for m in typing.get_args(arg)[1:]:
+            if getattr(m, "description", None):
+                return m.description
+    return ""
+
+
+def _columns_model(name: str, model, depth: int, what: str, doc: str):
+    fields = {n: _column(f, depth, what) for n, f in model.model_fields.items() if n != "backlog_history_gcycles"}
+    return create_model(name, __base__=_Body, __doc__=doc, **fields)
+
+
+ServersColumns = _columns_model(
+    "ServersColumns", ServerIn, 2, "K x E matrix (one row per snapshot, one column per server)",
+    "The fields of ServerIn, each a K x E matrix (K snapshots, E servers each). rate_mbps or distance_m "
+    "must be given for every server (a null in one may be filled by the other).")
+DeviceColumns = _columns_model("DeviceColumns", DeviceIn, 1, "K values (one per snapshot)",
+                               "The fields of DeviceIn, one value per snapshot.")
+TasksColumns = _columns_model("TasksColumns", TaskIn, 2, "K x T matrix (T tasks per snapshot, decided in order)",
+                              "The fields of TaskIn, each a K x T matrix: every snapshot has T tasks.")
+
+
+class ColumnsIn(_Body):
+    """K independent snapshots with the same number of servers E and tasks T, field by field (the
+    columnar form of ``/v1/decide/batch``: the same fields, limits and decisions, a smaller body)."""
+
+    servers: ServersColumns
+    backlog_history_gcycles: Annotated[
+        list[Annotated[list[Annotated[list[_num(0.0, 1e9, "Gcycles")], Field(max_length=MAX_HISTORY)]],
+                       Field(min_length=1, max_length=MAX_SERVERS)]] | None,
+        Field(max_length=MAX_SNAPSHOTS, description="K x E x sim.history_slots array: each server's L_e·γ at the end "
+              "of the last slots, Gcycles, newest last (default: the current backlog every slot)")] = None
+    device: DeviceColumns
+    tasks: TasksColumns
+
+
+class ColumnsOut(BaseModel):
+    """The decisions of ``ColumnsIn``: [k][j] is the j-th task of snapshot k (decided in order)."""
+
+    policy: str
+    decision_id: list[list[int]] = Field(description="K x T: quote one in POST /v1/outcome")
+    action: list[list[int]] = Field(description="K x T: 0 = local, e = 1..E edge server e (1-based), E+1 = reject")
+    location: list[list[Literal["local", "edge", "reject"]]]
+    server: list[list[int | None]] = Field(description="K x T: 0-based server index, null unless edge")
+    estimated_latency_s: list[list[list[float]]] = Field(description="K x T x (E+1): latency C of [local, server 0, "
+                                                                     "...] under the scenario's cost model, s")
+    meets_deadline: list[list[list[bool]]] = Field(description="K x T x (E+1): estimated_latency_s <= deadline")
+    probabilities: list[list[list[float]]] | None = Field(description="K x T x actions: the policy's probabilities "
+                                                                      "(null for policies without them)")

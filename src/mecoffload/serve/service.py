@@ -29,7 +29,8 @@ from ..sim.params import Params
 from ..sim.rollout import check_actions, policy_seed
 from ..sim.scenario import Scenario
 from .monitor import Monitor
-from .columns import Parsed, prepare
+from .columnar import columns_out
+from .columns import Parsed, concat, prepare
 from .snapshot import SnapshotError
 
 STOCHASTIC = ("random", "lacs", "ga")
@@ -110,6 +111,19 @@ def _append(out: list, idx: list, k: np.ndarray, action: np.ndarray, n: int, ids
             "probabilities": None if probs is None else probs[r]})
 
 
+def _sub_rounds(rounds: list, off: int, n: int) -> list:
+    """The rows of ``rounds`` (of a combined call) that belong to the snapshots off..off+n-1, as
+    rounds of that request alone (its own snapshot indices, its decision ids)."""
+    mine = []
+    for idx, k, action, e, cost, meets, probs, ids in rounds:
+        snap = np.asarray(idx)[k]
+        m = (snap >= off) & (snap < off + n)
+        if m.any():
+            mine.append((range(n), snap[m] - off, action[m], e, cost[m], meets[m], None if probs is None else probs[m],
+                         np.arange(ids.start, ids.stop)[m].tolist()))
+    return mine
+
+
 def _softmax(scores) -> np.ndarray:
     s = scores.double() if hasattr(scores, "double") else scores
     s = s.numpy() if hasattr(s, "numpy") else np.asarray(s, np.float64)
@@ -180,6 +194,37 @@ class Service:
         request (error locations without an index). All or nothing: a ``SnapshotError`` leaves the
         monitor untouched (no decision counted or kept)."""
         parsed = snapshots if isinstance(snapshots, Parsed) else prepare(snapshots, first, self.p)
+        return self.decide_parts([parsed])[0]
+
+    def decide_columns(self, parsed: Parsed) -> tuple[str, dict]:
+        """(policy spec, K x T decision arrays) of a columnar ``Parsed`` (``columnar.parse``: K
+        snapshots with T tasks each): the decisions ``decide`` gives, laid out as ``schema.ColumnsOut``."""
+        return self.decide_parts([parsed])[0]
+
+    def decide_parts(self, parts: list[Parsed]) -> list[tuple[str, list[list[dict]] | dict]]:
+        """Decide the ``Parsed`` of several requests in one go (the coalescer: one forward pass per
+        round for all of them, on copies of their boards) and give each its own (spec, decisions):
+        dict lists per snapshot, or K x T arrays for a columnar one. All or nothing, as ``decide``."""
+        spec, rounds = self._rounds(parts[0] if len(parts) == 1 else concat(parts))
+        out, off = [], 0
+        for part in parts:
+            mine = rounds if len(parts) == 1 else _sub_rounds(rounds, off, part.n)
+            if part.columnar:
+                (g,) = part.groups.values()
+                out.append((spec, columns_out(mine, part.n, g.board.rounds)))
+            else:
+                rows: list[list[dict]] = [[] for _ in range(part.n)]
+                for idx, k, action, n, cost, meets, probs, ids in mine:
+                    _append(rows, idx, k, action, n, ids, cost.tolist(), meets.tolist(),
+                            None if probs is None else probs.tolist())
+                out.append((spec, rows))
+            off += part.n
+        return out
+
+    def _rounds(self, parsed: Parsed) -> tuple[str, list]:
+        """Decide every round of every group (the j-th task of every snapshot at once, as the simulator's
+        decision loop), then book them in the monitor: (spec, [(idx, k, action, E, cost, meets, probs,
+        decision ids)] in decision order)."""
         served = self.served  # one policy for the whole request, even if it is replaced meanwhile
         rounds = []
         for n, g in parsed.groups.items():
@@ -194,12 +239,11 @@ class Service:
                                                    "sizes, rates, CPU frequencies and backlogs")
                 rounds.append((g.idx, k, action, n, cost, cost <= b.deadline_s[k, j][:, None], probs))
                 b.decide(k, obs, action, self.p)
-        out: list[list[dict]] = [[] for _ in range(parsed.n)]
+        booked = []
         for idx, k, action, n, cost, meets, probs in rounds:  # every row decided: book them, in order
             chosen = np.where(action <= n, cost[np.arange(len(k)), np.minimum(action, n)], np.nan)  # E+1: reject
-            ids = self.monitor.record(served.spec, action, n, chosen)
-            _append(out, idx, k, action, n, ids, cost.tolist(), meets.tolist(), None if probs is None else probs.tolist())
-        return served.spec, out
+            booked.append((idx, k, action, n, cost, meets, probs, self.monitor.record(served.spec, action, n, chosen)))
+        return served.spec, booked
 
     def _act(self, pol, obs, spec: str, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         scores_of = getattr(pol, "logits", None) or getattr(pol, "log_probs", None)
