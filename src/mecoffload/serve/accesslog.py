@@ -20,12 +20,13 @@ try:  # the serve extra pins orjson; plain json writes the same lines
     import orjson
 
     def dumps(doc) -> bytes:
-        """JSON bytes of ``doc`` (compact; NaN becomes null with orjson)."""
-        return orjson.dumps(doc)
+        """JSON bytes of ``doc`` (compact; NaN becomes null with orjson; NumPy arrays as nested lists,
+        written by orjson itself: the same digits as their ``tolist()``)."""
+        return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
 except ImportError:  # pragma: no cover
     def dumps(doc) -> bytes:
         """JSON bytes of ``doc`` (compact)."""
-        return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
+        return json.dumps(doc, allow_nan=False, separators=(",", ":"), default=lambda a: a.tolist()).encode()
 
 FLUSH_S = 0.05  # s a line may wait in memory
 MAX_LINES = 1024  # lines kept before a write regardless

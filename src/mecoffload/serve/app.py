@@ -190,6 +190,18 @@ async def _reply(send, status: int, doc: dict, headers: list | None = None) -> N
     await send({"type": "http.response.body", "body": body})
 
 
+def freeze_heap() -> None:
+    """Move every object alive now (torch, the policy, FastAPI: ~280,000) out of the garbage
+    collector's reach (``gc.freeze``), so that its full collections, triggered every few hundred
+    requests by their short-lived lists and dicts, walk only the requests' objects: with them, one
+    took ~100 ms here and stalled every request in flight (p99 ~175 ms at 4 concurrent 64-snapshot
+    requests). Called once the service is loaded and after a policy swap (``Service.swap``)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(service: Service, api_key: str | None = None, workers: int = 1):
     """The FastAPI app of ``service`` (see the module docstring)."""
     from fastapi import FastAPI
@@ -198,6 +210,7 @@ def create_app(service: Service, api_key: str | None = None, workers: int = 1):
 
     @asynccontextmanager
     async def lifespan(_app):
+        freeze_heap()
         service.ready = True
         service.monitor.ready.set(1)
         yield
@@ -344,9 +357,18 @@ def _policy_routes(app, service: Service, auth: Auth, invalid, workers: int) -> 
             raise HTTPException(409, f"{workers} workers: restart the service to change the policy of all of them")
         try:
             await run_in_threadpool(service.swap, body.spec)  # decisions go on meanwhile, with the old policy
+            await run_in_threadpool(_refreeze)
         except UserError as exc:
             return invalid(request, [{"loc": ["body", "spec"], "msg": str(exc), "type": "value_error"}])
         return service.info()
+
+
+def _refreeze() -> None:
+    """After a swap: the old policy's objects become collectable again, then the new ones are frozen."""
+    import gc
+
+    gc.unfreeze()
+    freeze_heap()
 
 
 def _open_routes(app, service: Service) -> None:

@@ -83,7 +83,7 @@ def _scenario_value(a: np.ndarray, want: float, loc: tuple, name: str) -> None:
 
 
 def columns_out(rounds: list, K: int, T: int) -> dict:
-    """The JSON-ready decisions (``schema.ColumnsOut`` less the policy) of the T rounds of a
+    """The decisions (``schema.ColumnsOut`` less the policy; NumPy arrays for ``accesslog.dumps``) of the T rounds of a
     one-group ``Parsed`` of K snapshots: (idx, k, action, E, cost, meets, probs, ids) per round."""
     E = rounds[0][3]
     action = np.empty((K, T), np.int64)
@@ -97,10 +97,9 @@ def columns_out(rounds: list, K: int, T: int) -> dict:
             probs[k, j] = pr
     edge = (action >= 1) & (action <= E)
     server = [[s if s >= 0 else None for s in row] for row in np.where(edge, action - 1, -1).tolist()]
-    return {"decision_id": ids.tolist(), "action": action.tolist(),
+    return {"decision_id": ids, "action": action,  # arrays: ``accesslog.dumps`` writes them (orjson)
             "location": LOCATIONS[np.where(action == 0, 0, np.where(edge, 1, 2))].tolist(), "server": server,
-            "estimated_latency_s": cost.tolist(), "meets_deadline": meets.tolist(),
-            "probabilities": None if probs is None else probs.tolist()}
+            "estimated_latency_s": cost, "meets_deadline": meets, "probabilities": probs}
 
 
 def to_columns(snapshots: list[dict]) -> dict:

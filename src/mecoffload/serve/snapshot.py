@@ -65,21 +65,30 @@ def snr_at(distance_m, p: Params) -> np.ndarray:
     return p.snr_ref * (d / p.ref_distance_m) ** (-p.path_loss_exp)
 
 
-_MEAN_RATE: dict[tuple, dict[float, float]] = {}  # (bandwidth Hz, rayleigh) -> {mean SNR: mean rate bit/s}
+_MEAN_RATE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (bandwidth Hz, rayleigh) -> (sorted mean SNRs, rates bit/s)
 _MEAN_RATE_KEEP = 65_536
 
 
 def mean_rates(snr: np.ndarray, p: Params) -> np.ndarray:
     """``sim.cost.mean_uplink_rate`` (bit/s) of the mean SNRs ``snr``, memoised per value (a device's
-    distances repeat request after request); the new values are computed in one vectorised call."""
-    memo = _MEAN_RATE.setdefault((p.bandwidth_hz, p.rayleigh), {})
-    keys = snr.tolist()
-    new = sorted(set(keys).difference(memo))
-    if new:
-        if len(memo) + len(new) > _MEAN_RATE_KEEP:
-            memo.clear()
-        memo.update(zip(new, mean_uplink_rate(np.array(new), p.bandwidth_hz, p.rayleigh).tolist()))
-    return np.array(list(map(memo.__getitem__, keys)))
+    distances repeat request after request): a sorted array of the SNRs seen, looked up with
+    ``searchsorted`` (384 values: ~10 µs, against ~130 µs for a dict lookup per value); the new
+    values are computed in one vectorised call and merged in."""
+    key = (p.bandwidth_hz, p.rayleigh)
+    known, rates = _MEAN_RATE.get(key, (np.empty(0), np.empty(0)))
+    i = np.minimum(np.searchsorted(known, snr), max(len(known) - 1, 0))
+    hit = known[i] == snr if len(known) else np.zeros(snr.shape, bool)
+    if not hit.all():
+        new = np.unique(snr[~hit])
+        if len(known) + len(new) > _MEAN_RATE_KEEP:
+            known, rates = np.empty(0), np.empty(0)
+        known, rates = np.concatenate([known, new]), np.concatenate([rates, mean_uplink_rate(new, p.bandwidth_hz,
+                                                                                               p.rayleigh)])
+        order = np.argsort(known, kind="stable")
+        known, rates = known[order], rates[order]
+        _MEAN_RATE[key] = (known, rates)
+        i = np.searchsorted(known, snr)
+    return rates[i]
 
 
 def mean_fading_rate(distance_m, p: Params) -> np.ndarray:
