@@ -5,14 +5,12 @@ the field."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 
-import httpx
 import numpy as np
 import pytest
+from test_serve_batcher import concurrently  # POST requests at once on one app: (responses, coalesced calls)
 
-from mecoffload.serve.app import create_app
 from mecoffload.serve.columnar import to_columns
 from mecoffload.serve.service import Service
 from mecoffload.sim.params import Params
@@ -42,16 +40,6 @@ def snap(i: int, n_tasks: int = 2, servers: int = 6) -> dict:
                                        **({"uplink_backlog_mbit": 3} if i % 4 == 1 else {})}, "tasks": tasks}
 
 
-def post_all(service: Service, requests: list[tuple[str, dict]]) -> tuple[list[httpx.Response], int]:
-    """POST all ``requests`` (path, body) at once on one app: (responses, combined decide calls)."""
-    app = create_app(service)
-
-    async def run():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            return await asyncio.gather(*(c.post(path, json=body) for path, body in requests))
-    return asyncio.run(run()), app.state.coalescer.calls
-
-
 def by_snapshot(cols: dict, k: int) -> list[dict]:
     """The row-format decisions of snapshot ``k`` of a columnar answer."""
     return [{f: None if cols[f] is None else cols[f][k][j] for f in FIELDS} for j in range(len(cols["action"][k]))]
@@ -62,8 +50,8 @@ def test_columns_give_the_decisions_of_the_batch_endpoint_bit_for_bit(spec):
     snaps = [snap(i) for i in range(9)]
     body = to_columns(snaps)
     assert any(v is None for row in body["servers"]["rate_mbps"] for v in row)  # nulls are exercised
-    (batch,), _ = post_all(Service(SC, spec), [("/v1/decide/batch", {"snapshots": snaps})])
-    (cols,), _ = post_all(Service(SC, spec), [("/v1/decide/columns", body)])
+    (batch,), _ = concurrently(Service(SC, spec), [("/v1/decide/batch", {"snapshots": snaps})])
+    (cols,), _ = concurrently(Service(SC, spec), [("/v1/decide/columns", body)])
     assert batch.status_code == 200 and cols.status_code == 200, cols.text
     got = cols.json()
     assert got["policy"] == spec and np.shape(got["estimated_latency_s"]) == (9, 2, 7)
@@ -74,9 +62,9 @@ def test_columns_give_the_decisions_of_the_batch_endpoint_bit_for_bit(spec):
 
 def test_columnar_and_row_requests_waiting_together_get_the_answers_of_each_alone():
     snaps = [snap(i, n_tasks=2 if i < 4 else 1 + i % 3) for i in range(8)]
-    alone = [post_all(Service(SC, "oracle"), [("/v1/decide/columns", to_columns(snaps[:4]))])[0][0].json(),
-             post_all(Service(SC, "oracle"), [("/v1/decide", snaps[5])])[0][0].json()]
-    rs, calls = post_all(Service(SC, "oracle"), [("/v1/decide/columns", to_columns(snaps[:4][::2])),
+    alone = [concurrently(Service(SC, "oracle"), [("/v1/decide/columns", to_columns(snaps[:4]))])[0][0].json(),
+             concurrently(Service(SC, "oracle"), [("/v1/decide", snaps[5])])[0][0].json()]
+    rs, calls = concurrently(Service(SC, "oracle"), [("/v1/decide/columns", to_columns(snaps[:4][::2])),
                                                  ("/v1/decide/columns", to_columns(snaps[:4])),
                                                  ("/v1/decide", snaps[5]), ("/v1/decide/batch", {"snapshots": snaps[4:]})])
     assert [r.status_code for r in rs] == [200] * 4 and calls < 4
@@ -112,10 +100,10 @@ def _bad(change) -> dict:
 ])
 def test_a_body_that_does_not_fit_is_a_422_naming_the_field_and_books_nothing(change, loc):
     service = Service(SC, "oracle")
-    (r,), _ = post_all(service, [("/v1/decide/columns", _bad(change))])
+    (r,), _ = concurrently(service, [("/v1/decide/columns", _bad(change))])
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == loc
-    (ok,), _ = post_all(service, [("/v1/decide/columns", to_columns([snap(0)]))])
+    (ok,), _ = concurrently(service, [("/v1/decide/columns", to_columns([snap(0)]))])
     assert ok.json()["decision_id"] == [[0, 1]]  # the failed request booked no decision
 
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..sim.params import Params
-from .columns import Group, Parsed
+from .columns import SERVER_COLS, Group, Parsed
 from .snapshot import REL_TOL, SnapshotError, _board
 
-SERVER_FIELDS = ("cpu_ghz", "tasks_in_service", "tasks_uploading", "backlog_gcycles", "uploading_mbit", "rate_mbps",
-                 "mean_rate_mbps", "distance_m")  # the column order of snapshot.board's srv array
 DEFAULTS = {"uploading_mbit": 0.0, "uplink_backlog_mbit": 0.0}  # the row format's non-null defaults
 LOCATIONS = np.array(["local", "edge", "reject"])
 
@@ -50,7 +48,7 @@ def parse(doc, p: Params) -> Parsed:
     K, E, T = len(doc.device.local_wait_s), len(doc.servers.cpu_ghz[0]), len(doc.tasks.size_mbit[0])
     kxe = f"a {K} x {E} matrix: one row per snapshot (K = {K}, as device.local_wait_s), one column per server " \
           f"(E = {E}, as servers.cpu_ghz[0])"
-    srv = np.stack([_field(doc.servers, n, (K, E), ("body", "servers"), kxe) for n in SERVER_FIELDS], -1)
+    srv = np.stack([_field(doc.servers, n, (K, E), ("body", "servers"), kxe) for n in SERVER_COLS], -1)
     gap = np.argwhere(np.isnan(srv[..., 5]) & np.isnan(srv[..., 7]))
     if len(gap):
         k, e = gap[0].tolist()
