@@ -37,11 +37,12 @@ def _run_random(p: Params, seed: int, batch: int, slots: int, drain: int):
     return state
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=16, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), users=st.integers(1, 12), rate=st.sampled_from([0.05, 0.3, 1.0]),
-       link=st.sampled_from(["3g", "wifi"]))
-def test_every_task_ends_exactly_once(seed, users, rate, link):
-    p = Params.from_scenario(load_scenario(f"dnn-{link}", {"users.count": users, "task.rate": rate}))
+       link=st.sampled_from(["3g", "wifi"]), service=st.sampled_from(["continuous", "slotted"]))
+def test_every_task_ends_exactly_once(seed, users, rate, link, service):
+    p = Params.from_scenario(load_scenario(f"dnn-{link}", {"users.count": users, "task.rate": rate,
+                                                           "sim.service": service}))
     state = _run_random(p, seed, batch=3, slots=12, drain=p.deadline_slots)
     assert state.in_flight().sum() == 0
     assert (state.completed + state.dropped.sum(1) == state.arrived).all()
@@ -73,6 +74,44 @@ def test_chained_task_runs_its_three_stages():
     alone = t.latency_s[0, k, e]
     assert alone <= lat[0] <= alone + 3 * p.slot_s  # three stages; each hand-over waits for a slot boundary
     assert energy == pytest.approx(t.energy_j[0, k], rel=1e-9)  # compute power x device time + P_tx x air time
+
+
+def test_chained_task_in_slotted_service():
+    """The slotted discipline (each queue serves its head, capacity left mid-slot is lost): the device
+    part and the upload end at slot boundaries, the edge part mid-slot; latency = (n₁ + n₂)·Δt + the
+    edge time, n₁, n₂ the slots of the first two stages; the same energy as the continuous service."""
+    p = _params(**{"users.count": 1, "dnn.networks": ["alexnet"], "task.rate": 20.0, "sim.service": "slotted"})
+    t, dt = p.dnn, p.slot_s
+    for k, e in ((13, 1), (0, 2), (int(t.n_layers[0]), 0)):
+        state, exo = reset(p, 1, 0)
+        obs = observe(state, draw_slot(state, p, exo), 0, p)
+        decide(state, obs.take(np.arange(1)), np.array([k * p.n_servers + e]), p)
+        lat, energy = [], 0.0
+        for _ in range(60):
+            out = serve(state, p)
+            lat += list(out.latency_s)
+            energy += out.energy_j.sum()
+            if state.completed[0]:
+                break
+        assert state.completed[0] == 1 and state.dropped.sum() == 0 and state.in_flight().sum() == 0
+        n1 = int(np.ceil(t.dev_s[0, k] / dt - 1e-9))
+        n2 = int(np.ceil(t.up_bits[0, k] / state.rate[0, 0, e] / dt - 1e-9))
+        edge = t.srv_s[0, k, e] if n2 else 0.0  # all-local (k = n): the device part ends mid-slot instead
+        want = (n1 + n2) * dt + edge if n2 else (n1 - 1) * dt + (t.dev_s[0, k] - (n1 - 1) * dt)
+        assert lat[0] == pytest.approx(want, rel=1e-9)
+        assert energy == pytest.approx(t.energy_j[0, k], rel=1e-9)
+    # two device parts of 4.9 ms in one FIFO: the continuous service runs both in slot 0, the slotted
+    # one only the head (the rest of the slot is lost), so the second upload is handed on a slot later
+    for service, handed in (("continuous", 2), ("slotted", 1)):
+        q = _params(**{"users.count": 1, "dnn.networks": ["alexnet"], "task.rate": 20.0, "sim.service": service})
+        state, exo = reset(q, 1, 0)
+        obs = observe(state, draw_slot(state, q, exo), 0, q)
+        one = obs.take(np.arange(1))
+        decide(state, one, np.array([13 * q.n_servers + 1]), q)
+        decide(state, observe(state, draw_slot(state, q, exo), 0, q).take(np.arange(1)), np.array([13 * q.n_servers + 1]), q)
+        assert state.lq_n[0, 0] == 2
+        serve(state, q)
+        assert state.uq_n[0, 0] == handed and state.lq_n[0, 0] == 2 - handed
 
 
 def test_full_offload_and_all_local_energy():
@@ -125,7 +164,7 @@ def test_policies_listed_and_guarded():
 
 
 @pytest.mark.parametrize("sets", [{"dnn.networks": ["resnet"]}, {"dnn.servers": ["titanx", "t4"]},
-                                  {"dnn.uplink": "5g"}, {"sim.service": "slotted"}, {"dnn.device": "phone"}])
+                                  {"dnn.uplink": "5g"}, {"dnn.device": "phone"}])
 def test_bad_dnn_fields_are_one_line_errors(sets):
     with pytest.raises(ScenarioError) as exc:
         load_scenario("dnn-wifi", sets)

@@ -43,6 +43,7 @@ def _tiny_state(p: Params):
     s.lq_n[0, 0] = 2
     for name in ("uq_bits", "uq_size"):
         _fill(s, name, (0, 1), [6e5, 6e5])
+    _fill(s, "uq_ecyc", (0, 1), [6e5 * p.gamma] * 2)  # their work at the server, as decide_rows stores it
     s.uq_n[0, 1] = 2
     _fill(s, "eq_cyc", (0, 0), [5e7, 5e7, 1.5e8])
     _fill(s, "eq_user", (0, 0), [0, 0, 1])

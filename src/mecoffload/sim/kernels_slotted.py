@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import TOL, _row_sum, njit, rate_bps
+from .kernels_dnn import hand_off, join_uplinks
 
 
 @njit(nogil=True)
@@ -33,22 +34,34 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
                        fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_id, lq_n, uq_bits, uq_size, uq_dest,
                        uq_arr, uq_est, uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, n_active,
                        backlog_bits, local_wait_cyc, hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
-                       completed, dropped, work_edge, energy):
+                       completed, dropped, work_edge, energy, lq_up, lq_dest, lq_ecyc, uq_ecyc):
     """One slotted slot of service for envs ``lo..hi-1``: the arguments of ``kernels.serve_envs``
     plus ``eq_user`` (B,E,QE), the source device of each task at a server (see the module doc).
     The ``*_est`` and ``*_id`` columns (each task's decision-time estimate, s, and its id) travel
-    with the tasks into ``est_buf`` and ``id_buf`` beside their latency records."""
+    with the tasks into ``est_buf`` and ``id_buf`` beside their latency records.
+
+    Chained (DNN-split) tasks as in ``kernels.serve_envs``: a local head with ``lq_up > 0`` that
+    finishes hands its upload (``lq_up`` bit to ``lq_dest``, ``lq_ecyc`` cycles there) to the tail of
+    its uplink FIFO at the slot boundary, after the slot's uplink service (dropped at the local stage
+    if its deadline ends now); a finished upload joins its server with ``uq_ecyc`` cycles (γ·D for a
+    generic task, the same product as before)."""
     U = lq_n.shape[1]
     E = f_edge.shape[1]
     mark = np.full(U, -1, np.int64)  # per-device stamps: "seen in this pass over a server queue"
     stamp = 0
+    hand = np.zeros(U, np.int64)  # local stages handed to the uplink this slot (0 or 1 per device)
+    hand_at = np.zeros(U, np.int64)  # where: the uplink length before service
     for b in range(lo, hi):
         tb = t[b]
         at = rec_at[b, 0]
         e_dev = 0.0
+        n_hand = 0
         for u in range(U):
-            at, e_used = _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, lq_n, lat_buf,
-                                     where_buf, est_buf, id_buf, at, completed, dropped)
+            at, e_used, h = _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, lq_n, lat_buf,
+                                        where_buf, est_buf, id_buf, at, completed, dropped, lq_up, lq_dest, lq_ecyc,
+                                        uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n)
+            hand[u], hand_at[u] = h, uq_n[b, u]
+            n_hand += h
             e_dev += e_loc_per_cycle * e_used
         n_rec[b, 0] = at - rec_at[b, 0]
         at = rec_at[b, 1]
@@ -60,40 +73,54 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
                                     work_edge)
         n_rec[b, 1] = at - rec_at[b, 1]
         for u in range(U):
-            air = _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean, uq_bits, uq_size,
-                               uq_dest, uq_arr, uq_est, uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n,
-                               n_active, backlog_bits, dropped)
+            air = _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, fade_u, snr_mean, uq_bits, uq_size,
+                               uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user,
+                               eq_n, n_active, backlog_bits, dropped)
             e_dev += tx_power_w * air
         energy[b] = e_dev
+        if n_hand:
+            join_uplinks(b, hand, hand_at, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active,
+                         backlog_bits)
         _estimates(b, gamma, lq_cyc, lq_n, eq_cyc, eq_n, n_active, backlog_bits, local_wait_cyc, hist)
         t[b] = tb + 1
 
 
 @njit(inline="always")
 def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, lq_n, lat_buf, where_buf, est_buf,
-                id_buf, at, completed, dropped):
-    """Device u's local FIFO for one slot: the head gets f_loc·Δt cycles, then expired tasks are
-    dropped. Returns (next record index, cycles executed)."""
+                id_buf, at, completed, dropped, lq_up, lq_dest, lq_ecyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id,
+                uq_ecyc, uq_n):
+    """Device u's local FIFO for one slot: the head gets f_loc·Δt cycles (a chained task's finished
+    local stage is handed to the uplink, written past its end), then expired tasks are dropped.
+    Returns (next record index, cycles executed, stages handed on: 0 or 1)."""
     n = lq_n[b, u]
     if n == 0:
-        return at, 0.0
+        return at, 0.0, 0
     cap = f_loc * dt
     w = lq_cyc[b, u, 0]
     start = 0
+    handed = 0
     if w <= cap * (1 + TOL):
-        lat_buf[at] = (tb - lq_arr[b, u, 0]) * dt + w / f_loc
-        where_buf[at] = 0
-        est_buf[at] = lq_est[b, u, 0]
-        id_buf[at] = lq_id[b, u, 0]
-        at += 1
-        completed[b] += 1
+        if lq_up[b, u, 0] > 0.0:  # a chained task's local stage ends: its upload joins at the boundary
+            if tb - lq_arr[b, u, 0] < expire_age:  # else its deadline ends now: dropped at the local stage
+                hand_off(b, u, 0, uq_n[b, u], lq_arr[b, u, 0], lq_est, lq_id, lq_up, lq_dest, lq_ecyc, uq_bits,
+                         uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc)
+                handed = 1
+            else:
+                dropped[b, 0] += 1
+        else:
+            lat_buf[at] = (tb - lq_arr[b, u, 0]) * dt + w / f_loc
+            where_buf[at] = 0
+            est_buf[at] = lq_est[b, u, 0]
+            id_buf[at] = lq_id[b, u, 0]
+            at += 1
+            completed[b] += 1
         start = 1
         used = w
     else:
         lq_cyc[b, u, 0] = w - cap
         used = cap
         if tb - lq_arr[b, u, 0] < expire_age:  # arrival slots never decrease along a FIFO: none expires
-            return at, used
+            return at, used, 0
     m = 0
     for i in range(start, n):
         a = lq_arr[b, u, i]
@@ -104,13 +131,19 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, 
             lq_arr[b, u, m] = a
             lq_est[b, u, m] = lq_est[b, u, i]
             lq_id[b, u, m] = lq_id[b, u, i]
+            lq_up[b, u, m] = lq_up[b, u, i]
+            lq_dest[b, u, m] = lq_dest[b, u, i]
+            lq_ecyc[b, u, m] = lq_ecyc[b, u, i]
             m += 1
     _zero_tail(lq_cyc, b, u, m, n)
     _zero_tail(lq_est, b, u, m, n)
     _zero_tail(lq_arr, b, u, m, n)
     _zero_tail(lq_id, b, u, m, n)
+    _zero_tail(lq_up, b, u, m, n)
+    _zero_tail(lq_dest, b, u, m, n)
+    _zero_tail(lq_ecyc, b, u, m, n)
     lq_n[b, u] = m
-    return at, used
+    return at, used, handed
 
 
 @njit(inline="always")
@@ -169,8 +202,9 @@ def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_id, eq_u
 
 
 @njit(inline="always")
-def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean, uq_bits, uq_size, uq_dest, uq_arr,
-                 uq_est, uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, n_active, backlog_bits, dropped):
+def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, fade_u, snr_mean, uq_bits, uq_size, uq_dest, uq_arr,
+                 uq_est, uq_id, uq_ecyc, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, n_active, backlog_bits,
+                 dropped):
     """Device u's uplink FIFO for one slot: the head gets R·Δt bits; a finished upload joins the
     tail of its server's queue (or is dropped there if its deadline ends now); then expired
     uploads are dropped and the rest tallied into N_e, L_e. Returns the seconds on air."""
@@ -188,7 +222,7 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
             dropped[b, 2] += 1
         else:
             q = eq_n[b, e]
-            eq_cyc[b, e, q] = uq_size[b, u, 0] * gamma
+            eq_cyc[b, e, q] = uq_ecyc[b, u, 0]  # γ·D (generic) or the DNN split's edge part, cycles
             eq_arr[b, e, q] = a
             eq_est[b, e, q] = uq_est[b, u, 0]
             eq_id[b, e, q] = uq_id[b, u, 0]
@@ -216,6 +250,7 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
         uq_arr[b, u, m] = a
         uq_est[b, u, m] = uq_est[b, u, i]
         uq_id[b, u, m] = uq_id[b, u, i]
+        uq_ecyc[b, u, m] = uq_ecyc[b, u, i]
         n_active[b, e] += 1.0
         backlog_bits[b, e] += d
         m += 1
@@ -225,6 +260,7 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean
     _zero_tail(uq_dest, b, u, m, n)
     _zero_tail(uq_arr, b, u, m, n)
     _zero_tail(uq_id, b, u, m, n)
+    _zero_tail(uq_ecyc, b, u, m, n)
     uq_n[b, u] = m
     return air
 

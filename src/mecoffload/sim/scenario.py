@@ -319,8 +319,6 @@ class Scenario(ScenarioModel):
         if len(self.dnn.servers) not in (1, self.edge.count):
             raise ValueError(f"dnn.servers: one class, or one per server (edge.count = {self.edge.count}; "
                              f"got {len(self.dnn.servers)})")
-        if self.sim.service != "continuous":
-            raise ValueError("sim.service: DNN-split tasks run only with the continuous service (got 'slotted')")
         if self.cost.allow_reject:
             raise ValueError("cost.allow_reject: not available for DNN-split tasks (must be false)")
         return self
