@@ -424,7 +424,7 @@ def serve(state: SimState, p: Params) -> SlotOutcome:
         s.fade_u, s.snr_mean, s.f_edge, s.lq_cyc, s.lq_arr, s.lq_est, s.lq_id, s.lq_n, s.uq_bits, s.uq_size, s.uq_dest,
         s.uq_arr, s.uq_est, s.uq_id, s.uq_n, s.eq_cyc, s.eq_arr, s.eq_est, s.eq_id, *((s.eq_user,) if slotted else ()),
         s.eq_n, s.n_active, s.backlog_bits, s.local_wait_cyc, s.hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
-        *out, s.lq_up, s.lq_dest, s.lq_ecyc, s.uq_ecyc,
+        *out, s.lq_up, s.lq_dest, s.lq_ecyc, s.uq_ecyc, *((p.dnn is not None,) if slotted else ()),
     )
     kernel = kernels_slotted.serve_envs_slotted if slotted else kernels.serve_envs
     _over_ranges(s.batch, _ENVS_PER_RANGE, lambda lo, hi: kernel(lo, hi, *args))

@@ -26,7 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import TOL, _row_sum, njit, rate_bps
-from .kernels_dnn import hand_off, join_uplinks
+from .kernels_dnn import hand_off as _hand_off_inline
+from .kernels_dnn import join_uplinks
+
+hand_off = njit(_hand_off_inline.py_func)  # a real call here: inlined, it slowed the generic slotted loop
 
 
 @njit(nogil=True)
@@ -34,7 +37,7 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
                        fade_u, snr_mean, f_edge, lq_cyc, lq_arr, lq_est, lq_id, lq_n, uq_bits, uq_size, uq_dest,
                        uq_arr, uq_est, uq_id, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, n_active,
                        backlog_bits, local_wait_cyc, hist, rec_at, lat_buf, where_buf, est_buf, id_buf, n_rec,
-                       completed, dropped, work_edge, energy, lq_up, lq_dest, lq_ecyc, uq_ecyc):
+                       completed, dropped, work_edge, energy, lq_up, lq_dest, lq_ecyc, uq_ecyc, chained):
     """One slotted slot of service for envs ``lo..hi-1``: the arguments of ``kernels.serve_envs``
     plus ``eq_user`` (B,E,QE), the source device of each task at a server (see the module doc).
     The ``*_est`` and ``*_id`` columns (each task's decision-time estimate, s, and its id) travel
@@ -44,7 +47,8 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
     finishes hands its upload (``lq_up`` bit to ``lq_dest``, ``lq_ecyc`` cycles there) to the tail of
     its uplink FIFO at the slot boundary, after the slot's uplink service (dropped at the local stage
     if its deadline ends now); a finished upload joins its server with ``uq_ecyc`` cycles (γ·D for a
-    generic task, the same product as before)."""
+    generic task, the same product as before). ``chained`` False (no DNN-split task in the state)
+    skips the follow-up columns of the local queues (their zeros need no moving)."""
     U = lq_n.shape[1]
     E = f_edge.shape[1]
     mark = np.full(U, -1, np.int64)  # per-device stamps: "seen in this pass over a server queue"
@@ -59,9 +63,10 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
         for u in range(U):
             at, e_used, h = _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, lq_n, lat_buf,
                                         where_buf, est_buf, id_buf, at, completed, dropped, lq_up, lq_dest, lq_ecyc,
-                                        uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n)
-            hand[u], hand_at[u] = h, uq_n[b, u]
-            n_hand += h
+                                        uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, chained)
+            if h:
+                hand[u], hand_at[u] = h, uq_n[b, u]
+                n_hand += h
             e_dev += e_loc_per_cycle * e_used
         n_rec[b, 0] = at - rec_at[b, 0]
         at = rec_at[b, 1]
@@ -73,14 +78,15 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
                                     work_edge)
         n_rec[b, 1] = at - rec_at[b, 1]
         for u in range(U):
-            air = _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, fade_u, snr_mean, uq_bits, uq_size,
+            air = _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean, uq_bits, uq_size,
                                uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user,
-                               eq_n, n_active, backlog_bits, dropped)
+                               eq_n, n_active, backlog_bits, dropped, chained)
             e_dev += tx_power_w * air
         energy[b] = e_dev
         if n_hand:
             join_uplinks(b, hand, hand_at, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc, uq_n, n_active,
                          backlog_bits)
+            hand[:] = 0
         _estimates(b, gamma, lq_cyc, lq_n, eq_cyc, eq_n, n_active, backlog_bits, local_wait_cyc, hist)
         t[b] = tb + 1
 
@@ -88,7 +94,7 @@ def serve_envs_slotted(lo, hi, t, dt, expire_age, f_loc, e_loc_per_cycle, tx_pow
 @njit(inline="always")
 def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, lq_n, lat_buf, where_buf, est_buf,
                 id_buf, at, completed, dropped, lq_up, lq_dest, lq_ecyc, uq_bits, uq_size, uq_dest, uq_arr, uq_est, uq_id,
-                uq_ecyc, uq_n):
+                uq_ecyc, uq_n, chained):
     """Device u's local FIFO for one slot: the head gets f_loc·Δt cycles (a chained task's finished
     local stage is handed to the uplink, written past its end), then expired tasks are dropped.
     Returns (next record index, cycles executed, stages handed on: 0 or 1)."""
@@ -100,7 +106,7 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, 
     start = 0
     handed = 0
     if w <= cap * (1 + TOL):
-        if lq_up[b, u, 0] > 0.0:  # a chained task's local stage ends: its upload joins at the boundary
+        if chained and lq_up[b, u, 0] > 0.0:  # a chained task's local stage ends: its upload joins at the boundary
             if tb - lq_arr[b, u, 0] < expire_age:  # else its deadline ends now: dropped at the local stage
                 hand_off(b, u, 0, uq_n[b, u], lq_arr[b, u, 0], lq_est, lq_id, lq_up, lq_dest, lq_ecyc, uq_bits,
                          uq_size, uq_dest, uq_arr, uq_est, uq_id, uq_ecyc)
@@ -131,17 +137,19 @@ def _local_head(b, u, tb, dt, expire_age, f_loc, lq_cyc, lq_arr, lq_est, lq_id, 
             lq_arr[b, u, m] = a
             lq_est[b, u, m] = lq_est[b, u, i]
             lq_id[b, u, m] = lq_id[b, u, i]
-            lq_up[b, u, m] = lq_up[b, u, i]
-            lq_dest[b, u, m] = lq_dest[b, u, i]
-            lq_ecyc[b, u, m] = lq_ecyc[b, u, i]
+            if chained:
+                lq_up[b, u, m] = lq_up[b, u, i]
+                lq_dest[b, u, m] = lq_dest[b, u, i]
+                lq_ecyc[b, u, m] = lq_ecyc[b, u, i]
             m += 1
     _zero_tail(lq_cyc, b, u, m, n)
     _zero_tail(lq_est, b, u, m, n)
     _zero_tail(lq_arr, b, u, m, n)
     _zero_tail(lq_id, b, u, m, n)
-    _zero_tail(lq_up, b, u, m, n)
-    _zero_tail(lq_dest, b, u, m, n)
-    _zero_tail(lq_ecyc, b, u, m, n)
+    if chained:
+        _zero_tail(lq_up, b, u, m, n)
+        _zero_tail(lq_dest, b, u, m, n)
+        _zero_tail(lq_ecyc, b, u, m, n)
     lq_n[b, u] = m
     return at, used, handed
 
@@ -202,9 +210,9 @@ def _edge_heads(b, e, tb, dt, expire_age, f, eq_cyc, eq_arr, eq_est, eq_id, eq_u
 
 
 @njit(inline="always")
-def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, fade_u, snr_mean, uq_bits, uq_size, uq_dest, uq_arr,
+def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, gamma, fade_u, snr_mean, uq_bits, uq_size, uq_dest, uq_arr,
                  uq_est, uq_id, uq_ecyc, uq_n, eq_cyc, eq_arr, eq_est, eq_id, eq_user, eq_n, n_active, backlog_bits,
-                 dropped):
+                 dropped, chained):
     """Device u's uplink FIFO for one slot: the head gets R·Δt bits; a finished upload joins the
     tail of its server's queue (or is dropped there if its deadline ends now); then expired
     uploads are dropped and the rest tallied into N_e, L_e. Returns the seconds on air."""
@@ -222,7 +230,7 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, fade_u, snr_mean, uq_bi
             dropped[b, 2] += 1
         else:
             q = eq_n[b, e]
-            eq_cyc[b, e, q] = uq_ecyc[b, u, 0]  # γ·D (generic) or the DNN split's edge part, cycles
+            eq_cyc[b, e, q] = uq_ecyc[b, u, 0] if chained else uq_size[b, u, 0] * gamma  # cycles at the server
             eq_arr[b, e, q] = a
             eq_est[b, e, q] = uq_est[b, u, 0]
             eq_id[b, e, q] = uq_id[b, u, 0]
@@ -250,7 +258,8 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, fade_u, snr_mean, uq_bi
         uq_arr[b, u, m] = a
         uq_est[b, u, m] = uq_est[b, u, i]
         uq_id[b, u, m] = uq_id[b, u, i]
-        uq_ecyc[b, u, m] = uq_ecyc[b, u, i]
+        if chained:
+            uq_ecyc[b, u, m] = uq_ecyc[b, u, i]
         n_active[b, e] += 1.0
         backlog_bits[b, e] += d
         m += 1
@@ -260,7 +269,8 @@ def _uplink_head(b, u, tb, dt, expire_age, bandwidth_hz, fade_u, snr_mean, uq_bi
     _zero_tail(uq_dest, b, u, m, n)
     _zero_tail(uq_arr, b, u, m, n)
     _zero_tail(uq_id, b, u, m, n)
-    _zero_tail(uq_ecyc, b, u, m, n)
+    if chained:
+        _zero_tail(uq_ecyc, b, u, m, n)
     uq_n[b, u] = m
     return air
 
