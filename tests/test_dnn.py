@@ -129,9 +129,11 @@ def test_experiment_writes_tables_plots_and_consistent_numbers(tmp_path):
     load = doc["load"]
     from mecoffload.experiments.dnn_load import POLICIES, learned_specs
 
-    assert learned_specs() == ["setnet-dnn:checkpoints/setnet-dnn-wifi"]  # the shipped checkpoint (tests run from the root)
-    assert len(load["rows"]) == 3 * 2 * (len(POLICIES) + 1)  # (mixed, alexnet, vgg16) x devices x policies
+    assert learned_specs() == {"setnet-dnn:checkpoints/setnet-dnn-wifi": "setnet-dnn",  # the shipped checkpoints
+                               "setnet-dnn:checkpoints/setnet-dnn-realized-wifi": "setnet-dnn-realized"}
+    assert len(load["rows"]) == 3 * 2 * (len(POLICIES) + 2)  # (mixed, alexnet, vgg16) x devices x policies
     assert sum(r["policy"] == "setnet-dnn" for r in load["rows"]) == 3 * 2
+    assert sum(r["policy"] == "setnet-dnn-realized" for r in load["rows"]) == 3 * 2
     assert {c["network"] for c in load["claims"]} == {"mixed", "alexnet", "vgg16"}
     for r in load["rows"]:
         if r["policy"] == "dnn-local":

@@ -21,9 +21,10 @@ from ..sim.scenario import DNN_NETWORKS, load_scenario
 from .tables import write_table
 
 POLICIES = ["dnn-local", "dnn-edge-nearest", "dnn-edge-least-loaded", "neurosurgeon", "dnn-oracle"]
-LEARNED = {"setnet-dnn": "checkpoints/setnet-dnn-wifi"}
-"""learned policies of the load grid (spec kind -> shipped checkpoint, relative to the working directory):
-run where present, trained on dnn-wifi and zero-shot elsewhere"""
+LEARNED = {"setnet-dnn": "checkpoints/setnet-dnn-wifi", "setnet-dnn-realized": "checkpoints/setnet-dnn-realized-wifi"}
+"""learned policies of the load grid (row label -> shipped ``setnet-dnn`` checkpoint, relative to the working
+directory; imitation only, and with the realized GRPO after it): run where present, trained on dnn-wifi and
+zero-shot elsewhere"""
 NON_PARTITIONED = ["dnn-local", "dnn-edge-nearest", "dnn-edge-least-loaded"]
 LINKS = ("3g", "lte", "wifi")
 DEVICES_N = (1, 10, 40)
@@ -38,22 +39,23 @@ def run_load(budget: str, out: Path, seed: int, log, networks: tuple[str, ...] =
     """Every (network group, link, devices) point; returns {"rows", "claims", "figures"}."""
     episodes = EPISODES.get(budget, EPISODES["small"])
     groups = [("mixed", tuple(networks))] + ([(n, (n,)) for n in networks] if len(networks) > 1 else [])
-    rows, policies = [], POLICIES + learned_specs()
+    labels = {**{p: p for p in POLICIES}, **learned_specs()}  # spec -> row label
+    rows, policies = [], list(labels)
     for label, nets in groups:
         for link in links:
             for n_dev in devices:
                 sc = load_scenario(f"dnn-{link}", {"users.count": n_dev, "dnn.networks": list(nets)})
                 runs = evaluate(sc, policies, episodes, seed)
-                rows += _point_rows(label, link, n_dev, {k: r.metrics for k, r in runs.items()})
+                rows += _point_rows(label, link, n_dev, {labels[k]: r.metrics for k, r in runs.items()})
             log(f"load: {label} {link} done")
     claims = _claims(rows, max(devices))
     _tables(out, rows, claims, episodes)
     return {"episodes": episodes, "rows": rows, "claims": claims, "figures": [_plot(out, rows)]}
 
 
-def learned_specs() -> list[str]:
-    """``kind:folder`` of every shipped learned checkpoint of ``LEARNED`` that exists here."""
-    return [f"{kind}:{folder}" for kind, folder in LEARNED.items() if (Path(folder) / "config.json").exists()]
+def learned_specs() -> dict[str, str]:
+    """{``setnet-dnn:folder``: row label} of every shipped learned checkpoint of ``LEARNED`` that exists here."""
+    return {f"setnet-dnn:{folder}": label for label, folder in LEARNED.items() if (Path(folder) / "config.json").exists()}
 
 
 def _point_rows(label: str, link: str, n_dev: int, metrics: dict[str, dict]) -> list[dict]:
@@ -61,7 +63,7 @@ def _point_rows(label: str, link: str, n_dev: int, metrics: dict[str, dict]) -> 
     edge = min(metrics[p]["realized_mean_s"] for p in ("dnn-edge-nearest", "dnn-edge-least-loaded"))
     out = []
     for pol, m in metrics.items():
-        r = {"network": label, "uplink": link, "devices": n_dev, "policy": pol.split(":")[0], **{k: m[k] for k in KEYS}}
+        r = {"network": label, "uplink": link, "devices": n_dev, "policy": pol, **{k: m[k] for k in KEYS}}
         r["speedup_vs_local"] = local / m["realized_mean_s"] if m["realized_mean_s"] else None
         r["speedup_vs_edge"] = edge / m["realized_mean_s"] if m["realized_mean_s"] else None
         out.append(r)
@@ -74,7 +76,8 @@ def _reduction(new: float, old: float) -> float | None:
 
 def _claims(rows: list[dict], n_dev: int) -> list[dict]:
     """Per (network group, link) at ``n_dev`` devices: dnn-oracle against Neurosurgeon (p95, drops) and
-    against the best non-partitioned policy (DDLRO: mean latency and energy)."""
+    against the best non-partitioned policy (DDLRO: mean latency and energy); the learned policies' p95
+    reduction against Neurosurgeon and their drops beside."""
     out = []
     for key in dict.fromkeys((r["network"], r["uplink"]) for r in rows):
         at = {r["policy"]: r for r in rows if (r["network"], r["uplink"]) == key and r["devices"] == n_dev}
@@ -91,6 +94,9 @@ def _claims(rows: list[dict], n_dev: int) -> list[dict]:
                     "latency_reduction_vs_best_nonpartitioned_pct": lat_red,
                     "energy_reduction_vs_best_nonpartitioned_pct": e_red,
                     "ddlro_holds": bool(lat_red is not None and e_red is not None and lat_red >= 60 and e_red >= 40)})
+        for label in (lb for lb in LEARNED if lb in at):  # the learned policies against Neurosurgeon too
+            out[-1][f"p95_reduction_{label}_pct"] = _reduction(at[label]["realized_p95_s"], ns["realized_p95_s"])
+            out[-1][f"drops_{label}_pct"] = at[label]["realized_drop_pct"]
     return out
 
 
