@@ -21,7 +21,7 @@ from mecoffload.sim.scenario import load_scenario
 
 pytestmark = pytest.mark.api
 KEY = "schemathesis-key-0123456789"
-EXAMPLES = 160  # per operation; 9 operations (some have few distinct cases, so the total is counted)
+EXAMPLES = 160  # per operation; 10 operations (some have few distinct cases, so the total is counted)
 SERVICE = Service(load_scenario("comllm", None), "oracle")
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(SERVICE, KEY))
 CASES: list[str] = []
