@@ -343,3 +343,24 @@ def test_queue_cost_model_and_reject_decisions_match_the_oracle():
             D.decide(st, obs, a, p)
         D.serve(st, p)
     assert seen == {"local", "edge", "reject"}, seen
+
+
+def test_startup_freezes_the_heap_and_a_swap_refreezes_it():
+    """The service's startup moves the objects alive then out of the garbage collector's reach
+    (``gc.freeze``: full collections over them stalled every request ~100 ms), and a policy swap
+    lets the old policy's objects go before freezing the new ones."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(Service(SC, "oracle"), KEY)) as c:  # runs the lifespan (startup)
+            frozen = gc.get_freeze_count()
+            assert frozen > 10_000
+            r = c.post("/v1/policy", json={"spec": "nearest"}, headers=H)
+            assert r.status_code == 200 and r.json()["policy"] == "nearest"
+            assert gc.get_freeze_count() > 10_000
+            assert c.post("/v1/decide", json=snap(), headers=H).status_code == 200
+    finally:
+        gc.unfreeze()
