@@ -161,7 +161,7 @@ def in_process(policy: str, reps: int = 300) -> dict:
 
     def whole(single: bool | None, body: bytes) -> bytes:
         if single is None:  # the columnar format, as the service's fast path reads it
-            spec, out = service.decide_columns(columnar.parse(ColumnsIn.model_validate_json(body), service.p))
+            spec, out = service.decide(columnar.parse(ColumnsIn.model_validate_json(body), service.p))
             return dumps({"policy": spec, **out})
         parsed = from_json(body, single, service.p)
         if parsed is None:

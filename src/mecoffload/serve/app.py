@@ -11,7 +11,7 @@ Fast path: ``Guard`` answers a well-formed ``POST /v1/decide`` / ``/v1/decide/ba
 (``columns.from_json``: orjson and NumPy columns checked against the schema's limits, or where it
 is unsure pydantic ``model_validate_json`` from the body bytes; ``Service.decide``, orjson) with
 the same models and the same answer as the FastAPI routes (``/v1/decide/columns``: pydantic
-``ColumnsIn`` from the bytes, ``columnar.parse``, ``Service.decide_columns``); a request it does not take (a wrong
+``ColumnsIn`` from the bytes, ``columnar.parse``, ``Service.decide``); a request it does not take (a wrong
 key, a body that fails validation, another content type) goes on to FastAPI, which answers it
 (400/401/422 with ``detail[].loc``). The OpenAPI schema comes from the FastAPI routes.
 """
@@ -30,7 +30,7 @@ from .schema import (MAX_BODY_BYTES, BatchIn, BatchOut, ColumnsIn, ColumnsOut, D
                      PolicyIn, PolicyOut, Snapshot)
 from .accesslog import AccessLog, dumps
 from .batcher import Coalescer
-from .columns import from_json, prepare
+from .columns import Parsed, from_json, prepare
 from .service import Service
 from .snapshot import SnapshotError
 
@@ -115,38 +115,38 @@ class FastDecide:
     async def __call__(self, path: str, headers, body: bytes) -> tuple[int, bytes] | None:
         if not self._takes(headers):
             return None
-        if path == "/v1/decide/columns":
-            return await self._columns(path, body)
         single = path == "/v1/decide"
         try:
-            parsed = from_json(body, single, self.service.p)  # columnar; None: not sure, ask pydantic
+            parsed = self._parse(path, single, body)
             if parsed is None:
-                try:
-                    doc = (Snapshot if single else BatchIn).model_validate_json(body)
-                except ValidationError:
-                    return None  # FastAPI answers it (400 or 422 naming the field)
-                parsed = prepare([doc] if single else doc.snapshots, -1 if single else 0, self.service.p)
+                return None  # FastAPI answers it (400 or 422 naming the field)
             spec, out = await self.coalescer.decide(parsed)
         except SnapshotError as exc:
             self.service.monitor.invalid.labels(path).inc()
             return 422, dumps({"detail": [{"loc": list(exc.loc), "msg": exc.msg, "type": "value_error"}]})
+        if parsed.columnar:
+            return 200, dumps({"policy": spec, **out})
         if single:
             return 200, dumps({"policy": spec, "decisions": out[0]})
         return 200, dumps({"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
 
-    async def _columns(self, path: str, body: bytes) -> tuple[int, bytes] | None:
-        """A columnar request: pydantic from the bytes, ``columnar.parse``, decided with the other
-        waiting requests."""
-        try:
-            doc = ColumnsIn.model_validate_json(body)
-        except ValidationError:
-            return None  # FastAPI answers it (400 or 422 naming the field)
-        try:
-            spec, out = await self.coalescer.decide(columnar.parse(doc, self.service.p))
-        except SnapshotError as exc:
-            self.service.monitor.invalid.labels(path).inc()
-            return 422, dumps({"detail": [{"loc": list(exc.loc), "msg": exc.msg, "type": "value_error"}]})
-        return 200, dumps({"policy": spec, **out})
+    def _parse(self, path: str, single: bool, body: bytes) -> Parsed | None:
+        """The request's ``Parsed``: ``columns.from_json`` (row format) or, where it is unsure and for
+        the columnar format, pydantic from the bytes; None when the body fails validation."""
+        p = self.service.p
+        if path == "/v1/decide/columns":
+            try:
+                return columnar.parse(ColumnsIn.model_validate_json(body), p)
+            except ValidationError:
+                return None
+        parsed = from_json(body, single, p)  # columnar; None: not sure, ask pydantic
+        if parsed is None:
+            try:
+                doc = (Snapshot if single else BatchIn).model_validate_json(body)
+            except ValidationError:
+                return None
+            parsed = prepare([doc] if single else doc.snapshots, -1 if single else 0, p)
+        return parsed
 
     def _takes(self, headers) -> bool:
         """A JSON body (or none said) and, when a key is configured, the right key."""
@@ -318,7 +318,7 @@ def _decision_routes(app, service: Service, auth: Auth) -> None:
     @app.post("/v1/decide/columns", response_model=ColumnsOut, **v1,
               summary="independent snapshots of E servers and T tasks each, field by field (K x E / K x T arrays)")
     async def decide_columns(body: ColumnsIn):
-        spec, out = service.decide_columns(columnar.parse(body, service.p))
+        spec, out = service.decide(columnar.parse(body, service.p))
         return _json({"policy": spec, **out})
 
     @app.post("/v1/outcome", response_model=OutcomeOut, summary="report a decided task's realized latency or drop",

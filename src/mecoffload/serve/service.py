@@ -188,17 +188,13 @@ class Service:
                 "allow_local": p.allow_local, "allow_reject": p.allow_reject, "cost_model": p.cost_model,
                 "deterministic": self.served.spec.partition(":")[0] not in STOCHASTIC}
 
-    def decide(self, snapshots, first: int = 0) -> tuple[str, list[list[dict]]]:
+    def decide(self, snapshots, first: int = 0) -> tuple[str, list[list[dict]] | dict]:
         """(policy spec, decisions of every snapshot's tasks in order) for validated snapshots (a list
-        of ``schema.Snapshot``, or a ``columns.Parsed`` of them); ``first`` < 0 marks a single-snapshot
+        of ``schema.Snapshot``, or a ``columns.Parsed`` of them; a columnar one, ``columnar.parse``,
+        gets K x T arrays laid out as ``schema.ColumnsOut``); ``first`` < 0 marks a single-snapshot
         request (error locations without an index). All or nothing: a ``SnapshotError`` leaves the
         monitor untouched (no decision counted or kept)."""
         parsed = snapshots if isinstance(snapshots, Parsed) else prepare(snapshots, first, self.p)
-        return self.decide_parts([parsed])[0]
-
-    def decide_columns(self, parsed: Parsed) -> tuple[str, dict]:
-        """(policy spec, K x T decision arrays) of a columnar ``Parsed`` (``columnar.parse``: K
-        snapshots with T tasks each): the decisions ``decide`` gives, laid out as ``schema.ColumnsOut``."""
         return self.decide_parts([parsed])[0]
 
     def decide_parts(self, parts: list[Parsed]) -> list[tuple[str, list[list[dict]] | dict]]:
