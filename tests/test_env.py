@@ -91,6 +91,47 @@ def test_oracle_episode_matches_run_policy():
     assert np.mean(js) == pytest.approx(m["AL_slots"], rel=1e-12)
 
 
+@pytest.mark.parametrize("max_servers", [None, 9])
+def test_reject_action_replays_the_admission_oracle(max_servers):
+    """With cost.allow_reject the last action (M+1) rejects, also when servers are padded (E < M):
+    acting on the argmin of the estimated costs replays the queue oracle with admission control."""
+    sc = load_scenario("comllm", {"sim.horizon_slots": 40, "cost.model": "queue", "cost.allow_reject": True,
+                                  "task.rate": 0.6})
+    env = OffloadEnv(sc, reward="realized", max_servers=max_servers)
+    m_ = env.max_servers
+    assert env.action_space.n == m_ + 2 and env.action_masks()[-1]
+    env.reset(seed=3)
+    chosen, trunc, credited = [], False, 0.0
+    while not trunc:
+        a = int(np.argmin(env.estimated_costs_slots()))
+        _, r, _, trunc, info = env.step(a)
+        chosen.append(a)
+        credited += r
+    m = run_policy(sc, "oracle", episodes=1, seed=3).metrics
+    assert len(chosen) == m["tasks"]
+    assert chosen.count(m_ + 1) == m["drops_rejected"] > 0
+    assert int(env.state.rejected.sum()) == m["drops_rejected"]
+    assert credited < 0
+
+
+def test_vector_env_reject_action():
+    v = OffloadVectorEnv(3, "comllm", max_servers=8, overrides={"cost.allow_reject": True})
+    v.reset(seed=1)
+    assert v.single_action_space.n == 10 and v.action_masks()[:, -1].all()
+    _, r, _, _, info = v.step(np.full(3, 9))
+    assert int(v.state.rejected.sum()) == 3 and (info["action"] == 9).all()
+    p = v.params
+    assert np.allclose(r, -(p.deadline_s + p.rho_s) / p.slot_s)  # J of reject: τ_max + ρ (eq 11 with reject)
+
+
+def test_reject_action_out_of_space_without_admission():
+    env = OffloadEnv("comllm")
+    env.reset(seed=0)
+    assert env.action_space.n == env.max_servers + 1
+    with pytest.raises(ValueError, match="outside the action space"):
+        env.step(env.max_servers + 1)
+
+
 def test_n_servers_changes_per_reset():
     env = OffloadEnv(max_servers=11)
     H = env.scenario.sim.history_slots

@@ -65,6 +65,7 @@ class _Spec:
         self.H = p.history
         self.dim = feature_dim(m, self.H, self.version)
         self.fallback = 0 if p.allow_local else 1
+        self.n_actions = m + 1 + int(p.allow_reject)  # 0 local, 1..M servers, M+1 reject (cost.allow_reject)
 
     def params(self, n_servers: int) -> Params:
         return self.p0 if n_servers == self.p0.n_servers else dataclasses.replace(self.p0, n_servers=n_servers)
@@ -85,11 +86,16 @@ class _Spec:
         return feature_names(self.max_servers, self.H, self.version)
 
     def mask(self, n_servers: int) -> np.ndarray:
-        """(max_servers+1,) bool: actions that exist and are allowed."""
-        m = np.zeros(self.max_servers + 1, bool)
+        """(n_actions,) bool: actions that exist and are allowed."""
+        m = np.zeros(self.n_actions, bool)
         m[0] = self.p0.allow_local
         m[1 : n_servers + 1] = True
+        m[self.max_servers + 1 :] = True  # reject, when the scenario allows it
         return m
+
+    def to_sim(self, action: np.ndarray, n_servers: int) -> np.ndarray:
+        """Env actions (0..M, M+1 = reject) as the dynamics' actions (0..E, E+1 = reject)."""
+        return np.where(action > self.max_servers, n_servers + 1, action)
 
     def features(self, obs: Obs, t: np.ndarray, p: Params) -> np.ndarray:
         """(n, dim) float32 scaled features of the n rows of ``obs``; t: their slot index."""
@@ -106,9 +112,13 @@ class _Spec:
         return r, j[np.arange(len(action)), action], j.min(1)
 
     def estimated_j(self, obs: Obs, p: Params) -> np.ndarray:
-        """(n, max_servers+1) estimated J (eq 11) in slots; +inf for masked actions."""
-        j = np.full((len(obs), self.max_servers + 1), np.inf)
-        j[:, : obs.n_servers + 1] = j_slots(obs, p)
+        """(n, n_actions) estimated J (eq 11) in slots; +inf for masked actions (the last column is
+        reject, J = τ_max + ρ, when the scenario allows it)."""
+        j = np.full((len(obs), self.n_actions), np.inf)
+        jj = j_slots(obs, p)
+        j[:, : obs.n_servers + 1] = jj[:, : obs.n_servers + 1]
+        if p.allow_reject:
+            j[:, -1] = jj[:, -1]
         return j
 
 
@@ -157,11 +167,13 @@ _DOC_MDP = """
     Padded servers (index ≥ E) are all zeros. ``feature_names`` lists the names. The raw
     ``Obs`` (SI units) is in ``last_obs`` for policies that want structured input.
 
-    **Action** ``Discrete(M+1)``: 0 = execute locally, e = offload to edge server e.
-    ``action_masks()`` (sb3-contrib convention) is False for padded servers and for 0 when the
-    scenario forbids local execution. A masked action is *not* an error: it is replaced by 0
-    (local), or by 1 when local is forbidden, and ``info["invalid_action"]`` is True. Only an
-    action outside ``Discrete(M+1)`` raises ``ValueError``.
+    **Action** ``Discrete(M+1)``: 0 = execute locally, e = offload to edge server e. With
+    ``cost.allow_reject`` (admission control) ``Discrete(M+2)``: M+1 = reject, the task is dropped
+    at once with reason ``rejected`` (reward −(τ + ρ/Δt) in the "realized" reward, J = τ_max + ρ in
+    the estimated ones). ``action_masks()`` (sb3-contrib convention) is False for padded servers and
+    for 0 when the scenario forbids local execution. A masked action is *not* an error: it is
+    replaced by 0 (local), or by 1 when local is forbidden, and ``info["invalid_action"]`` is True.
+    Only an action outside the action space raises ``ValueError``.
 
     **Reward** (per decision, in slots): ``"cost"`` → −J/Δt, the estimated generalized cost of
     the chosen location (eqs 11, 14; ``sim.rewards.j_slots``); ``"lacs"`` →
@@ -291,7 +303,7 @@ class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
     ):
         self._setup(scenario, reward, max_servers, overrides, features)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
-        self.action_space = spaces.Discrete(self.max_servers + 1)
+        self.action_space = spaces.Discrete(self._spec.n_actions)
 
     @property
     def n_servers(self) -> int:
@@ -305,13 +317,13 @@ class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
     def step(self, action):
         self._require_reset()
         if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is outside the action space Discrete({self.max_servers + 1})")
+            raise ValueError(f"action {action!r} is outside the action space Discrete({self._spec.n_actions})")
         a = int(action)
         invalid = not self._mask[a]
         if invalid:
             a = self._spec.fallback
         obs, p = self.last_obs, self._p
-        act = np.array([a])
+        act = self._spec.to_sim(np.array([a]), p.n_servers)
         r, j, j_min = self._spec.rewards(obs, act, p, self.np_random)
         slot = int(self._batch.state.t[0])
         task_id = int(self._batch.state.arrived[0])
@@ -332,11 +344,11 @@ class OffloadEnv(_Episodes, gym.Env[np.ndarray, np.int64]):
         return self._features(), float(r[0]), False, truncated, info
 
     def action_masks(self) -> np.ndarray:
-        """(max_servers+1,) bool: True for actions that exist and are allowed."""
+        """(n_actions,) bool: True for actions that exist and are allowed."""
         return self._mask.copy()
 
     def estimated_costs_slots(self) -> np.ndarray:
-        """(max_servers+1,) estimated J (eq 11) of each action for the pending task, in slots;
+        """(n_actions,) estimated J (eq 11) of each action for the pending task, in slots;
         +inf for masked actions. Its argmin is the one-step oracle (eq 15)."""
         return self._estimated_j()[0]
 
@@ -389,9 +401,9 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
         self.num_envs = int(num_envs)
         self._setup(scenario, reward, max_servers, overrides, features)
         self.single_observation_space = spaces.Box(0.0, OBS_HIGH, (self._spec.dim,), np.float32)
-        self.single_action_space = spaces.Discrete(self.max_servers + 1)
+        self.single_action_space = spaces.Discrete(self._spec.n_actions)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.max_servers + 1))
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self._spec.n_actions))
         self._autoreset = np.zeros(self.num_envs, bool)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -410,7 +422,7 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64, copy=False)):
             raise ValueError(
-                f"actions must be {self.num_envs} integers in [0, {self.max_servers}] (got {actions!r})"
+                f"actions must be {self.num_envs} integers in [0, {self._spec.n_actions - 1}] (got {actions!r})"
             )
         n, p = self.num_envs, self._p
         resetting = self._autoreset.copy()
@@ -427,10 +439,11 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
             a = actions[act_rows].astype(np.int64)
             bad = ~self._mask[a]
             a = np.where(bad, self._spec.fallback, a)
-            r, ja, jm = self._spec.rewards(obs, a, p, self.np_random)
+            sim_a = self._spec.to_sim(a, p.n_servers)
+            r, ja, jm = self._spec.rewards(obs, sim_a, p, self.np_random)
             rewards[act_rows], j[act_rows], j_min[act_rows] = r, ja, jm
             executed[act_rows], invalid[act_rows] = a, bad
-            self._batch.decide(obs, a)
+            self._batch.decide(obs, sim_a)
         if self._credit is not None:
             rewards = self._realized_rewards(n)
             rewards[resetting] = 0.0
@@ -452,11 +465,11 @@ class OffloadVectorEnv(_Episodes, VectorEnv):
         return self._features(), rewards, np.zeros(n, bool), truncated, info
 
     def action_masks(self) -> np.ndarray:
-        """(num_envs, max_servers+1) bool: True for actions that exist and are allowed."""
+        """(num_envs, n_actions) bool: True for actions that exist and are allowed."""
         return np.broadcast_to(self._mask, (self.num_envs, self._mask.size)).copy()
 
     def estimated_costs_slots(self) -> np.ndarray:
-        """(num_envs, max_servers+1) estimated J (eq 11) in slots; +inf for masked actions."""
+        """(num_envs, n_actions) estimated J (eq 11) in slots; +inf for masked actions."""
         return self._estimated_j()
 
     def _features(self) -> np.ndarray:
