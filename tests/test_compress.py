@@ -75,14 +75,18 @@ def test_setnet_onnx_equals_torch_on_10000_states_and_int8_is_stored_as_int8(tmp
         assert (out / f).stat().st_size > 0
     # int8: weights stored as int8 with per-row scales, loaded by setnet:DIR and onnx:DIR
     q = tmp_path / "s40q"
-    sq = compress(f"setnet:{SETNET}", p, q, Options(sparsity=0.4, quantize="int8", export="onnx", check_states=2000))
+    sq = compress(f"setnet:{SETNET}", p, q, Options(sparsity=0.4, quantize="int8", export="onnx"))
     from safetensors import safe_open
 
     with safe_open(str(q / "model.safetensors"), "pt") as f:
         assert f.get_tensor("phi_out.weight").dtype == torch.int8
         assert f.get_tensor("phi_out.weight_scale").shape == (64,)
     assert sq["checkpoint_mb"] < 0.5 * s["checkpoint_mb"]
-    assert sq["agree_reloaded_vs_final_pct"] == 100.0
+    assert sq["agree_reloaded_vs_final_pct"] == 100.0 and sq["states"] == 10_000  # the same batches: the same model
+    # dynamic int8 scales activations per forward pass: batches of 64 may decide some rows otherwise
+    for key in ("agree_int8_batch_64_vs_4096_pct", "agree_onnx_int8_batch_64_vs_4096_pct"):
+        assert 50.0 < sq[key] <= 100.0
+    assert "agree_int8_batch_64_vs_4096_pct" not in s
     assert 50.0 < sq["agree_final_vs_dense_pct"] <= 100.0 and 50.0 < sq["agree_onnx_vs_dense_pct"] <= 100.0
     obs = collect_states(p, 64, 4)
     for spec in (f"setnet:{q}", f"onnx:{q}"):

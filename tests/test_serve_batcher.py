@@ -107,3 +107,24 @@ def test_setnet_runs_traced_with_the_eager_logits():
         t, s = torch.randn(n, 5, generator=g), torch.randn(n, e, 9, generator=g)
         with torch.inference_mode():
             assert torch.equal(pol.net(t, s), eager.net(t, s))
+
+
+def test_an_int8_policy_decides_each_request_alone(tmp_path):
+    """Dynamic int8 scales activations per forward pass: such a policy is never coalesced, so every
+    answer is that of its request decided alone (bit for bit, probabilities included)."""
+    from mecoffload.compress.api import Options, compress
+
+    q = tmp_path / "q"
+    compress(SETNET, P, q, Options(sparsity=0.4, quantize="int8", check_states=200))
+    spec = f"setnet:{q}"
+    bodies = [snap(100 + i, n_tasks=1 + i % 2) for i in range(10)]
+    alone = Service(SC, spec)
+    want = [alone.decide([Snapshot.model_validate(b)], first=-1)[1][0] for b in bodies]
+    service = Service(SC, spec)
+    assert service.served.alone and not Service(SC, SETNET).served.alone
+    rs, calls = concurrently(service, [("/v1/decide", b) for b in bodies])
+    assert all(r.status_code == 200 for r in rs)
+    assert calls < len(bodies)  # the requests did wait together ...
+    for r, w in zip(rs, want):  # ... and were decided one by one
+        assert [{k: v for k, v in d.items() if k != "decision_id"} for d in r.json()["decisions"]] == \
+            [{k: v for k, v in d.items() if k != "decision_id"} for d in w]

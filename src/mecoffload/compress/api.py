@@ -24,6 +24,7 @@ from ..core.jsonsafe import dumps
 from ..llm.datasets import collect_states
 from ..llm.model import prune_layers
 from ..policies.base import make_policy
+from ..policies.compressed import int8_folder
 from ..sim.params import Params
 from .export import export_onnx
 from .models import Subject, decisions, open_subject, unit_groups
@@ -101,13 +102,13 @@ def compress(spec: str, p: Params, out: Path, opt: Options, progress=None) -> di
     if opt.layers is not None and s.family != "llm":
         raise UserError(f"--layers: only LLM checkpoints have decoder layers (this one is '{s.kind}')")
     states = collect_states(p, opt.check_states, 1_000 + opt.seed)
-    dense = decisions(s, states)
+    dense = decisions(s, states, BATCH)
     step = _step(progress)
     step("pruning")
     masks = _prune(s, opt)
     losses = recover(s, masks, opt.recover, opt.seed)
     refresh(s)
-    pruned = decisions(s, states)
+    pruned = decisions(s, states, BATCH)
     sparsity = sparsity_of(s.module)
     out.mkdir(parents=True, exist_ok=True)
     onnx_cfg = None
@@ -120,7 +121,7 @@ def compress(spec: str, p: Params, out: Path, opt: Options, progress=None) -> di
         names = list(prunable(s.module))
         quantize_int8(s.module, names)
         refresh(s)
-    final = decisions(s, states) if names else pruned
+    final = decisions(s, states, BATCH) if names else pruned
     step("saving")
     config = _config(s, opt, sparsity, names, onnx_cfg)
     save_checkpoint(out, int8_state(s.module) if names else plain_state(s.module), config)
@@ -164,13 +165,34 @@ def _config(s: Subject, opt: Options, sparsity: float, int8_names: list[str], on
 def _check(s: Subject, p: Params, out: Path, states, dense, pruned, final, onnx_cfg) -> dict:
     """Decisions of the saved folder, read back through ``KIND:OUT`` (and ``onnx:OUT``), against the
     in-memory ones; agreement (%) of every stage with the dense source."""
-    reloaded = make_policy(f"{s.kind}:{out}", p).act(states, np.random.default_rng(0))
+    int8 = int8_folder(str(out))
+    reloaded_pol = make_policy(f"{s.kind}:{out}", p)
+    reloaded = act_batched(reloaded_pol, states, BATCH)  # in the batches of ``decisions``: see INT8_NOTE
     res = {"states": len(states), "agree_pruned_vs_dense_pct": agreement(pruned, dense),
            "agree_final_vs_dense_pct": agreement(final, dense), "agree_reloaded_vs_final_pct": agreement(reloaded, final),
            "checkpoint_mb": (out / "model.safetensors").stat().st_size / 1e6}
+    if int8:
+        res["agree_int8_batch_64_vs_4096_pct"] = agreement(act_batched(reloaded_pol, states, 64), reloaded)
     if onnx_cfg is not None:
-        a_onnx = make_policy(f"onnx:{out}", p).act(states, np.random.default_rng(0))
+        onnx = make_policy(f"onnx:{out}", p)
+        a_onnx = act_batched(onnx, states, BATCH)
         ref = final if onnx_cfg["int8"] else pruned
         res.update({"agree_onnx_vs_torch_pct": agreement(a_onnx, ref), "agree_onnx_vs_dense_pct": agreement(a_onnx, dense),
                     "onnx_mb": onnx_cfg["size_mb"]})
+        if onnx_cfg["int8"]:
+            res["agree_onnx_int8_batch_64_vs_4096_pct"] = agreement(act_batched(onnx, states, 64), a_onnx)
     return res
+
+
+BATCH = 4096
+"""rows per forward pass of every decision compared here (``models.decisions``)"""
+INT8_NOTE = """int8 (dynamic quantisation) scales each layer's activations by the largest one of the forward
+pass, so a row's decision can change with the rows decided with it; every agreement is therefore
+taken in the same batches, and ``agree_*int8_batch_64_vs_4096_pct`` measures that dependence."""
+
+
+def act_batched(policy, states, batch: int) -> np.ndarray:
+    """Greedy actions of a built policy on ``states``, ``batch`` rows per call."""
+    rng = np.random.default_rng(0)
+    out = [policy.act(states.take(np.arange(i, min(i + batch, len(states)))), rng) for i in range(0, len(states), batch)]
+    return np.concatenate(out) if out else np.zeros(0, np.int64)

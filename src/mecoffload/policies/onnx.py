@@ -79,6 +79,7 @@ class OnnxPolicy:
         elif self.kind not in ("setnet", "dqn") + ENCODER_KINDS:
             raise PolicyError(f"'{clip(arg)}' holds a '{clip(self.kind, 40)}' model; onnx runs setnet, dqn and LLM encoder exports")
         self.session = ort_session(path)
+        self.scores_are_logits = self.kind != "dqn"  # setnet logits, encoder log-probabilities; not Q-values
 
     def _check_dqn(self, cfg: dict, arg: str) -> None:
         for key, want, field in (("n_servers", self.p.n_servers, "edge.count"), ("history", self.p.history, "sim.history_slots")):

@@ -14,6 +14,9 @@ Decision ids are numbered in the order of the combined call. When the combined c
 ``SnapshotError`` (one request's snapshot does not fit the scenario), nothing is booked
 (``Service.decide`` is all or nothing) and each request is decided on its own, so only the faulty
 one gets its 422. With one request in flight (concurrency 1) this costs one extra loop turn (µs).
+An int8 policy is never coalesced (``Served.alone``): dynamic quantisation scales the activations
+per forward pass, so a row's decision can depend on the rows decided with it; each request is decided
+on its own, and its answers depend on its own body only.
 """
 
 from __future__ import annotations
@@ -71,8 +74,9 @@ class Coalescer:
         if not live:
             return
         self.calls += 1
-        if len(live) == 1:
-            self._alone(*live[0])
+        if len(live) == 1 or self.service.served.alone:  # an int8 policy: each request alone (Served.alone)
+            for item in live:
+                self._alone(*item)
             return
         try:
             results = self.service.decide_parts([parsed for parsed, _ in live])  # on copies of the boards

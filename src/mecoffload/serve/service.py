@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.errors import UserError
 from ..policies.base import make_policy
+from ..policies.compressed import int8_folder
 from ..policies.setnet import FEATURES, SetNetPolicy
 from ..sim.cost import obs_latency
 from ..sim.dynamics import Arrivals, observe, reset
@@ -46,6 +47,10 @@ class Served:
     p: Params
     by_e: dict[int, object] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    alone: bool = False
+    """decide each request on its own (never coalesced): True for int8 folders, whose dynamic
+    quantisation scales the activations per forward pass, so a row's decision can depend on the
+    rows decided with it (``policies.compressed.int8_folder``)"""
 
     def for_servers(self, n: int):
         pol = self.by_e.get(n)
@@ -153,7 +158,7 @@ class Service:
 
     def load(self, spec: str) -> Served:
         """Build ``spec`` for the scenario (validated now: bad input raises UserError)."""
-        served = Served(spec, self.p)
+        served = Served(spec, self.p, alone=int8_folder(spec.partition(":")[2]))
         pol = served._build(self.p.n_servers)
         if hasattr(pol, "plan_slot"):
             raise UserError(f"policy '{spec}' plans whole slots of all devices at once (plan_slot); "
@@ -242,7 +247,8 @@ class Service:
         return served.spec, booked
 
     def _act(self, pol, obs, spec: str, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        scores_of = getattr(pol, "logits", None) or getattr(pol, "log_probs", None)
+        scores_of = getattr(pol, "logits", None) or getattr(pol, "log_probs", None) or \
+            (pol.scores if getattr(pol, "scores_are_logits", False) else None)  # onnx: setnet or an encoder
         if scores_of is not None:
             scores = scores_of(obs)
             action = np.asarray(scores.argmax(1), np.int64)
