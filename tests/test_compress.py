@@ -185,3 +185,22 @@ def test_missing_folder_and_used_out(tmp_path, capsys):
     assert "not an empty folder" in capsys.readouterr().err
     assert main(["compress", f"dqn:{SETNET}", "--out", str(tmp_path / "y")]) == 2
     assert main(["evaluate", "-p", f"onnx:{tmp_path}", "-n", "1"]) == 2
+
+
+def test_served_onnx_reports_probabilities_and_onnx_dqn_does_not(tmp_path, p):
+    from mecoffload.serve.schema import Snapshot
+    from mecoffload.serve.service import Service
+
+    sc = load_scenario("comllm")
+    snap = Snapshot.model_validate({"servers": [{"cpu_ghz": 30.0, "rate_mbps": 10.0 + e, "tasks_in_service": e % 3,
+                                                 "tasks_uploading": 0, "backlog_gcycles": 0.5 * e} for e in range(6)],
+                                    "device": {"local_wait_s": 0.1}, "tasks": [{"size_mbit": 3.0}]})
+    out = tmp_path / "o"
+    compress(f"setnet:{SETNET}", p, out, Options(sparsity=0.2, export="onnx", check_states=200))
+    (d,) = Service(sc, f"onnx:{out}").decide([snap], first=-1)[1][0]
+    probs = np.array(d["probabilities"])
+    assert probs.shape == (7,) and abs(probs.sum() - 1) < 1e-9 and int(probs.argmax()) == d["action"]
+    qd = tmp_path / "d"
+    compress(f"dqn:{DQN}", p, qd, Options(sparsity=0.2, export="onnx", check_states=200))
+    (d,) = Service(sc, f"onnx:{qd}").decide([snap], first=-1)[1][0]
+    assert d["probabilities"] is None  # Q-values are no probabilities

@@ -246,6 +246,7 @@ def test_policy_get_post_and_errors():
                                      ("POST", "/v1/decide", {"json": snap(), "headers": H}))
     assert g.json()["policy"] == "oracle" and g.json()["n_servers"] == 6 and g.json()["deterministic"]
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "spec"]
+    assert bad.json()["detail"][0]["msg"].startswith("unknown policy 'nosuch'")  # not a servers error
     assert noauth.status_code == 401
     assert ok.status_code == 200 and ok.json()["policy"] == SETNET
     assert after.json()["policy"] == SETNET and after.json()["decisions"][0]["probabilities"] is not None
@@ -315,6 +316,20 @@ def test_cli_refuses_public_host_without_key_and_short_key(tmp_path, capsys):
     assert main(["serve", "-p", "oracle", "--host", "0.0.0.0", "--api-key-file", str(f)]) == 2
     assert "at least 16 characters" in capsys.readouterr().err
     assert main(["serve", "-p", "nosuch"]) == 2
+    out = capsys.readouterr().err
+    assert out.startswith("error: unknown policy 'nosuch'") and "serving" not in out  # nothing announced
+
+
+def test_cli_refuses_a_port_in_use(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "-p", "oracle", "--port", str(port)]) == 2
+    out = capsys.readouterr().err
+    assert f"error: --port {port}: cannot listen on 127.0.0.1:{port}: already in use" in out and "serving" not in out
 
 
 def test_queue_cost_model_and_reject_decisions_match_the_oracle():

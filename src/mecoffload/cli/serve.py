@@ -43,8 +43,8 @@ def serve_cmd(
     if len(specs) != 1:
         raise typer.BadParameter(f"give one policy (got {len(specs)})", param_hint="--policy")
     read_key(api_key_file, host)  # refuse a bad key / a public host without one before anything starts
-    err.print(f"serving {specs[0]} on {sc.name} at http://{host}:{port}/ (dashboard /, API docs /docs)", highlight=False)
-    serve(sc, specs[0], host, port, workers, api_key_file, seed, access_log)
+    serve(sc, specs[0], host, port, workers, api_key_file, seed, access_log, announce=lambda: err.print(
+        f"serving {specs[0]} on {sc.name} at http://{host}:{port}/ (dashboard /, API docs /docs)", highlight=False))
     return 0
 
 

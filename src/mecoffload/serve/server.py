@@ -9,6 +9,7 @@ environment variable ``MECOFFLOAD_SERVE``); each has its own metrics and ``POST 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import logging
@@ -72,9 +73,30 @@ def _log(access: bool) -> None:
     logging.getLogger("mecoffload.serve.access").setLevel(logging.INFO if access else logging.WARNING)
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse (UserError) a host:port this process cannot listen on (in use, or not an address of this machine)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UserError(f"--host {clip(host)}: not an address ({exc.strerror or exc})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise UserError(f"--host {clip(host)}: not an address of this machine") from None
+            why = "already in use (another service?)" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise UserError(f"--port {port}: cannot listen on {clip(host)}:{port}: {why}") from None
+
+
 def serve(sc: Scenario, spec: str, host: str, port: int, workers: int, key_file: Path | None, seed: int = 0,
-          access_log: bool = True) -> None:
-    """Serve ``spec`` on ``sc`` until SIGTERM / SIGINT (see the module docstring)."""
+          access_log: bool = True, announce=None) -> None:
+    """Serve ``spec`` on ``sc`` until SIGTERM / SIGINT (see the module docstring); ``announce()`` is
+    called once the policy is built and the port is free, just before listening."""
     import uvicorn
 
     config = {"scenario": sc.model_dump(), "spec": spec, "seed": seed, "key": read_key(key_file, host),
@@ -87,13 +109,17 @@ def serve(sc: Scenario, spec: str, host: str, port: int, workers: int, key_file:
     # these take it and let ``serve`` return (exit code 0 after a requested shutdown)
     previous = {sig: signal.signal(sig, lambda signum, frame: stopped.append(signum))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
+    check_port(host, port)
     try:
+        app = build(config)[1]  # fail here, with one error line, before anything listens
+        if announce is not None:
+            announce()
         if workers > 1:
-            build(config)  # fail here, with one error line, before the workers start
+            del app  # each worker builds its own
             os.environ[ENV] = json.dumps(config)
             uvicorn.run("mecoffload.serve.server:app_from_env", factory=True, workers=workers, **common)
         else:
-            uvicorn.run(build(config)[1], **common)
+            uvicorn.run(app, **common)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

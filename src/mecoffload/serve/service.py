@@ -58,18 +58,19 @@ class Served:
             with self.lock:
                 pol = self.by_e.get(n)
                 if pol is None:
-                    pol = self._build(n)
+                    try:
+                        pol = self._build(n)
+                    except UserError as exc:  # e.g. a DQN built for another E: the request's servers are at fault
+                        raise SnapshotError(("body", "servers"), f"{n} servers: {exc}") from None
                     if len(self.by_e) >= POLICY_CACHE:
                         self.by_e.pop(next(k for k in self.by_e if k != self.p.n_servers))
                     self.by_e[n] = pol
         return pol
 
     def _build(self, n: int):
+        """The policy built for n servers (a bad spec or checkpoint: UserError)."""
         p = self.p if n == self.p.n_servers else dataclasses.replace(self.p, n_servers=n)
-        try:
-            pol = make_policy(self.spec, p)
-        except UserError as exc:
-            raise SnapshotError(("body", "servers"), f"{n} servers: {exc}") from None
+        pol = make_policy(self.spec, p)
         _eval_mode(pol)
         _trace_setnet(pol)
         return pol
