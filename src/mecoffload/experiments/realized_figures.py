@@ -17,7 +17,7 @@ def drop_heatmaps(heat: dict[str, np.ndarray], users: list[int], rates: list[flo
     n = len(heat)
     cols = min(4, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, layout="constrained")
     top = max([float(np.nanmax(h)) for h in heat.values() if np.isfinite(h).any()] + [1.0])
     for ax, (name, h) in zip(axes.ravel(), heat.items()):
         im = ax.imshow(h, vmin=0, vmax=top, cmap="viridis", aspect="auto", origin="lower")
