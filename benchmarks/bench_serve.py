@@ -172,17 +172,9 @@ def in_process(policy: str, reps: int = 300) -> dict:
         return dumps({"policy": spec, "decisions": out[0]} if single else
                      {"policy": spec, "results": [{"policy": spec, "decisions": d} for d in out]})
 
-    def median_us(f, n: int) -> float:
-        t = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            f()
-            t.append(time.perf_counter() - t0)
-        return float(np.median(t) * 1e6)
-
-    out = {name: median_us(lambda: service.decide(snaps), reps) for name, snaps in (("1", one), ("64", many))}
+    out = {name: _median_us(lambda: service.decide(snaps), reps) for name, snaps in (("1", one), ("64", many))}
     for name, (single, body) in bodies.items():
-        out[f"body {name}"] = median_us(lambda: whole(single, body), reps if name != "64 tasks" else max(reps // 10, 5))
+        out[f"body {name}"] = _median_us(lambda: whole(single, body), reps if name != "64 tasks" else max(reps // 10, 5))
     return out
 
 
@@ -225,6 +217,7 @@ def stages(policy: str, sizes=(64, 256, 1024, 4096)) -> list[dict]:
 
 
 def _median_us(f, n: int) -> float:
+    """Median µs of ``n`` calls of ``f`` after one warm-up call."""
     f()
     t = []
     for _ in range(n):
