@@ -164,10 +164,13 @@ def _config(s: Subject, opt: Options, sparsity: float, int8_names: list[str], on
 
 def _check(s: Subject, p: Params, out: Path, states, dense, pruned, final, onnx_cfg) -> dict:
     """Decisions of the saved folder, read back through ``KIND:OUT`` (and ``onnx:OUT``), against the
-    in-memory ones; agreement (%) of every stage with the dense source."""
+    in-memory ones; agreement (%) of every stage with the dense source. int8 (dynamic quantisation)
+    scales each layer's activations by the largest one of the forward pass, so a row's decision can
+    change with the rows decided with it: every agreement is taken in the same ``BATCH``-row batches,
+    and ``agree_*int8_batch_64_vs_4096_pct`` measures that dependence."""
     int8 = int8_folder(str(out))
     reloaded_pol = make_policy(f"{s.kind}:{out}", p)
-    reloaded = act_batched(reloaded_pol, states, BATCH)  # in the batches of ``decisions``: see INT8_NOTE
+    reloaded = act_batched(reloaded_pol, states, BATCH)  # in the batches of ``decisions`` (see above)
     res = {"states": len(states), "agree_pruned_vs_dense_pct": agreement(pruned, dense),
            "agree_final_vs_dense_pct": agreement(final, dense), "agree_reloaded_vs_final_pct": agreement(reloaded, final),
            "checkpoint_mb": (out / "model.safetensors").stat().st_size / 1e6}
@@ -186,9 +189,6 @@ def _check(s: Subject, p: Params, out: Path, states, dense, pruned, final, onnx_
 
 BATCH = 4096
 """rows per forward pass of every decision compared here (``models.decisions``)"""
-INT8_NOTE = """int8 (dynamic quantisation) scales each layer's activations by the largest one of the forward
-pass, so a row's decision can change with the rows decided with it; every agreement is therefore
-taken in the same batches, and ``agree_*int8_batch_64_vs_4096_pct`` measures that dependence."""
 
 
 def act_batched(policy, states, batch: int) -> np.ndarray:

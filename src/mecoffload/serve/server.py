@@ -107,9 +107,9 @@ def serve(sc: Scenario, spec: str, host: str, port: int, workers: int, key_file:
     stopped: list[int] = []
     # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal with the handlers it found:
     # these take it and let ``serve`` return (exit code 0 after a requested shutdown)
+    check_port(host, port)  # before the signal handlers: a refusal leaves the process as it was
     previous = {sig: signal.signal(sig, lambda signum, frame: stopped.append(signum))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
-    check_port(host, port)
     try:
         app = build(config)[1]  # fail here, with one error line, before anything listens
         if announce is not None:
